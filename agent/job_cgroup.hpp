@@ -1,0 +1,54 @@
+// A cgroup v2 for one job, so that nothing the job starts can escape: not a daemonizing
+// grandchild, not a process that changed its session. Created below the agent's own cgroup in
+// the unified hierarchy; when that is impossible (no cgroup2, not writable) the runner falls
+// back to a child subreaper and the job's process tree.
+//
+// For memory accounting the parent must delegate the memory controller; when the agent's own
+// cgroup holds the agent (systemd's service cgroup with Delegate=yes), the agent first moves
+// itself into a "supervisor" leaf so that controllers can be enabled for the job's sibling.
+#pragma once
+
+#include "error.hpp"
+#include "unique_fd.hpp"
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace smartvm::agent {
+
+class JobCgroup {
+ public:
+  // `unified_root` is where cgroup2 is mounted ("" = find it in /proc/self/mountinfo).
+  static Result<JobCgroup> create(const std::string& name, std::string unified_root = {});
+
+  JobCgroup(JobCgroup&&) = default;
+  JobCgroup& operator=(JobCgroup&&) = default;
+  ~JobCgroup();  // removes the cgroup (it must be empty by then)
+
+  const std::string& path() const { return path_; }
+  // Opened for writing before fork: the child writes "0" to join before it execs.
+  int procs_fd() const { return procs_.get(); }
+
+  std::vector<pid_t> pids() const;
+  bool populated() const;
+  void signal_all(int sig) const;  // SIGKILL goes through cgroup.kill, which also catches forks
+  struct Usage {
+    double user_seconds = 0, system_seconds = 0;
+    std::optional<uint64_t> memory_peak_kib;
+    uint64_t oom_kills = 0;
+  };
+  Usage usage() const;
+
+ private:
+  JobCgroup() = default;
+  std::string path_;
+  UniqueFd procs_;
+};
+
+// Where the unified (cgroup2) hierarchy is mounted, or "" when it is not.
+std::string find_unified_mount();
+
+}  // namespace smartvm::agent

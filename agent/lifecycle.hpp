@@ -1,0 +1,28 @@
+// The agent's ten steps as one function over System: find and mount the context, read and
+// validate the job, mount the repository (with retries), prepare the workdir, run the job,
+// record its status, clean up, power off. It decides what happens when a step fails; it does
+// nothing to the guest itself.
+#pragma once
+
+#include "options.hpp"
+#include "system.hpp"
+
+#include <chrono>
+#include <iosfwd>
+
+namespace smartvm::agent {
+
+struct AgentResult {
+  int exit_code = 1;                    // 0 job ran and recorded, 1 setup or recording failed
+  std::optional<StatusRecord> status;   // what was (or should have been) recorded
+  PowerAction power = PowerAction::poweroff;  // the action carried out (not in dry runs)
+};
+
+// `plan_out` receives the plan of a dry run.
+AgentResult run_agent(const Options& options, System& system, std::ostream& plan_out);
+
+// The delay before repository mount attempt `attempt` (2, 3, ...): retry_delay, doubling
+// after each failure, at most 8 times retry_delay.
+std::chrono::seconds retry_delay_before(unsigned attempt, std::chrono::seconds retry_delay);
+
+}  // namespace smartvm::agent

@@ -1,0 +1,125 @@
+#include "linux_system.hpp"
+
+#include "context_locator.hpp"
+#include "credentials.hpp"
+#include "log.hpp"
+#include "mounts.hpp"
+#include "power.hpp"
+#include "workspace.hpp"
+
+#include <systemd/sd-daemon.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+namespace smartvm::agent {
+
+LinuxSystem::LinuxSystem(LinuxSystemSettings settings) : settings_(std::move(settings)) {}
+
+LinuxSystem::~LinuxSystem() { unmount_context(); }
+
+bool LinuxSystem::wait_for_stop(std::chrono::milliseconds d) {
+  // SIGTERM and SIGINT are blocked outside the job's run; take them here.
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGINT);
+  timespec ts{static_cast<time_t>(d.count() / 1000), static_cast<long>(d.count() % 1000) * 1000000};
+  int sig = sigtimedwait(&stop, nullptr, &ts);
+  if (sig > 0) {
+    log::warning(std::string("received SIG") + sigabbrev_np(sig) + " during setup: stopping");
+    stop_ = true;
+  }
+  return stop_;
+}
+
+bool LinuxSystem::stop_requested() {
+  if (!stop_) wait_for_stop(std::chrono::milliseconds(0));
+  return stop_;
+}
+
+bool LinuxSystem::sleep(std::chrono::seconds d) { return !wait_for_stop(d); }
+
+Result<std::string> LinuxSystem::find_context(const std::string& label) {
+  return find_device_by_label(label, settings_.context_wait,
+                              [this](std::chrono::milliseconds step) { return !wait_for_stop(step); });
+}
+
+Result<std::filesystem::path> LinuxSystem::mount_context(const std::string& source) {
+  struct stat st {};
+  if (stat(source.c_str(), &st) != 0) return os_error("the context " + source);
+  if (S_ISDIR(st.st_mode)) return std::filesystem::path(source);
+  if (auto r = make_directories(settings_.runtime_dir); !r) return r.error();
+  std::string dir = settings_.runtime_dir + "/context.XXXXXX";
+  if (!mkdtemp(dir.data())) return os_error("create a mount point in " + settings_.runtime_dir);
+  // An image file gets a loop device from libmount, released again at unmount (autoclear).
+  if (auto r = mount_filesystem({source, dir, "", "", true, false}); !r) {
+    rmdir(dir.c_str());
+    return r.error();
+  }
+  context_mount_ = dir;
+  return std::filesystem::path(dir);
+}
+
+void LinuxSystem::unmount_context() {
+  if (context_mount_.empty()) return;
+  if (auto r = unmount_filesystem(context_mount_); !r) log::warning(r.error().message);
+  rmdir(context_mount_.c_str());
+  context_mount_.clear();
+}
+
+Result<Credentials> LinuxSystem::resolve_credentials(const JobSpec& spec) { return lookup_credentials(spec); }
+
+Result<void> LinuxSystem::mount_repository(const RepositorySpec& repo) {
+  if (auto r = make_directories(repo.mountpoint); !r) return r.error();
+  MountRequest req{repo.source, repo.mountpoint, "", repo.options, false, false};
+  switch (repo.type) {
+    case RepositoryType::nfs: req.type = "nfs"; break;
+    case RepositoryType::ninep:
+      req.type = "9p";
+      if (req.options.find("trans=") == std::string::npos)
+        req.options = "trans=virtio,version=9p2000.L" + (req.options.empty() ? "" : "," + req.options);
+      break;
+    case RepositoryType::virtiofs: req.type = "virtiofs"; break;
+    case RepositoryType::bind: req.bind = true; break;
+    case RepositoryType::none: return {};
+  }
+  return mount_filesystem(req);
+}
+
+Result<void> LinuxSystem::unmount_repository(const RepositorySpec& repo) {
+  sync();
+  return unmount_filesystem(repo.mountpoint);
+}
+
+Result<std::unique_ptr<Workspace>> LinuxSystem::prepare_workspace(const JobSpec& spec, const Credentials& creds) {
+  auto ws = agent::prepare_workspace(spec, creds);
+  if (!ws) return ws.error();
+  return std::unique_ptr<Workspace>(std::move(*ws));
+}
+
+StatusRecord LinuxSystem::run_job(const JobSpec& spec, const Credentials& creds, Workspace& ws) {
+  sd_notify(0, "READY=1");
+  return run_job_process(spec, creds, static_cast<LinuxWorkspace&>(ws), settings_.runner);
+}
+
+Result<void> LinuxSystem::record_status(Workspace& ws, const StatusRecord& record) {
+  return commit_status(static_cast<LinuxWorkspace&>(ws), record);
+}
+
+Result<void> LinuxSystem::power(PowerAction action, std::chrono::seconds delay) {
+  unmount_context();
+  auto r = request_power_action(action, delay);
+  if (!r) return r.error();
+  log::notice(std::string("power action ") + to_string(action) + " requested through " + r->via);
+  return {};
+}
+
+void LinuxSystem::notify_step(const std::string& step) {
+  log::info(step);
+  sd_notifyf(0, "STATUS=%s", step.c_str());
+}
+
+}  // namespace smartvm::agent

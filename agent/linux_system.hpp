@@ -1,0 +1,45 @@
+// The real System: libblkid, libmount, NSS, openat2, fork/exec, sd-bus, reboot(2).
+#pragma once
+
+#include "job_runner.hpp"
+#include "system.hpp"
+
+#include <chrono>
+#include <string>
+
+namespace smartvm::agent {
+
+struct LinuxSystemSettings {
+  std::chrono::seconds context_wait{60};
+  std::string runtime_dir = "/run/smartvm";  // where the context is mounted
+  RunnerSettings runner;
+};
+
+class LinuxSystem : public System {
+ public:
+  explicit LinuxSystem(LinuxSystemSettings settings);
+  ~LinuxSystem() override;
+
+  Result<std::string> find_context(const std::string& label) override;
+  Result<std::filesystem::path> mount_context(const std::string& source) override;
+  void unmount_context() override;
+  Result<Credentials> resolve_credentials(const JobSpec& spec) override;
+  Result<void> mount_repository(const RepositorySpec& repo) override;
+  Result<void> unmount_repository(const RepositorySpec& repo) override;
+  Result<std::unique_ptr<Workspace>> prepare_workspace(const JobSpec& spec, const Credentials& creds) override;
+  StatusRecord run_job(const JobSpec& spec, const Credentials& creds, Workspace& ws) override;
+  Result<void> record_status(Workspace& ws, const StatusRecord& record) override;
+  Result<void> power(PowerAction action, std::chrono::seconds delay) override;
+  bool sleep(std::chrono::seconds d) override;
+  bool stop_requested() override;
+  void notify_step(const std::string& step) override;
+
+ private:
+  bool wait_for_stop(std::chrono::milliseconds d);
+
+  LinuxSystemSettings settings_;
+  std::string context_mount_;  // "" when the context is a directory used as it is
+  bool stop_ = false;
+};
+
+}  // namespace smartvm::agent

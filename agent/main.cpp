@@ -1,0 +1,42 @@
+// smartvm-agent: runs the job of this VM's context. See smartvm-agent(8).
+#include "lifecycle.hpp"
+#include "linux_system.hpp"
+#include "log.hpp"
+#include "smartvm_version.hpp"
+
+#include <signal.h>
+
+#include <cstdlib>
+#include <iostream>
+
+int main(int argc, char** argv) {
+  using namespace smartvm;
+  using namespace smartvm::agent;
+  log::init("smartvm-agent");
+
+  ParsedOptions parsed = parse_options(std::vector<std::string>(argv + 1, argv + argc));
+  switch (parsed.action) {
+    case ParsedOptions::Action::help: std::cout << usage_text(); return 0;
+    case ParsedOptions::Action::version: std::cout << "smartvm-agent " << kVersion << "\n"; return 0;
+    case ParsedOptions::Action::usage_error:
+      std::cerr << "smartvm-agent: " << parsed.error << "\nTry 'smartvm-agent --help'.\n";
+      return 2;
+    case ParsedOptions::Action::run: break;
+  }
+  if (parsed.options.verbose) log::set_max_level(log::Level::debug);
+
+  // A stop request (the VM shutting down) is taken synchronously during setup and by the
+  // job runner's event loop while the job runs; blocking both signals makes none get lost.
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGINT);
+  sigprocmask(SIG_BLOCK, &stop, nullptr);
+
+  LinuxSystemSettings settings;
+  settings.context_wait = parsed.options.context_wait;
+  if (const char* rd = std::getenv("RUNTIME_DIRECTORY"); rd && *rd) settings.runtime_dir = rd;
+  LinuxSystem system(settings);
+  AgentResult result = run_agent(parsed.options, system, std::cout);
+  return result.exit_code;
+}

@@ -1,0 +1,45 @@
+// Copies one of the job's output pipes into its file in the repository. The agent sits in
+// between so that it can cap the size (`output_limit`), keep going when the repository is
+// full (the job must not block on a full pipe), and say what happened in the status record.
+#pragma once
+
+#include "unique_fd.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+namespace smartvm::agent {
+
+class OutputPump {
+ public:
+  // Takes the read end of the pipe; writes to `file` (not owned) from offset 0.
+  OutputPump(boost::asio::io_context& io, UniqueFd pipe_read_end, int file, uint64_t limit, std::string name);
+
+  void start(std::function<void()> on_eof);
+  bool eof() const { return eof_; }
+  bool truncated() const { return truncated_; }
+  const std::string& error() const { return error_; }  // "" or "stdout: No space left on device"
+  uint64_t written() const { return written_; }
+
+ private:
+  void read_more();
+  void consume(const char* data, size_t n);
+
+  boost::asio::posix::stream_descriptor pipe_;
+  int file_;
+  uint64_t limit_;
+  std::string name_;
+  uint64_t written_ = 0;
+  bool truncated_ = false;
+  bool eof_ = false;
+  std::string error_;
+  std::function<void()> on_eof_;
+  std::array<char, 65536> buf_{};
+};
+
+}  // namespace smartvm::agent

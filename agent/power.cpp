@@ -1,0 +1,63 @@
+#include "power.hpp"
+
+#include "log.hpp"
+
+#include <systemd/sd-bus.h>
+#include <sys/reboot.h>
+#include <unistd.h>
+
+#include <memory>
+#include <thread>
+
+namespace smartvm::agent {
+namespace {
+
+struct BusDeleter {
+  void operator()(sd_bus* b) const { sd_bus_flush_close_unref(b); }
+};
+using BusPtr = std::unique_ptr<sd_bus, BusDeleter>;
+
+Result<void> call(sd_bus* bus, const char* service, const char* path, const char* iface, const char* method,
+                  const char* types, auto... args) {
+  sd_bus_error err = SD_BUS_ERROR_NULL;
+  int r = sd_bus_call_method(bus, service, path, iface, method, &err, nullptr, types, args...);
+  Result<void> out;
+  if (r < 0)
+    out = Error{std::string(service) + "." + method + ": " + (err.message ? err.message : strerror(-r)),
+                std::error_code(-r, std::generic_category())};
+  sd_bus_error_free(&err);
+  return out;
+}
+
+}  // namespace
+
+Result<PowerOutcome> request_power_action(PowerAction action, std::chrono::seconds delay) {
+  if (action == PowerAction::none) return PowerOutcome{"none"};
+  if (delay.count() > 0) std::this_thread::sleep_for(delay);
+  sync();
+
+  const char* logind_method = action == PowerAction::poweroff ? "PowerOff" : action == PowerAction::reboot ? "Reboot" : "Halt";
+  const char* target = action == PowerAction::poweroff ? "poweroff.target" : action == PowerAction::reboot ? "reboot.target" : "halt.target";
+  std::string why;
+
+  sd_bus* raw = nullptr;
+  int r = sd_bus_open_system(&raw);
+  BusPtr bus(raw);
+  if (r >= 0) {
+    auto via_logind = call(bus.get(), "org.freedesktop.login1", "/org/freedesktop/login1",
+                           "org.freedesktop.login1.Manager", logind_method, "b", 0);
+    if (via_logind) return PowerOutcome{"logind"};
+    auto via_systemd = call(bus.get(), "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                            "org.freedesktop.systemd1.Manager", "StartUnit", "ss", target, "replace-irreversibly");
+    if (via_systemd) return PowerOutcome{"systemd"};
+    why = via_logind.error().message + "; " + via_systemd.error().message;
+  } else {
+    why = std::string("no system bus: ") + strerror(-r);
+  }
+  log::notice("power action through D-Bus impossible (" + why + "); calling reboot(2)");
+  int cmd = action == PowerAction::poweroff ? RB_POWER_OFF : action == PowerAction::reboot ? RB_AUTOBOOT : RB_HALT_SYSTEM;
+  reboot(cmd);
+  return os_error(std::string("power action ") + to_string(action) + " failed (" + why + "); reboot(2)");
+}
+
+}  // namespace smartvm::agent

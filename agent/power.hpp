@@ -1,0 +1,22 @@
+// Powering the VM off (or rebooting or halting it) the way the guest expects: through logind,
+// else through systemd's manager (both over sd-bus, on the system bus), and when there is no
+// bus (a SysV image, an initramfs) by syncing and calling reboot(2) directly.
+#pragma once
+
+#include "error.hpp"
+#include "job_spec.hpp"
+
+#include <chrono>
+#include <string>
+
+namespace smartvm::agent {
+
+struct PowerOutcome {
+  std::string via;  // "logind", "systemd" or "reboot(2)"
+};
+
+// Returns once the request is accepted (the bus paths) or with an error when every path failed;
+// the reboot(2) path does not return on success. `delay` is waited first.
+Result<PowerOutcome> request_power_action(PowerAction action, std::chrono::seconds delay);
+
+}  // namespace smartvm::agent

@@ -1,0 +1,40 @@
+// Opening and creating paths inside the repository so that nothing escapes it: every lookup
+// is an openat2(RESOLVE_BENEATH) from the repository root, so ".." and symbolic links that
+// would lead outside fail with EXDEV, whatever the tree looks like when the job runs.
+#pragma once
+
+#include "error.hpp"
+#include "system.hpp"
+#include "unique_fd.hpp"
+
+#include <string>
+#include <vector>
+
+namespace smartvm::agent {
+
+// Opens `rel` (relative to `root`, "" for the root itself) without leaving `root`.
+Result<UniqueFd> open_beneath(int root, const std::string& rel, int flags, mode_t mode = 0);
+
+// Creates the directory `rel` and its missing parents beneath `root` (mode 0755 before the
+// umask) and opens it O_RDONLY|O_DIRECTORY.
+Result<UniqueFd> make_directories_beneath(int root, const std::string& rel);
+
+// "a/b/c" -> {"a/b", "c"}; "c" -> {"", "c"}.
+std::pair<std::string, std::string> split_parent(const std::string& rel);
+
+// While alive, filesystem access uses the job's uid, gid and groups (setfsuid/setfsgid), so
+// that what the agent creates belongs to the job's user and a root-squashed NFS export treats
+// the agent like the user. The agent is single-threaded, which these per-thread calls need.
+class FsIdentity {
+ public:
+  explicit FsIdentity(const Credentials& c);
+  ~FsIdentity();
+  FsIdentity(const FsIdentity&) = delete;
+  FsIdentity& operator=(const FsIdentity&) = delete;
+
+ private:
+  std::vector<gid_t> saved_groups_;
+  bool switched_ = false;
+};
+
+}  // namespace smartvm::agent

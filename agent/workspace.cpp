@@ -1,0 +1,79 @@
+#include "workspace.hpp"
+
+#include "repository_tree.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+
+namespace smartvm::agent {
+namespace {
+
+// Room for any status record: a record is a few hundred bytes, its error line at most a few KiB.
+constexpr size_t kStatusReserve = 16384;
+
+Result<void> prove_writable(int dirfd, const std::string& workdir) {
+  std::string name = ".smartvm-probe." + std::to_string(getpid());
+  std::string content = "smartvm-agent write probe " + format_utc(StatusRecord::Clock::now()) + "\n";
+  if (auto r = write_file_atomically(dirfd, name, content, 0600); !r)
+    return r.error().context("the repository does not take writes in \"" + workdir + "\"");
+  UniqueFd fd(openat(dirfd, name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  std::string back(content.size() + 1, '\0');
+  ssize_t n = fd.valid() ? pread(fd.get(), back.data(), back.size(), 0) : -1;
+  unlinkat(dirfd, name.c_str(), 0);
+  if (n != static_cast<ssize_t>(content.size()) || back.compare(0, content.size(), content) != 0)
+    return make_error("the repository does not read back what was written in \"" + workdir + "\"");
+  return {};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<LinuxWorkspace>> prepare_workspace(const JobSpec& spec, const Credentials& creds) {
+  auto ws = std::make_unique<LinuxWorkspace>();
+  ws->mountpoint = spec.repository.mountpoint;
+  ws->creds = creds;
+  ws->root.reset(open(ws->mountpoint.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!ws->root.valid()) return os_error("open the repository " + ws->mountpoint);
+
+  FsIdentity as_user(creds);
+  auto workdir = make_directories_beneath(ws->root.get(), spec.workdir);
+  if (!workdir) return workdir.error().context("[job] workdir");
+  ws->workdir = std::move(*workdir);
+  if (auto r = prove_writable(ws->workdir.get(), spec.workdir); !r) return r.error();
+
+  auto [dir, name] = split_parent(spec.status_path);
+  auto status_dir = make_directories_beneath(ws->root.get(), dir);
+  if (!status_dir) return status_dir.error().context("[status] file");
+  ws->status_dir = std::move(*status_dir);
+  ws->status_name = name;
+  auto reserved = ReservedFile::reserve(ws->status_dir.get(), name, kStatusReserve, 0644);
+  if (!reserved) return reserved.error().context("[status] file");
+  ws->status = std::move(*reserved);
+  return ws;
+}
+
+Result<void> commit_status(LinuxWorkspace& ws, const StatusRecord& record) {
+  FsIdentity as_user(ws.creds);
+  return ws.status.commit(format_status(record));
+}
+
+Result<void> write_heartbeat(LinuxWorkspace& ws, pid_t pid, StatusRecord::Clock::time_point started,
+                             double cpu_seconds) {
+  auto now = StatusRecord::Clock::now();
+  char buf[512];
+  std::snprintf(buf, sizeof buf,
+                "state=running\npid=%d\nstarted_at=%s\nupdated_at=%s\nelapsed_seconds=%.3f\ncpu_seconds=%.3f\n", pid,
+                format_utc(started).c_str(), format_utc(now).c_str(),
+                std::chrono::duration<double>(now - started).count(), cpu_seconds);
+  FsIdentity as_user(ws.creds);
+  return write_file_atomically(ws.status_dir.get(), ws.status_name + ".heartbeat", buf, 0644, Durability::atomic_only);
+}
+
+void remove_heartbeat(LinuxWorkspace& ws) {
+  FsIdentity as_user(ws.creds);
+  unlinkat(ws.status_dir.get(), (ws.status_name + ".heartbeat").c_str(), 0);
+}
+
+}  // namespace smartvm::agent

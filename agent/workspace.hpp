@@ -1,0 +1,37 @@
+// The job's place in the repository, prepared before the job starts: the workdir (created as
+// the job's user), a proof that the repository takes writes (write, fsync, read back), and
+// the status file's space reserved so that recording the result cannot fail for lack of space.
+#pragma once
+
+#include "durable_file.hpp"
+#include "status_record.hpp"
+#include "system.hpp"
+#include "unique_fd.hpp"
+
+#include <chrono>
+#include <memory>
+
+namespace smartvm::agent {
+
+struct LinuxWorkspace : Workspace {
+  std::string mountpoint;
+  UniqueFd root;     // O_PATH of the repository root: the anchor of every openat2
+  UniqueFd workdir;  // O_RDONLY|O_DIRECTORY
+  UniqueFd status_dir;
+  std::string status_name;
+  ReservedFile status;
+  Credentials creds;
+};
+
+Result<std::unique_ptr<LinuxWorkspace>> prepare_workspace(const JobSpec& spec, const Credentials& creds);
+
+// The final record: into the reserved space, durably.
+Result<void> commit_status(LinuxWorkspace& ws, const StatusRecord& record);
+
+// "<status file>.heartbeat": the running job's progress, replaced atomically (not fsynced:
+// it is advisory, the status file is the record). Removed once the status is recorded.
+Result<void> write_heartbeat(LinuxWorkspace& ws, pid_t pid, StatusRecord::Clock::time_point started,
+                             double cpu_seconds);
+void remove_heartbeat(LinuxWorkspace& ws);
+
+}  // namespace smartvm::agent

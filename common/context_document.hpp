@@ -1,0 +1,23 @@
+// The job description inside a context: appliance.ini, or for OpenNebula-style contexts a
+// context.sh whose SMARTVM_<SECTION>_<KEY> variables stand for appliance.ini's keys
+// (SMARTVM_JOB_COMMAND is [job] command, SMARTVM_ENV_OMP_NUM_THREADS is [env] OMP_NUM_THREADS).
+// context.sh is read as data: only KEY='value' assignments are understood, nothing is run.
+#pragma once
+
+#include "error.hpp"
+#include "ini_document.hpp"
+
+#include <filesystem>
+#include <string_view>
+
+namespace smartvm {
+
+IniDocument parse_context_sh(std::string_view text, std::string filename = "context.sh");
+
+// Reads appliance.ini from `dir`, or context.sh when there is no appliance.ini.
+Result<IniDocument> read_context_document(const std::filesystem::path& dir);
+
+// Reads a whole small file (configurations, contexts); refuses anything over `limit` bytes.
+Result<std::string> read_small_file(const std::filesystem::path& path, size_t limit = 1 << 20);
+
+}  // namespace smartvm

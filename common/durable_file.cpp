@@ -1,0 +1,133 @@
+#include "durable_file.hpp"
+
+#include <fcntl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+
+namespace smartvm {
+namespace {
+
+// ".name.XXXXXXXX" beside the target, created exclusively.
+Result<std::pair<int, std::string>> create_temp(int dirfd, const std::string& name, mode_t mode) {
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    uint32_t r = 0;
+    if (getrandom(&r, sizeof r, 0) != sizeof r) r = static_cast<uint32_t>(getpid()) * 2654435761u + attempt;
+    char suffix[16];
+    std::snprintf(suffix, sizeof suffix, "%08x", r);
+    std::string temp = "." + name + "." + suffix;
+    int fd = openat(dirfd, temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+    if (fd >= 0) return std::pair{fd, temp};
+    if (errno != EEXIST) return os_error("create a temporary file for " + name);
+  }
+  return make_error("create a temporary file for " + name + ": too many name collisions");
+}
+
+Result<void> write_all(int fd, std::string_view data, off_t offset) {
+  while (!data.empty()) {
+    ssize_t n = pwrite(fd, data.data(), data.size(), offset);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return os_error("write");
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+    offset += n;
+  }
+  return {};
+}
+
+Result<void> finish(int dirfd, int fd, const std::string& temp, const std::string& name, size_t length,
+                    Durability durability) {
+  if (ftruncate(fd, static_cast<off_t>(length)) != 0) return os_error("truncate " + name);
+  if (durability == Durability::durable && fsync(fd) != 0) return os_error("fsync " + name);
+  if (renameat(dirfd, temp.c_str(), dirfd, name.c_str()) != 0) return os_error("rename " + temp + " to " + name);
+  if (durability == Durability::durable && fsync(dirfd) != 0) return os_error("fsync the directory of " + name);
+  return {};
+}
+
+}  // namespace
+
+Result<void> write_file_atomically(int dirfd, const std::string& name, std::string_view content, mode_t mode,
+                                   Durability durability) {
+  auto temp = create_temp(dirfd, name, mode);
+  if (!temp) return temp.error();
+  auto [fd, temp_name] = *temp;
+  Result<void> r = write_all(fd, content, 0);
+  if (r) r = finish(dirfd, fd, temp_name, name, content.size(), durability);
+  close(fd);
+  if (!r) {
+    unlinkat(dirfd, temp_name.c_str(), 0);
+    return r.error().context("write " + name);
+  }
+  return {};
+}
+
+ReservedFile::ReservedFile(ReservedFile&& o) noexcept { *this = std::move(o); }
+
+ReservedFile& ReservedFile::operator=(ReservedFile&& o) noexcept {
+  if (this != &o) {
+    release();
+    dirfd_ = std::exchange(o.dirfd_, -1);
+    fd_ = std::exchange(o.fd_, -1);
+    name_ = std::move(o.name_);
+    temp_name_ = std::move(o.temp_name_);
+    mode_ = o.mode_;
+  }
+  return *this;
+}
+
+ReservedFile::~ReservedFile() { release(); }
+
+void ReservedFile::release() {
+  if (fd_ < 0) return;
+  close(fd_);
+  unlinkat(dirfd_, temp_name_.c_str(), 0);
+  fd_ = -1;
+}
+
+Result<ReservedFile> ReservedFile::reserve(int dirfd, const std::string& name, size_t bytes, mode_t mode) {
+  auto temp = create_temp(dirfd, name, mode);
+  if (!temp) return temp.error();
+  ReservedFile f;
+  f.dirfd_ = dirfd;
+  f.fd_ = temp->first;
+  f.temp_name_ = temp->second;
+  f.name_ = name;
+  f.mode_ = mode;
+  // fallocate is the cheap way; filesystems without it (9p, some NFS servers) get zeros,
+  // which allocate the blocks just the same: overwriting them later needs no new space.
+  int err = posix_fallocate(f.fd_, 0, static_cast<off_t>(bytes));
+  if (err == EOPNOTSUPP || err == EINVAL) {
+    std::string zeros(bytes, '\0');
+    if (auto r = write_all(f.fd_, zeros, 0); !r) return r.error().context("reserve space for " + name);
+    if (fsync(f.fd_) != 0) return os_error("reserve space for " + name);
+  } else if (err != 0) {
+    return os_error("reserve space for " + name, err);
+  }
+  return f;
+}
+
+Result<void> ReservedFile::commit(std::string_view content) {
+  if (fd_ < 0) return make_error("write " + name_ + ": nothing reserved");
+  struct stat st {};
+  bool temp_still_there = fstatat(dirfd_, temp_name_.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+  Result<void> r;
+  if (temp_still_there) {
+    r = write_all(fd_, content, 0);
+    if (r) r = finish(dirfd_, fd_, temp_name_, name_, content.size(), Durability::durable);
+  } else {
+    r = write_file_atomically(dirfd_, name_, content, mode_);
+  }
+  close(fd_);
+  fd_ = -1;
+  if (!r) {
+    unlinkat(dirfd_, temp_name_.c_str(), 0);
+    return r.error().context("write " + name_);
+  }
+  return {};
+}
+
+}  // namespace smartvm

@@ -1,0 +1,60 @@
+#include "log.hpp"
+
+#include <systemd/sd-journal.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+namespace smartvm::log {
+namespace {
+
+std::string g_program = "smartvm";
+Level g_max = Level::info;
+bool g_journal = false;
+
+// systemd sets JOURNAL_STREAM=dev:ino for the stream it connects; if stderr is that stream,
+// the native protocol keeps priorities that a plain line would lose.
+bool stderr_is_journal() {
+  const char* js = std::getenv("JOURNAL_STREAM");
+  if (!js) return false;
+  unsigned long long dev = 0, ino = 0;
+  if (std::sscanf(js, "%llu:%llu", &dev, &ino) != 2) return false;
+  struct stat st {};
+  return fstat(2, &st) == 0 && st.st_dev == dev && st.st_ino == ino;
+}
+
+const char* level_name(Level l) {
+  switch (l) {
+    case Level::error: return "error";
+    case Level::warning: return "warning";
+    case Level::notice: return "notice";
+    case Level::info: return "info";
+    case Level::debug: return "debug";
+  }
+  return "?";
+}
+
+}  // namespace
+
+void init(std::string_view program) {
+  g_program = program;
+  g_journal = stderr_is_journal();
+}
+
+void set_max_level(Level level) { g_max = level; }
+
+void write(Level level, std::string_view message) {
+  if (level > g_max) return;
+  if (g_journal) {
+    sd_journal_send("MESSAGE=%.*s", static_cast<int>(message.size()), message.data(), "PRIORITY=%d",
+                    static_cast<int>(level), "SYSLOG_IDENTIFIER=%s", g_program.c_str(), nullptr);
+    return;
+  }
+  std::string line = g_program + ": " + level_name(level) + ": " + std::string(message) + "\n";
+  std::fwrite(line.data(), 1, line.size(), stderr);
+  std::fflush(stderr);
+}
+
+}  // namespace smartvm::log

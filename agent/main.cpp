@@ -36,6 +36,10 @@ int main(int argc, char** argv) {
   LinuxSystemSettings settings;
   settings.context_wait = parsed.options.context_wait;
   if (const char* rd = std::getenv("RUNTIME_DIRECTORY"); rd && *rd) settings.runtime_dir = rd;
+  // Forces the fallback containment (child subreaper, no cgroup): for tests and for guests
+  // whose cgroup setup misbehaves. Documented in smartvm-agent(8).
+  if (const char* c = std::getenv("SMARTVM_CONTAINMENT"); c && std::string_view(c) == "subreaper")
+    settings.runner.use_cgroup = false;
   LinuxSystem system(settings);
   AgentResult result = run_agent(parsed.options, system, std::cout);
   return result.exit_code;

@@ -4,6 +4,7 @@
 
 #include <boost/system/result.hpp>
 
+#include <ostream>
 #include <string>
 #include <system_error>
 
@@ -21,6 +22,8 @@ struct Error {
   // "context: message", for adding the step or object at a higher level.
   Error context(const std::string& what) const { return {what + ": " + message, code}; }
 };
+
+inline std::ostream& operator<<(std::ostream& os, const Error& e) { return os << e.message; }
 
 template <class T>
 using Result = boost::system::result<T, Error>;

@@ -15,9 +15,7 @@ struct LineFeeder {
   size_t pos = 0;
   int line = 0;
   bool line_too_long = false;
-  bool indented = false;  // the line starts with white space: maybe inih's multi-line value
   IniDocument* doc = nullptr;
-  std::string last_section, last_key;  // the entry inih would continue
 };
 
 char* feed_line(char* buf, int size, void* stream) {
@@ -27,12 +25,15 @@ char* feed_line(char* buf, int size, void* stream) {
   size_t next = end == std::string_view::npos ? f->text.size() : end + 1;
   std::string_view whole = f->text.substr(f->pos, next - f->pos);
   f->pos = next;
+  // inih reads an indented line after a key as the continuation of that key's value, even
+  // "  group = g". Sysadmins indent keys, so leading white space is dropped before inih sees
+  // the line: indented keys are ordinary keys, and multi-line values do not exist.
+  size_t indent = whole.find_first_not_of(" \t");
+  whole.remove_prefix(indent == std::string_view::npos ? whole.size() : indent);
   ++f->line;
   // An embedded NUL would end the line early inside inih; treat it like any unreadable line.
   f->line_too_long = whole.size() >= static_cast<size_t>(size) - 1;
   std::string_view content = whole.substr(0, std::min(whole.size(), static_cast<size_t>(size) - 2));
-  f->indented = !content.empty() && (content[0] == ' ' || content[0] == '\t') &&
-                    content.find_first_not_of(" \t\r\n") != std::string_view::npos;
   std::memcpy(buf, content.data(), content.size());
   buf[content.size()] = '\n';
   buf[content.size() + 1] = '\0';
@@ -54,15 +55,8 @@ int on_entry(void* user, const char* section, const char* key, const char* value
                             std::to_string(INI_MAX_LINE - 2) + " characters"});
     return 1;
   }
-  // inih calls the handler again with the previous key for an indented line that follows
-  // a key: a multi-line value, which we refuse because it is easy to write by accident.
-  bool continuation = f->indented && section == f->last_section && key == f->last_key;
-  f->last_section = section;
-  f->last_key = key;
-  if (continuation) {
-    doc.add_diagnostic({Diagnostic::Severity::error, doc.filename(), f->line,
-                        std::string("[") + section + "] " + key +
-                            ": continuation lines are not supported; put the value on one line"});
+  if (*key == '\0') {
+    doc.add_diagnostic({Diagnostic::Severity::error, doc.filename(), f->line, "a value without a key"});
     return 1;
   }
   doc.add({section, key, value, f->line});
@@ -73,10 +67,10 @@ int on_entry(void* user, const char* section, const char* key, const char* value
 
 IniDocument IniDocument::parse(std::string_view text, std::string filename) {
   IniDocument doc(std::move(filename));
-  LineFeeder feeder{text, 0, 0, false, false, &doc, {}, {}};
+  LineFeeder feeder{text, 0, 0, false, &doc};
   // ini_parse_stream passes the same pointer to the reader and the handler.
   int first_error = ini_parse_stream(feed_line, &feeder, on_entry, &feeder);
-  (void)first_error;  // syntax errors are reported per line through the handler below
+  (void)first_error;  // it names only the first bad line; all of them are found below
   // inih does not tell us the lines of all syntax errors, only the first; find them by
   // re-reading the lines that produced neither an entry nor a diagnostic.
   auto accounted = [&doc](int l) {
@@ -102,12 +96,8 @@ IniDocument IniDocument::parse(std::string_view text, std::string filename) {
                             "section header without a closing ']'"});
       continue;
     }
-    size_t eq = s.find_first_of("=:");
-    if (eq == std::string_view::npos)
-      doc.add_diagnostic({Diagnostic::Severity::error, doc.filename(), line,
-                          "expected 'key = value', a [section] or a comment"});
-    else if (s.find_first_not_of(" \t") == eq)
-      doc.add_diagnostic({Diagnostic::Severity::error, doc.filename(), line, "a value without a key"});
+    doc.add_diagnostic({Diagnostic::Severity::error, doc.filename(), line,
+                        "expected 'key = value', a [section] or a comment"});
   }
   std::stable_sort(doc.diagnostics_.begin(), doc.diagnostics_.end(),
                    [](const Diagnostic& a, const Diagnostic& b) { return a.line < b.line; });

@@ -24,7 +24,7 @@ class IniDocument {
   explicit IniDocument(std::string filename) : filename_(std::move(filename)) {}
 
   // Parses INI text. Syntax problems (a line without '=', an unterminated section header, a
-  // line too long, a continuation line, a key given twice) become error diagnostics; the
+  // line too long, a key given twice) become error diagnostics; the
   // rest of the file is still read so that all problems are reported at once.
   static IniDocument parse(std::string_view text, std::string filename);
 

@@ -27,6 +27,18 @@ std::string confined(ConfigReader& r, const std::string& section, const std::str
   return *p;
 }
 
+// Like confined(), for a path that must name a file rather than the repository root.
+std::string confined_file(ConfigReader& r, const std::string& section, const std::string& key, const std::string& base,
+                          const std::string& value) {
+  auto p = confine_relative(base, value);
+  if (!p) {
+    r.error(section, key, p.error().message);
+    return {};
+  }
+  if (p->empty() || *p == base) r.error(section, key, "\"" + value + "\" names a directory; give a file name");
+  return *p;
+}
+
 }  // namespace
 
 const char* to_string(RepositoryType t) {
@@ -58,7 +70,10 @@ LoadedJobSpec load_job_spec(const IniDocument& doc) {
   RepositorySpec& repo = s.repository;
   repo.type = static_cast<RepositoryType>(
       r.get_choice("repository", "type", 0, {"nfs", "9p", "virtiofs", "bind", "none"}));
-  bool mounted = repo.type != RepositoryType::none;
+  // An unknown type was reported already; do not also ask for the source its default needs.
+  const IniEntry* type = doc.find("repository", "type");
+  bool type_known = !type || type->value.empty() || type->value == to_string(repo.type);
+  bool mounted = repo.type != RepositoryType::none && type_known;
   repo.source = r.get_string("repository", "source", "", mounted);
   repo.mountpoint = r.get_string("repository", "mountpoint", "/mnt/adr");
   if (repo.mountpoint.front() != '/' || repo.mountpoint == "/")
@@ -90,8 +105,8 @@ LoadedJobSpec load_job_spec(const IniDocument& doc) {
   s.umask = r.get_umask("job", "umask", 0022);
   s.timeout = std::chrono::seconds(r.get_uint("job", "timeout", 0, 0, kOneYear));
   s.kill_grace = std::chrono::seconds(r.get_uint("job", "kill_grace", 30, 0, 3600));
-  s.stdout_path = confined(r, "job", "stdout", s.workdir, r.get_string("job", "stdout", "stdout.log"));
-  s.stderr_path = confined(r, "job", "stderr", s.workdir, r.get_string("job", "stderr", "stderr.log"));
+  s.stdout_path = confined_file(r, "job", "stdout", s.workdir, r.get_string("job", "stdout", "stdout.log"));
+  s.stderr_path = confined_file(r, "job", "stderr", s.workdir, r.get_string("job", "stderr", "stderr.log"));
   s.output_limit = r.get_size("job", "output_limit", 0);
 
   // [env]
@@ -103,12 +118,10 @@ LoadedJobSpec load_job_spec(const IniDocument& doc) {
   }
 
   // [status]
-  s.status_path = confined(r, "status", "file", s.workdir, r.get_string("status", "file", "exit_status"));
+  s.status_path = confined_file(r, "status", "file", s.workdir, r.get_string("status", "file", "exit_status"));
   s.heartbeat = std::chrono::seconds(r.get_uint("status", "heartbeat", 10, 0, 86400));
   if (!s.status_path.empty() && (s.status_path == s.stdout_path || s.status_path == s.stderr_path))
     r.error("status", "file", "must not be the same file as the job's stdout or stderr");
-  if (s.status_path.empty() && doc.find("status", "file"))
-    r.error("status", "file", "must name a file, not the repository root");
 
   out.diagnostics = r.finish();
   return out;

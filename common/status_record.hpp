@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <string_view>
 
@@ -45,6 +46,7 @@ struct StatusRecord {
 };
 
 std::string format_status(const StatusRecord& r);
+inline std::ostream& operator<<(std::ostream& os, const StatusRecord& r) { return os << format_status(r); }
 Result<StatusRecord> parse_status(std::string_view text);
 
 // "2026-11-22T02:00:00Z" (UTC, whole seconds).

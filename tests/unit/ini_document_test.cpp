@@ -1,0 +1,79 @@
+#include "config_reader.hpp"
+#include "ini_document.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace smartvm;
+
+namespace {
+std::vector<std::string> formatted(const Diagnostics& ds) {
+  std::vector<std::string> out;
+  for (const auto& d : ds) out.push_back(d.format());
+  return out;
+}
+}  // namespace
+
+TEST_CASE("INI entries keep their section, value and line", "[ini]") {
+  auto doc = IniDocument::parse("; comment\n[job]\ncommand = /bin/true ; trailing comment\n\n[env]\nA=1\n", "a.ini");
+  REQUIRE(doc.diagnostics().empty());
+  const IniEntry* e = doc.find("job", "command");
+  REQUIRE(e);
+  CHECK(e->value == "/bin/true");
+  CHECK(e->line == 3);
+  REQUIRE(doc.find("env", "A"));
+  CHECK(doc.find("env", "A")->line == 6);
+  CHECK(doc.find("job", "A") == nullptr);
+}
+
+TEST_CASE("every INI syntax error is reported with its line", "[ini]") {
+  std::string long_line = "x = " + std::string(300, 'a') + "\n";
+  auto doc = IniDocument::parse("[job]\nno equals sign\n[broken\nuser = a\nuser = b\n" + long_line +
+                                    "key = v\n  continued\n= value\n",
+                                "bad.ini");
+  auto d = formatted(doc.diagnostics());
+  REQUIRE(d.size() == 6);
+  CHECK(d[0] == "bad.ini:2: expected 'key = value', a [section] or a comment");
+  CHECK(d[1] == "bad.ini:3: section header without a closing ']'");
+  CHECK(d[2] == "bad.ini:5: [job] user: given again (first on line 4)");
+  CHECK(d[3].find("bad.ini:6: [job] x: the line is longer than") == 0);
+  CHECK(d[4] == "bad.ini:8: expected 'key = value', a [section] or a comment");  // no multi-line values
+  CHECK(d[5] == "bad.ini:9: a value without a key");
+}
+
+TEST_CASE("an indented key after a section header is an ordinary key", "[ini]") {
+  auto doc = IniDocument::parse("[job]\n  user = svc\n  group = g\n", "a.ini");
+  CHECK(doc.diagnostics().empty());
+  REQUIRE(doc.find("job", "group"));
+  CHECK(doc.find("job", "group")->line == 3);
+}
+
+TEST_CASE("a NUL byte in a line is an error, not a silent truncation", "[ini]") {
+  auto doc = IniDocument::parse(std::string("[job]\nuser = a\0b\n", 15), "nul.ini");
+  REQUIRE(!doc.diagnostics().empty());
+  CHECK(doc.diagnostics()[0].format() == "nul.ini:2: the line contains a NUL byte");
+}
+
+TEST_CASE("typed getters name file, line, key, value and what is accepted", "[ini]") {
+  auto doc = IniDocument::parse(
+      "[a]\nn = 12x\nbig = 99\nb = maybe\nm = 0999\ns = 10Q\nc = purple\nok = 5\nsz = 4K\nextra = 1\n", "t.ini");
+  ConfigReader r(doc);
+  CHECK(r.get_uint("a", "n", 7, 0, 100) == 7);
+  CHECK(r.get_uint("a", "big", 7, 0, 50) == 7);
+  CHECK(r.get_bool("a", "b", true));
+  CHECK(r.get_umask("a", "m", 022) == 022);
+  CHECK(r.get_size("a", "s", 1) == 1);
+  CHECK(r.get_choice("a", "c", 0, {"red", "green", "blue"}) == 0);
+  CHECK(r.get_uint("a", "ok", 0, 0, 10) == 5);
+  CHECK(r.get_size("a", "sz", 0) == 4096);
+  CHECK(r.get_string("a", "missing", "", true).empty());
+  auto d = formatted(r.finish());
+  REQUIRE(d.size() == 8);
+  CHECK(d[0] == "t.ini: [a] missing: is required but missing");
+  CHECK(d[1] == "t.ini:2: [a] n: \"12x\" is not a whole number from 0 to 100");
+  CHECK(d[2] == "t.ini:3: [a] big: \"99\" is not a whole number from 0 to 50");
+  CHECK(d[3] == "t.ini:4: [a] b: \"maybe\" is not a boolean (true or false)");
+  CHECK(d[4] == "t.ini:5: [a] m: \"0999\" is not an octal mask from 000 to 0777, such as 0027");
+  CHECK(d[5] == "t.ini:6: [a] s: \"10Q\" is not a size in bytes, optionally with a K, M, G or T suffix");
+  CHECK(d[6] == "t.ini:7: [a] c: \"purple\" is not one of red, green or blue");
+  CHECK(d[7] == "t.ini:10: warning: [a] extra: unknown key, ignored");
+}

@@ -88,9 +88,10 @@ class JobRun {
     argv_store_.push_back(path);
     argv_store_.insert(argv_store_.end(), spec_.args.begin(), spec_.args.end());
     env_store_ = {"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + creds_.home, "USER=" + creds_.user};
-    for (const auto& [k, v] : spec_.env) {
-      std::erase_if(env_store_, [&k](const std::string& e) { return e.rfind(k + "=", 0) == 0; });
-      env_store_.push_back(k + "=" + v);
+    for (const auto& var : spec_.env) {
+      std::string prefix = var.first + "=";
+      std::erase_if(env_store_, [&prefix](const std::string& e) { return e.rfind(prefix, 0) == 0; });
+      env_store_.push_back(prefix + var.second);
     }
     for (auto& s : argv_store_) argv_.push_back(s.data());
     argv_.push_back(nullptr);

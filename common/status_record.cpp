@@ -1,6 +1,7 @@
 #include "status_record.hpp"
 
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <map>
@@ -10,10 +11,11 @@ namespace {
 
 constexpr const char* kStateNames[] = {"succeeded", "failed", "signaled", "timed_out", "setup_failed", "cancelled"};
 
+// Fixed notation with three decimals; large enough for any double (DBL_MAX has 309 digits).
 std::string fixed3(double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.3f", v);
-  return buf;
+  char buf[400];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed, 3);
+  return ec == std::errc() ? std::string(buf, end) : std::string("0.000");
 }
 
 // A value must stay on its line: newlines in an error message would forge keys.
@@ -123,7 +125,8 @@ Result<StatusRecord> parse_status(std::string_view text) {
   for (auto [key, field] : {std::pair{"wall_seconds", &r.wall_seconds}, std::pair{"user_cpu_seconds", &r.user_cpu_seconds},
                             std::pair{"system_cpu_seconds", &r.system_cpu_seconds}}) {
     std::string v = get(key);
-    if (!v.empty() && !parse_number(v, *field)) return bad(key);
+    if (!v.empty() && (!parse_number(v, *field) || !std::isfinite(*field) || *field < 0))
+      return make_error(std::string(key) + ": \"" + v + "\" is not a number of seconds");
   }
   for (auto [key, field] : {std::pair{"max_rss_kib", &r.max_rss_kib}, std::pair{"oom_kills", &r.oom_kills},
                             std::pair{"leftover_processes", &r.leftover_processes}}) {

@@ -62,4 +62,14 @@ TEST_CASE("malformed status files are refused", "[status]") {
   CHECK(parse_status("state=failed\nnoequals\n").error().message == "line 2: expected key=value");
   CHECK(parse_status("state=failed\nstate=failed\n").error().message == "line 2: key given twice");
   CHECK(!parse_status("state=failed\nstarted_at=yesterday\n"));
+  CHECK(parse_status("state=failed\nwall_seconds=-1\n").error().message == "wall_seconds: \"-1\" is not a number of seconds");
+  CHECK(!parse_status("state=failed\nuser_cpu_seconds=inf\n"));
+  CHECK(!parse_status("state=failed\nuser_cpu_seconds=nan\n"));
+}
+
+TEST_CASE("huge durations are written in full, not cut", "[status]") {
+  StatusRecord r;
+  r.user_cpu_seconds = 5.9e97;
+  std::string once = format_status(r);
+  CHECK(format_status(*parse_status(once)) == once);
 }

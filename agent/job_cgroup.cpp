@@ -10,10 +10,24 @@
 
 #include <chrono>
 #include <cstdlib>
-#include <sstream>
 #include <thread>
 
 namespace smartvm::agent {
+
+// The white-space separated words of a cgroup or /proc file. (No iostreams in the agent:
+// they would triple the size of its statically linked libstdc++.)
+std::vector<std::string> words(const std::string& text) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while ((pos = text.find_first_not_of(" \t\n", pos)) != std::string::npos) {
+    size_t end = text.find_first_of(" \t\n", pos);
+    if (end == std::string::npos) end = text.size();
+    out.push_back(text.substr(pos, end - pos));
+    pos = end;
+  }
+  return out;
+}
+
 namespace {
 
 std::string read_text(const std::string& path) {
@@ -28,28 +42,22 @@ bool write_text(const std::string& path, const std::string& text) {
 
 // The value of `key` in a flat-keyed cgroup file such as cpu.stat ("usage_usec 123").
 std::optional<uint64_t> keyed_value(const std::string& text, const std::string& key) {
-  std::istringstream in(text);
-  std::string k;
-  uint64_t v = 0;
-  while (in >> k >> v)
-    if (k == key) return v;
+  std::vector<std::string> w = words(text);
+  for (size_t i = 0; i + 1 < w.size(); i += 2)
+    if (w[i] == key) return std::strtoull(w[i + 1].c_str(), nullptr, 10);
   return std::nullopt;
 }
 
 // The agent's own cgroup in the unified hierarchy: the "0::/path" line of /proc/self/cgroup.
 std::string own_cgroup() {
-  std::istringstream in(read_text("/proc/self/cgroup"));
-  std::string line;
-  while (std::getline(in, line))
+  for (const std::string& line : words(read_text("/proc/self/cgroup")))
     if (line.rfind("0::", 0) == 0) return line.substr(3);
   return {};
 }
 
 // Enables in `dir`'s subtree_control whichever of the wanted controllers `dir` has.
 void enable_controllers(const std::string& dir) {
-  std::istringstream in(read_text(dir + "/cgroup.controllers"));
-  std::string c;
-  while (in >> c)
+  for (const std::string& c : words(read_text(dir + "/cgroup.controllers")))
     if (c == "memory" || c == "pids" || c == "cpu" || c == "io") write_text(dir + "/cgroup.subtree_control", "+" + c);
 }
 
@@ -111,9 +119,7 @@ JobCgroup::~JobCgroup() {
 
 std::vector<pid_t> JobCgroup::pids() const {
   std::vector<pid_t> out;
-  std::istringstream in(read_text(path_ + "/cgroup.procs"));
-  pid_t p = 0;
-  while (in >> p) out.push_back(p);
+  for (const std::string& w : words(read_text(path_ + "/cgroup.procs"))) out.push_back(std::atoi(w.c_str()));
   return out;
 }
 

@@ -51,4 +51,7 @@ class JobCgroup {
 // Where the unified (cgroup2) hierarchy is mounted, or "" when it is not.
 std::string find_unified_mount();
 
+// The white-space separated words of a small kernel file (cgroup.procs, /proc/PID/.../children).
+std::vector<std::string> words(const std::string& text);
+
 }  // namespace smartvm::agent

@@ -1,6 +1,7 @@
 #include "job_runner.hpp"
 
 #include "child_exec.hpp"
+#include "context_document.hpp"
 #include "job_cgroup.hpp"
 #include "log.hpp"
 #include "output_pump.hpp"
@@ -19,7 +20,6 @@
 #include <unistd.h>
 
 #include <cstring>
-#include <fstream>
 #include <optional>
 
 namespace smartvm::agent {
@@ -37,9 +37,9 @@ void collect_descendants(const std::string& proc_name, std::vector<pid_t>& out) 
   std::vector<pid_t> children;
   while (dirent* e = readdir(d)) {
     if (e->d_name[0] == '.') continue;
-    std::ifstream in(task_dir + "/" + e->d_name + "/children");
-    pid_t c = 0;
-    while (in >> c) children.push_back(c);
+    auto text = read_small_file(task_dir + "/" + e->d_name + "/children");
+    if (text)
+      for (const std::string& w : words(*text)) children.push_back(std::atoi(w.c_str()));
   }
   closedir(d);
   for (pid_t c : children) {

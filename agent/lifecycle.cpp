@@ -5,7 +5,6 @@
 #include "plan_text.hpp"
 #include "smartvm_version.hpp"
 
-#include <ostream>
 
 namespace smartvm::agent {
 namespace {
@@ -23,7 +22,7 @@ std::string summary(const StatusRecord& r) {
 
 class Run {
  public:
-  Run(const Options& o, System& sys, std::ostream& plan) : o_(o), sys_(sys), plan_(plan) {
+  Run(const Options& o, System& sys) : o_(o), sys_(sys) {
     result_.power = o.power.value_or(PowerAction::poweroff);
   }
 
@@ -53,7 +52,7 @@ class Run {
     return code;
   }
 
-  int with_context(const std::string& source, const std::filesystem::path& dir) {
+  int with_context(const std::string& source, const std::string& dir) {
     // 2. Read and validate the job, all problems at once.
     sys_.notify_step("reading the job");
     auto doc = read_context_document(dir);
@@ -67,7 +66,7 @@ class Run {
     auto creds = sys_.resolve_credentials(spec_);
     if (o_.dry_run) {
       if (!creds) return setup_failed("check user", creds.error());
-      plan_ << describe_plan(source, spec_, *creds);
+      result_.plan = describe_plan(source, spec_, *creds);
       return 0;
     }
     // A job whose user is unknown cannot run, but its submitter should still find out why in
@@ -160,7 +159,6 @@ class Run {
 
   const Options& o_;
   System& sys_;
-  std::ostream& plan_;
   JobSpec spec_;
   AgentResult result_;
 };
@@ -172,8 +170,8 @@ std::chrono::seconds retry_delay_before(unsigned attempt, std::chrono::seconds r
   return retry_delay * (1 << doublings);
 }
 
-AgentResult run_agent(const Options& options, System& system, std::ostream& plan_out) {
-  return Run(options, system, plan_out).run();
+AgentResult run_agent(const Options& options, System& system) {
+  return Run(options, system).run();
 }
 
 }  // namespace smartvm::agent

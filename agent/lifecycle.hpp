@@ -8,7 +8,7 @@
 #include "system.hpp"
 
 #include <chrono>
-#include <iosfwd>
+#include <string>
 
 namespace smartvm::agent {
 
@@ -16,10 +16,10 @@ struct AgentResult {
   int exit_code = 1;                    // 0 job ran and recorded, 1 setup or recording failed
   std::optional<StatusRecord> status;   // what was (or should have been) recorded
   PowerAction power = PowerAction::poweroff;  // the action carried out (not in dry runs)
+  std::string plan;                           // what a dry run would do
 };
 
-// `plan_out` receives the plan of a dry run.
-AgentResult run_agent(const Options& options, System& system, std::ostream& plan_out);
+AgentResult run_agent(const Options& options, System& system);
 
 // The delay before repository mount attempt `attempt` (2, 3, ...): retry_delay, doubling
 // after each failure, at most 8 times retry_delay.

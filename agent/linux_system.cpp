@@ -7,14 +7,26 @@
 #include "power.hpp"
 #include "workspace.hpp"
 
-#include <systemd/sd-daemon.h>
+#include "systemd_lazy.hpp"
+
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 
 namespace smartvm::agent {
+
+namespace {
+
+// Only under systemd (NOTIFY_SOCKET set) is there anyone to tell, and only then is libsystemd loaded.
+void notify(const std::string& state) {
+  if (!std::getenv("NOTIFY_SOCKET")) return;
+  if (const systemd::Api* sd = systemd::api()) sd->notify(0, state.c_str());
+}
+
+}  // namespace
 
 LinuxSystem::LinuxSystem(LinuxSystemSettings settings) : settings_(std::move(settings)) {}
 
@@ -47,10 +59,10 @@ Result<std::string> LinuxSystem::find_context(const std::string& label) {
                               [this](std::chrono::milliseconds step) { return !wait_for_stop(step); });
 }
 
-Result<std::filesystem::path> LinuxSystem::mount_context(const std::string& source) {
+Result<std::string> LinuxSystem::mount_context(const std::string& source) {
   struct stat st {};
   if (stat(source.c_str(), &st) != 0) return os_error("the context " + source);
-  if (S_ISDIR(st.st_mode)) return std::filesystem::path(source);
+  if (S_ISDIR(st.st_mode)) return source;
   if (auto r = make_directories(settings_.runtime_dir); !r) return r.error();
   std::string dir = settings_.runtime_dir + "/context.XXXXXX";
   if (!mkdtemp(dir.data())) return os_error("create a mount point in " + settings_.runtime_dir);
@@ -60,7 +72,7 @@ Result<std::filesystem::path> LinuxSystem::mount_context(const std::string& sour
     return r.error();
   }
   context_mount_ = dir;
-  return std::filesystem::path(dir);
+  return dir;
 }
 
 void LinuxSystem::unmount_context() {
@@ -101,7 +113,7 @@ Result<std::unique_ptr<Workspace>> LinuxSystem::prepare_workspace(const JobSpec&
 }
 
 StatusRecord LinuxSystem::run_job(const JobSpec& spec, const Credentials& creds, Workspace& ws) {
-  sd_notify(0, "READY=1");
+  notify("READY=1");
   return run_job_process(spec, creds, static_cast<LinuxWorkspace&>(ws), settings_.runner);
 }
 
@@ -118,8 +130,12 @@ Result<void> LinuxSystem::power(PowerAction action, std::chrono::seconds delay) 
 }
 
 void LinuxSystem::notify_step(const std::string& step) {
-  log::info(step);
-  sd_notifyf(0, "STATUS=%s", step.c_str());
+  // The time since the agent started, so that a console log shows where a slow boot went.
+  char at[32];
+  std::snprintf(at, sizeof at, "[%8.1f ms] ",
+                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_).count());
+  log::info(at + step);
+  notify("STATUS=" + step);
 }
 
 }  // namespace smartvm::agent

@@ -21,7 +21,7 @@ class LinuxSystem : public System {
   ~LinuxSystem() override;
 
   Result<std::string> find_context(const std::string& label) override;
-  Result<std::filesystem::path> mount_context(const std::string& source) override;
+  Result<std::string> mount_context(const std::string& source) override;
   void unmount_context() override;
   Result<Credentials> resolve_credentials(const JobSpec& spec) override;
   Result<void> mount_repository(const RepositorySpec& repo) override;
@@ -40,6 +40,7 @@ class LinuxSystem : public System {
   LinuxSystemSettings settings_;
   std::string context_mount_;  // "" when the context is a directory used as it is
   bool stop_ = false;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 
 }  // namespace smartvm::agent

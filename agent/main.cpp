@@ -6,8 +6,8 @@
 
 #include <signal.h>
 
+#include <cstdio>
 #include <cstdlib>
-#include <iostream>
 
 int main(int argc, char** argv) {
   using namespace smartvm;
@@ -16,10 +16,10 @@ int main(int argc, char** argv) {
 
   ParsedOptions parsed = parse_options(std::vector<std::string>(argv + 1, argv + argc));
   switch (parsed.action) {
-    case ParsedOptions::Action::help: std::cout << usage_text(); return 0;
-    case ParsedOptions::Action::version: std::cout << "smartvm-agent " << kVersion << "\n"; return 0;
+    case ParsedOptions::Action::help: std::fputs(usage_text(), stdout); return 0;
+    case ParsedOptions::Action::version: std::printf("smartvm-agent %s\n", kVersion); return 0;
     case ParsedOptions::Action::usage_error:
-      std::cerr << "smartvm-agent: " << parsed.error << "\nTry 'smartvm-agent --help'.\n";
+      std::fprintf(stderr, "smartvm-agent: %s\nTry 'smartvm-agent --help'.\n", parsed.error.c_str());
       return 2;
     case ParsedOptions::Action::run: break;
   }
@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
   if (const char* c = std::getenv("SMARTVM_CONTAINMENT"); c && std::string_view(c) == "subreaper")
     settings.runner.use_cgroup = false;
   LinuxSystem system(settings);
-  AgentResult result = run_agent(parsed.options, system, std::cout);
+  AgentResult result = run_agent(parsed.options, system);
+  std::fputs(result.plan.c_str(), stdout);
   return result.exit_code;
 }

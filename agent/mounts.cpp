@@ -5,7 +5,7 @@
 
 #include <cerrno>
 #include <chrono>
-#include <filesystem>
+#include <sys/stat.h>
 #include <memory>
 #include <thread>
 
@@ -25,10 +25,15 @@ std::string describe(libmnt_context* cxt, int rc) {
 
 }  // namespace
 
+// mkdir -p. Not std::filesystem::create_directories: see context_document.hpp.
 Result<void> make_directories(const std::string& path) {
-  std::error_code ec;
-  std::filesystem::create_directories(path, ec);
-  if (ec) return Error{"create " + path + ": " + ec.message(), ec};
+  for (size_t slash = path.find('/', 1);; slash = path.find('/', slash + 1)) {
+    std::string prefix = path.substr(0, slash);
+    if (mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST) return os_error("create " + prefix);
+    if (slash == std::string::npos) break;
+  }
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return make_error("create " + path + ": not a directory");
   return {};
 }
 

@@ -2,7 +2,8 @@
 
 #include "log.hpp"
 
-#include <systemd/sd-bus.h>
+#include "systemd_lazy.hpp"
+
 #include <sys/reboot.h>
 #include <unistd.h>
 
@@ -13,19 +14,21 @@ namespace smartvm::agent {
 namespace {
 
 struct BusDeleter {
-  void operator()(sd_bus* b) const { sd_bus_flush_close_unref(b); }
+  void operator()(sd_bus* b) const {
+    if (b) systemd::api()->bus_flush_close_unref(b);
+  }
 };
 using BusPtr = std::unique_ptr<sd_bus, BusDeleter>;
 
-Result<void> call(sd_bus* bus, const char* service, const char* path, const char* iface, const char* method,
+Result<void> call(const systemd::Api& sd, sd_bus* bus, const char* service, const char* path, const char* iface, const char* method,
                   const char* types, auto... args) {
   sd_bus_error err = SD_BUS_ERROR_NULL;
-  int r = sd_bus_call_method(bus, service, path, iface, method, &err, nullptr, types, args...);
+  int r = sd.bus_call_method(bus, service, path, iface, method, &err, nullptr, types, args...);
   Result<void> out;
   if (r < 0)
     out = Error{std::string(service) + "." + method + ": " + (err.message ? err.message : strerror(-r)),
                 std::error_code(-r, std::generic_category())};
-  sd_bus_error_free(&err);
+  sd.bus_error_free(&err);
   return out;
 }
 
@@ -40,14 +43,17 @@ Result<PowerOutcome> request_power_action(PowerAction action, std::chrono::secon
   const char* target = action == PowerAction::poweroff ? "poweroff.target" : action == PowerAction::reboot ? "reboot.target" : "halt.target";
   std::string why;
 
+  const systemd::Api* sd = systemd::api();
   sd_bus* raw = nullptr;
-  int r = sd_bus_open_system(&raw);
+  int r = sd ? sd->bus_open_system(&raw) : -ENOENT;
   BusPtr bus(raw);
-  if (r >= 0) {
-    auto via_logind = call(bus.get(), "org.freedesktop.login1", "/org/freedesktop/login1",
+  if (!sd) {
+    why = "libsystemd.so.0 is not installed";
+  } else if (r >= 0) {
+    auto via_logind = call(*sd, bus.get(), "org.freedesktop.login1", "/org/freedesktop/login1",
                            "org.freedesktop.login1.Manager", logind_method, "b", 0);
     if (via_logind) return PowerOutcome{"logind"};
-    auto via_systemd = call(bus.get(), "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+    auto via_systemd = call(*sd, bus.get(), "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
                             "org.freedesktop.systemd1.Manager", "StartUnit", "ss", target, "replace-irreversibly");
     if (via_systemd) return PowerOutcome{"systemd"};
     why = via_logind.error().message + "; " + via_systemd.error().message;

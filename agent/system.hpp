@@ -10,7 +10,6 @@
 #include <sys/types.h>
 
 #include <chrono>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,7 +39,7 @@ class System {
   // for a late CD-ROM.
   virtual Result<std::string> find_context(const std::string& label) = 0;
   // Mounts a device or image file read-only and returns where; returns a directory as it is.
-  virtual Result<std::filesystem::path> mount_context(const std::string& source) = 0;
+  virtual Result<std::string> mount_context(const std::string& source) = 0;
   virtual void unmount_context() = 0;
 
   virtual Result<Credentials> resolve_credentials(const JobSpec& spec) = 0;

@@ -121,16 +121,16 @@ IniDocument parse_context_sh(std::string_view text, std::string filename) {
   return doc;
 }
 
-Result<std::string> read_small_file(const std::filesystem::path& path, size_t limit) {
+Result<std::string> read_small_file(const std::string& path, size_t limit) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return os_error("open " + path.string());
+  if (fd < 0) return os_error("open " + path);
   std::string data;
   char buf[16384];
   for (;;) {
     ssize_t n = read(fd, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
-      Error e = os_error("read " + path.string());
+      Error e = os_error("read " + path);
       close(fd);
       return e;
     }
@@ -138,26 +138,26 @@ Result<std::string> read_small_file(const std::filesystem::path& path, size_t li
     data.append(buf, static_cast<size_t>(n));
     if (data.size() > limit) {
       close(fd);
-      return make_error(path.string() + ": larger than " + std::to_string(limit) + " bytes");
+      return make_error(path + ": larger than " + std::to_string(limit) + " bytes");
     }
   }
   close(fd);
   return data;
 }
 
-Result<IniDocument> read_context_document(const std::filesystem::path& dir) {
-  std::error_code ec;
-  if (std::filesystem::exists(dir / "appliance.ini", ec)) {
-    auto text = read_small_file(dir / "appliance.ini");
+Result<IniDocument> read_context_document(const std::string& dir) {
+  std::string ini = dir + "/appliance.ini", sh = dir + "/context.sh";
+  if (access(ini.c_str(), F_OK) == 0) {
+    auto text = read_small_file(ini);
     if (!text) return text.error();
-    return IniDocument::parse(*text, (dir / "appliance.ini").string());
+    return IniDocument::parse(*text, ini);
   }
-  if (std::filesystem::exists(dir / "context.sh", ec)) {
-    auto text = read_small_file(dir / "context.sh");
+  if (access(sh.c_str(), F_OK) == 0) {
+    auto text = read_small_file(sh);
     if (!text) return text.error();
-    return parse_context_sh(*text, (dir / "context.sh").string());
+    return parse_context_sh(*text, sh);
   }
-  return make_error("the context " + dir.string() + " has neither appliance.ini nor context.sh");
+  return make_error("the context " + dir + " has neither appliance.ini nor context.sh");
 }
 
 }  // namespace smartvm

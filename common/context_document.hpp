@@ -7,7 +7,7 @@
 #include "error.hpp"
 #include "ini_document.hpp"
 
-#include <filesystem>
+#include <string>
 #include <string_view>
 
 namespace smartvm {
@@ -15,9 +15,11 @@ namespace smartvm {
 IniDocument parse_context_sh(std::string_view text, std::string filename = "context.sh");
 
 // Reads appliance.ini from `dir`, or context.sh when there is no appliance.ini.
-Result<IniDocument> read_context_document(const std::filesystem::path& dir);
+// (Paths are plain strings here: std::filesystem would drag all of iostreams into the statically
+// linked libstdc++ of the agent, tripling its size.)
+Result<IniDocument> read_context_document(const std::string& dir);
 
 // Reads a whole small file (configurations, contexts); refuses anything over `limit` bytes.
-Result<std::string> read_small_file(const std::filesystem::path& path, size_t limit = 1 << 20);
+Result<std::string> read_small_file(const std::string& path, size_t limit = 1 << 20);
 
 }  // namespace smartvm

@@ -1,6 +1,7 @@
 #include "log.hpp"
 
-#include <systemd/sd-journal.h>
+#include "systemd_lazy.hpp"
+
 #include <sys/stat.h>
 
 #include <cstdio>
@@ -40,7 +41,8 @@ const char* level_name(Level l) {
 
 void init(std::string_view program) {
   g_program = program;
-  g_journal = stderr_is_journal();
+  // The journal only when libsystemd is there to reach it; stderr (to the journal too) otherwise.
+  g_journal = stderr_is_journal() && systemd::api();
 }
 
 void set_max_level(Level level) { g_max = level; }
@@ -48,7 +50,7 @@ void set_max_level(Level level) { g_max = level; }
 void write(Level level, std::string_view message) {
   if (level > g_max) return;
   if (g_journal) {
-    sd_journal_send("MESSAGE=%.*s", static_cast<int>(message.size()), message.data(), "PRIORITY=%d",
+    systemd::api()->journal_send("MESSAGE=%.*s", static_cast<int>(message.size()), message.data(), "PRIORITY=%d",
                     static_cast<int>(level), "SYSLOG_IDENTIFIER=%s", g_program.c_str(), nullptr);
     return;
   }

@@ -5,7 +5,6 @@
 
 #include <catch2/catch.hpp>
 
-#include <sstream>
 
 using namespace smartvm;
 using namespace smartvm::agent;
@@ -35,10 +34,10 @@ class FakeSystem : public System {
     if (find_fails) return make_error("no filesystem labelled \"" + label + "\" appeared within 60 s");
     return label_device;
   }
-  Result<std::filesystem::path> mount_context(const std::string& source) override {
+  Result<std::string> mount_context(const std::string& source) override {
     calls.push_back("mount_context " + source);
     if (context_fails) return make_error("mount " + source + ": wrong fs type");
-    return context.path();
+    return context.path().string();
   }
   void unmount_context() override { calls.push_back("unmount_context"); }
   Result<Credentials> resolve_credentials(const JobSpec& spec) override {
@@ -103,10 +102,7 @@ action = poweroff
 delay = 3
 )";
 
-AgentResult run(FakeSystem& sys, Options o = {}) {
-  std::ostringstream plan;
-  return run_agent(o, sys, plan);
-}
+AgentResult run(FakeSystem& sys, Options o = {}) { return run_agent(o, sys); }
 
 }  // namespace
 
@@ -250,13 +246,12 @@ TEST_CASE("a dry run prints the plan and changes nothing", "[lifecycle]") {
   Options o;
   o.dry_run = true;
   o.context = "/dev/sr0";
-  std::ostringstream plan;
-  AgentResult r = run_agent(o, sys, plan);
+  AgentResult r = run_agent(o, sys);
   CHECK(r.exit_code == 0);
   CHECK(sys.calls == std::vector<std::string>{"mount_context /dev/sr0", "resolve_credentials svc", "unmount_context"});
-  CHECK(plan.str().find("repository:   nfs 10.0.0.1:/adr on /mnt/adr, 6 attempts") != std::string::npos);
-  CHECK(plan.str().find("command:      /bin/solve\n") != std::string::npos);
-  CHECK(plan.str().find("user:         svc (uid 1000, gid 1000, groups 1000)") != std::string::npos);
+  CHECK(r.plan.find("repository:   nfs 10.0.0.1:/adr on /mnt/adr, 6 attempts") != std::string::npos);
+  CHECK(r.plan.find("command:      /bin/solve\n") != std::string::npos);
+  CHECK(r.plan.find("user:         svc (uid 1000, gid 1000, groups 1000)") != std::string::npos);
 }
 
 TEST_CASE("retry delays double up to eight times the base", "[lifecycle]") {

@@ -44,7 +44,7 @@ class Run {
       if (!dev) return setup_failed("find context", dev.error());
       source = *dev;
     }
-    sys_.notify_step("mounting the context " + source);
+    sys_.notify_step("opening the context " + source);
     auto dir = sys_.mount_context(source);
     if (!dir) return setup_failed("mount context", dir.error());
     int code = with_context(source, *dir);

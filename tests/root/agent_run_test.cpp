@@ -359,7 +359,7 @@ TEST_CASE("the context is found on an image file and by its label", "[root][agen
     auto r = s.run({"--label", label, "--context-wait", "5"});
     INFO(r.err);
     CHECK(r.exit_code == 0);
-    CHECK(r.err.find("mounting the context " + dev) != std::string::npos);
+    CHECK(r.err.find("opening the context " + dev) != std::string::npos);
     CHECK(read_file(s.repo() / "job/stdout.log") == "from-image\n");
   }
   SECTION("a label that never appears") {

@@ -78,6 +78,15 @@ TEST_CASE("the DESIGN.md example appliance.ini loads completely", "[job_spec]") 
   CHECK(s.power == PowerAction::poweroff);
 }
 
+TEST_CASE("the commented example appliance.ini is valid and complete", "[job_spec]") {
+  auto text = read_small_file(SMARTVM_SOURCE_DIR "/examples/appliance.ini");
+  REQUIRE(text.has_value());
+  auto l = load_job_spec(IniDocument::parse(*text, "examples/appliance.ini"));
+  CHECK(l.diagnostics.empty());  // no error, and no unknown key either
+  CHECK(l.spec.output_limit == 1ull << 30);
+  CHECK(l.spec.umask == 0027);
+}
+
 TEST_CASE("defaults fill what a minimal appliance.ini leaves out", "[job_spec]") {
   auto l = load("[job]\ncommand = bin/run\nuser = svc\n[repository]\ntype = 9p\nsource = adr\n");
   REQUIRE(l.ok());

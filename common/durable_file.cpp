@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <ctime>
 #include <cstdio>
 
 namespace smartvm {
@@ -14,8 +15,11 @@ namespace {
 // ".name.XXXXXXXX" beside the target, created exclusively.
 Result<std::pair<int, std::string>> create_temp(int dirfd, const std::string& name, mode_t mode) {
   for (int attempt = 0; attempt < 16; ++attempt) {
+    // The name only has to be unlikely to collide. GRND_INSECURE never blocks: early in a
+    // VM's boot, a plain getrandom() waits for the entropy pool (over a second under TCG).
     uint32_t r = 0;
-    if (getrandom(&r, sizeof r, 0) != sizeof r) r = static_cast<uint32_t>(getpid()) * 2654435761u + attempt;
+    if (getrandom(&r, sizeof r, GRND_INSECURE) != sizeof r)
+      r = static_cast<uint32_t>(getpid()) * 2654435761u + static_cast<uint32_t>(attempt) + static_cast<uint32_t>(time(nullptr));
     char suffix[16];
     std::snprintf(suffix, sizeof suffix, "%08x", r);
     std::string temp = "." + name + "." + suffix;

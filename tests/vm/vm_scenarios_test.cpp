@@ -1,0 +1,127 @@
+// The agent's promise inside a real VM: a CD-ROM with an iso9660 context labelled CONTEXT, a
+// 9p or NFSv4 repository, the job, the status file the host sees, and a real power-off (qemu
+// exits 0). Every boot has a hard limit, so a hung guest fails instead of hanging CI.
+#include "vm_harness.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <thread>
+
+using namespace smartvm;
+using namespace smartvm::test;
+
+namespace {
+
+const char* kCompute =
+    "[job]\ncommand = /bin/sh\nargs = -c 'read a b < ../input.txt; echo $((a*b)); id -un'\nworkdir = run\n"
+    "user = nobody\ntimeout = 60\n";
+
+// The agent's own account of its steps on the console.
+bool said(const VmRun& r, const std::string& text) { return r.serial().find(text) != std::string::npos; }
+
+}  // namespace
+
+TEST_CASE("vm: a job reads its input from a 9p repository and writes its output", "[vm]") {
+  VmScenario s;
+  write_file(s.repo() / "input.txt", "6 7\n");
+  s.make_context(kCompute, Repository::ninep);
+  VmRun r = s.boot(Repository::ninep);
+  INFO(r.serial());
+  CHECK(r.qemu.exit_code == 0);  // the guest powered itself off
+  CHECK(read_file(s.repo() / "run/stdout.log") == "42\nnobody\n");
+  auto st = s.status("run/exit_status");
+  REQUIRE(st);
+  CHECK(st->state == JobState::succeeded);
+  CHECK(st->containment == "cgroup");
+  CHECK(said(r, "opening the context /dev/sr0"));
+  CHECK(said(r, "calling reboot(2)"));
+}
+
+TEST_CASE("vm: a job reads and writes over NFSv4 served by nfs-ganesha", "[vm]") {
+  VmScenario s;
+  write_file(s.repo() / "input.txt", "6 7\n");
+  Ganesha nfs(s.repo());
+  s.make_context(kCompute, Repository::nfs);
+  VmRun r = s.boot(Repository::nfs, nfs.port());
+  INFO(r.serial());
+  CHECK(r.qemu.exit_code == 0);
+  CHECK(read_file(s.repo() / "run/stdout.log") == "42\nnobody\n");
+  auto st = s.status("run/exit_status");
+  REQUIRE(st);
+  CHECK(st->state == JobState::succeeded);
+}
+
+TEST_CASE("vm: a failing job's exit code is recorded", "[vm]") {
+  VmScenario s;
+  s.make_context("[job]\ncommand = /bin/sh\nargs = -c 'echo bad >&2; exit 3'\nworkdir = run\nuser = nobody\n",
+                 Repository::ninep);
+  VmRun r = s.boot(Repository::ninep);
+  INFO(r.serial());
+  CHECK(r.qemu.exit_code == 0);
+  auto st = s.status("run/exit_status");
+  REQUIRE(st);
+  CHECK(st->state == JobState::failed);
+  CHECK(st->exit_code == 3);
+  CHECK(read_file(s.repo() / "run/stderr.log") == "bad\n");
+}
+
+TEST_CASE("vm: a job past its timeout is stopped and the VM still powers off", "[vm]") {
+  VmScenario s;
+  s.make_context("[job]\ncommand = /bin/sh\nargs = -c \"trap '' TERM; sleep 300\"\nworkdir = run\nuser = nobody\n"
+                 "timeout = 2\nkill_grace = 1\n",
+                 Repository::ninep);
+  VmRun r = s.boot(Repository::ninep);
+  INFO(r.serial());
+  CHECK(r.qemu.exit_code == 0);
+  CHECK(r.qemu.seconds < 40);
+  auto st = s.status("run/exit_status");
+  REQUIRE(st);
+  CHECK(st->state == JobState::timed_out);
+  CHECK(st->signal == "SIGKILL");
+}
+
+TEST_CASE("vm: a malformed appliance.ini is reported on the console and the VM powers off", "[vm]") {
+  VmScenario s;
+  s.make_context("[job]\ncommand /bin/true\nuser = nobody\ntimeout = soon\n", Repository::ninep, false);
+  VmRun r = s.boot(Repository::ninep, 0, std::chrono::seconds(60));
+  INFO(r.serial());
+  CHECK(r.qemu.exit_code == 0);
+  CHECK(said(r, "appliance.ini:2: expected 'key = value', a [section] or a comment"));
+  CHECK(said(r, "appliance.ini:4: [job] timeout: \"soon\" is not a whole number"));
+  CHECK(said(r, "setup failed: read context"));
+  CHECK(said(r, "calling reboot(2)"));
+}
+
+TEST_CASE("vm: a repository that cannot be mounted ends in bounded time", "[vm]") {
+  VmScenario s;
+  s.make_context(std::string("[job]\ncommand = /bin/true\nuser = nobody\n") +
+                     "[repository]\ntype = 9p\nsource = no-such-tag\nmountpoint = /mnt/adr\nattempts = 2\nretry_delay = 1\n",
+                 Repository::ninep);
+  VmRun r = s.boot(Repository::ninep, 0, std::chrono::seconds(60));
+  INFO(r.serial());
+  CHECK(r.qemu.exit_code == 0);
+  CHECK(said(r, "setup failed: mount repository: gave up after 2 attempts: mount no-such-tag on /mnt/adr"));
+  CHECK(said(r, "calling reboot(2)"));
+}
+
+TEST_CASE("vm: two VMs at once on one repository write their own workdirs", "[vm]") {
+  VmScenario s;
+  write_file(s.repo() / "input.txt", "6 7\n");
+  std::string second = kCompute;
+  second.replace(second.find("workdir = run"), 13, "workdir = run2");
+  s.make_context(kCompute, Repository::ninep, true, "one.iso");
+  s.make_context(second, Repository::ninep, true, "two.iso");
+  VmRun one, two;
+  std::thread t([&] { one = s.boot(Repository::ninep, 0, std::chrono::seconds(120), "one.iso"); });
+  two = s.boot(Repository::ninep, 0, std::chrono::seconds(120), "two.iso");
+  t.join();
+  INFO(one.serial() << "\n----\n" << two.serial());
+  CHECK(one.qemu.exit_code == 0);
+  CHECK(two.qemu.exit_code == 0);
+  for (const char* dir : {"run", "run2"}) {
+    CHECK(read_file(s.repo() / dir / "stdout.log") == "42\nnobody\n");
+    auto st = s.status(std::string(dir) + "/exit_status");
+    REQUIRE(st);
+    CHECK(st->state == JobState::succeeded);
+  }
+}

@@ -1,0 +1,125 @@
+#include "context_image.hpp"
+
+#include "context_document.hpp"
+#include "job_spec.hpp"
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <set>
+
+extern char** environ;
+
+namespace smartvm::tools {
+namespace {
+
+std::string base_name(std::string p) {
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  size_t slash = p.rfind('/');
+  return slash == std::string::npos ? p : p.substr(slash + 1);
+}
+
+bool is_context_sh(const std::string& path) {
+  return path.size() >= 3 && path.compare(path.size() - 3, 3, ".sh") == 0;
+}
+
+std::string absolute(const std::string& p) {
+  if (!p.empty() && p.front() == '/') return p;
+  char cwd[4096];
+  return getcwd(cwd, sizeof cwd) ? std::string(cwd) + "/" + p : p;
+}
+
+std::string escape_graft(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '=' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+// Runs argv with stdout and stderr captured into `output`; returns the exit status.
+Result<int> run_captured(const std::vector<std::string>& argv, std::string& output) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return os_error("pipe");
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+  posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = 0;
+  int err = posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  close(fds[1]);
+  if (err != 0) {
+    close(fds[0]);
+    return os_error("run " + argv[0], err);
+  }
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fds[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+    if (n > 0) output.append(buf, static_cast<size_t>(n));
+  close(fds[0]);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+}  // namespace
+
+std::string graft_point(const std::string& name, const std::string& path) {
+  return escape_graft(name) + "=" + escape_graft(path);
+}
+
+Result<Diagnostics> check_job_description(const std::string& path) {
+  auto text = read_small_file(path);
+  if (!text) return text.error();
+  IniDocument doc = is_context_sh(path) ? parse_context_sh(*text, path) : IniDocument::parse(*text, path);
+  return load_job_spec(doc).diagnostics;
+}
+
+Result<void> build_context_image(const ContextImageRequest& req) {
+  auto diagnostics = check_job_description(req.appliance);
+  if (!diagnostics) return diagnostics.error();
+  if (has_errors(*diagnostics)) return make_error(req.appliance + " is not valid");
+
+  // The agent looks for exactly these names at the root of the context.
+  std::string root_name = is_context_sh(req.appliance) ? "context.sh" : "appliance.ini";
+  std::set<std::string> names{root_name};
+  std::vector<std::string> grafts{graft_point(root_name, absolute(req.appliance))};
+  for (const std::string& f : req.files) {
+    struct stat st {};
+    if (stat(f.c_str(), &st) != 0) return os_error(f);
+    std::string name = base_name(f);
+    if (name.empty() || name == "/" || name == "." || name == "..") return make_error(f + ": no usable file name");
+    if (!names.insert(name).second) return make_error(f + ": a second file named \"" + name + "\" in the context");
+    grafts.push_back(graft_point(name, absolute(f)));
+  }
+
+  std::string temp = req.output + ".tmp." + std::to_string(getpid());
+  std::vector<std::string> argv{req.xorriso, "-as", "mkisofs", "-quiet", "-V", req.label, "-J", "-R",
+                                "-graft-points", "-o", temp};
+  argv.insert(argv.end(), grafts.begin(), grafts.end());
+  std::string output;
+  auto status = run_captured(argv, output);
+  if (!status || *status != 0) {
+    unlink(temp.c_str());
+    if (!status) return status.error().context("write " + req.output + " (is xorriso installed?)");
+    while (!output.empty() && output.back() == '\n') output.pop_back();
+    return make_error("write " + req.output + ": xorriso failed with status " + std::to_string(*status) + ": " + output);
+  }
+  if (rename(temp.c_str(), req.output.c_str()) != 0) {
+    Error e = os_error("rename " + temp + " to " + req.output);
+    unlink(temp.c_str());
+    return e;
+  }
+  return {};
+}
+
+}  // namespace smartvm::tools

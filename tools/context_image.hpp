@@ -1,0 +1,33 @@
+// Building a context ISO: ISO 9660 with Rock Ridge and Joliet, labelled CONTEXT, holding
+// appliance.ini and the job's files at its root. The image is written by xorriso (Debian's
+// package), run as a subprocess without a shell; nothing here writes ISO 9660 by hand.
+#pragma once
+
+#include "diagnostic.hpp"
+#include "error.hpp"
+
+#include <string>
+#include <vector>
+
+namespace smartvm::tools {
+
+struct ContextImageRequest {
+  std::string appliance;            // appliance.ini (or context.sh) on the host
+  std::vector<std::string> files;   // more files or directories, each at the root by its base name
+  std::string output = "ctx.iso";
+  std::string label = "CONTEXT";
+  std::string xorriso = "xorriso";  // looked up in PATH unless it contains a slash
+};
+
+// Checks a job description with the agent's own parser. Returns every diagnostic; the
+// guest-side checks (does the user exist, symlinks in the repository) cannot be made here.
+Result<Diagnostics> check_job_description(const std::string& path);
+
+// Validates, then writes the image atomically (a temporary file renamed over `output`).
+// On any error nothing is left at `output`.
+Result<void> build_context_image(const ContextImageRequest& req);
+
+// "name=path" for xorriso's -graft-points, with '=' and '\' in either part escaped.
+std::string graft_point(const std::string& name, const std::string& path);
+
+}  // namespace smartvm::tools

@@ -17,26 +17,22 @@ bool valid_env_name(const std::string& n) {
 }
 
 // A path relative to `base` that must stay inside the repository; records an error otherwise.
-std::string confined(ConfigReader& r, const std::string& section, const std::string& key, const std::string& base,
-                     const std::string& value) {
+std::optional<std::string> confined(ConfigReader& r, const std::string& section, const std::string& key,
+                                    const std::string& base, const std::string& value) {
   auto p = confine_relative(base, value);
   if (!p) {
     r.error(section, key, p.error().message);
-    return {};
+    return std::nullopt;
   }
   return *p;
 }
 
-// Like confined(), for a path that must name a file rather than the repository root.
+// Like confined(), for a path that must name a file rather than a directory it is relative to.
 std::string confined_file(ConfigReader& r, const std::string& section, const std::string& key, const std::string& base,
                           const std::string& value) {
-  auto p = confine_relative(base, value);
-  if (!p) {
-    r.error(section, key, p.error().message);
-    return {};
-  }
-  if (p->empty() || *p == base) r.error(section, key, "\"" + value + "\" names a directory; give a file name");
-  return *p;
+  auto p = confined(r, section, key, base, value);
+  if (p && (p->empty() || *p == base)) r.error(section, key, "\"" + value + "\" names a directory; give a file name");
+  return p.value_or("");
 }
 
 }  // namespace
@@ -89,14 +85,14 @@ LoadedJobSpec load_job_spec(const IniDocument& doc) {
   if (!command.empty() && command.front() == '/') {
     s.command = command;
   } else if (!command.empty()) {
-    s.command = confined(r, "job", "command", "", command);
+    s.command = confined(r, "job", "command", "", command).value_or("");
     s.command_in_repository = true;
   }
   if (auto args = split_shell_words(r.get_string("job", "args")); args)
     s.args = std::move(*args);
   else
     r.error("job", "args", args.error().message);
-  s.workdir = confined(r, "job", "workdir", "", r.get_string("job", "workdir", "."));
+  s.workdir = confined(r, "job", "workdir", "", r.get_string("job", "workdir", ".")).value_or("");
   s.user = r.get_string("job", "user", "", true);
   s.group = r.get_string("job", "group");
   s.allow_root = r.get_bool("job", "allow_root", false);

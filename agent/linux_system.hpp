@@ -2,6 +2,7 @@
 #pragma once
 
 #include "job_runner.hpp"
+#include "smartvm_version.hpp"
 #include "system.hpp"
 
 #include <chrono>
@@ -11,7 +12,7 @@ namespace smartvm::agent {
 
 struct LinuxSystemSettings {
   std::chrono::seconds context_wait{60};
-  std::string runtime_dir = "/run/smartvm";  // where the context is mounted
+  std::string runtime_dir = kRuntimeDir;  // where the context is mounted
   RunnerSettings runner;
 };
 

@@ -14,14 +14,22 @@ namespace {
 // Room for any status record: a record is a few hundred bytes, its error line at most a few KiB.
 constexpr size_t kStatusReserve = 16384;
 
+// Write, fsync, read back: proves the server takes and keeps data. No rename or directory
+// fsync: the probe is removed again, only the data path is being proven.
 Result<void> prove_writable(int dirfd, const std::string& workdir) {
   std::string name = ".smartvm-probe." + std::to_string(getpid());
   std::string content = "smartvm-agent write probe " + format_utc(StatusRecord::Clock::now()) + "\n";
-  if (auto r = write_file_atomically(dirfd, name, content, 0600); !r)
-    return r.error().context("the repository does not take writes in \"" + workdir + "\"");
-  UniqueFd fd(openat(dirfd, name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  auto fail = [&](const std::string& what) {
+    Error e = os_error(what);
+    unlinkat(dirfd, name.c_str(), 0);
+    return e.context("the repository does not take writes in \"" + workdir + "\"");
+  };
+  UniqueFd fd(openat(dirfd, name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd.valid()) return os_error("create " + name).context("the repository does not take writes in \"" + workdir + "\"");
+  if (pwrite(fd.get(), content.data(), content.size(), 0) != static_cast<ssize_t>(content.size())) return fail("write " + name);
+  if (fsync(fd.get()) != 0) return fail("fsync " + name);
   std::string back(content.size() + 1, '\0');
-  ssize_t n = fd.valid() ? pread(fd.get(), back.data(), back.size(), 0) : -1;
+  ssize_t n = pread(fd.get(), back.data(), back.size(), 0);
   unlinkat(dirfd, name.c_str(), 0);
   if (n != static_cast<ssize_t>(content.size()) || back.compare(0, content.size(), content) != 0)
     return make_error("the repository does not read back what was written in \"" + workdir + "\"");

@@ -38,19 +38,33 @@ struct Sample {
 };
 
 // Runs argv to its end; returns its rusage and the monotonic time at its start and end.
-bool run(const std::vector<std::string>& argv, long long& start, long long& end, rusage& ru) {
+// With `hwm_kib`, samples the process's own VmHWM (peak RSS, itself only) until it exits.
+// With `stdout_path`, the program's stdout goes to that file.
+bool run(const std::vector<std::string>& argv, long long& start, long long& end, rusage& ru, long* hwm_kib = nullptr,
+         const char* stdout_path = nullptr) {
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   start = now_ns();
   pid_t pid = fork();
   if (pid == 0) {
-    freopen("/dev/null", "w", stderr);
+    if (!freopen("/dev/null", "w", stderr) || (stdout_path && !freopen(stdout_path, "w", stdout))) _exit(126);
     execv(args[0], args.data());
     _exit(127);
   }
   int st = 0;
-  wait4(pid, &st, 0, &ru);
+  if (hwm_kib) {
+    *hwm_kib = 0;
+    while (wait4(pid, &st, WNOHANG, &ru) == 0) {
+      std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+      std::string line;
+      while (std::getline(in, line))
+        if (line.rfind("VmHWM:", 0) == 0) *hwm_kib = std::max(*hwm_kib, std::atol(line.c_str() + 6));
+      usleep(2000);
+    }
+  } else {
+    wait4(pid, &st, 0, &ru);
+  }
   end = now_ns();
   return WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
@@ -98,10 +112,15 @@ int main(int argc, char** argv) {
   fs::path src = tmp / "repo", mnt = tmp / "mnt", ctx = tmp / "ctx";
   for (const auto& d : {src, mnt, ctx}) fs::create_directories(d);
   chmod(src.c_str(), 01777);
-  std::ofstream(ctx / "appliance.ini") << "[job]\ncommand = " << stamp << "\nuser = nobody\nworkdir = job\n"
-                                        << "[repository]\ntype = bind\nsource = " << src.string()
-                                        << "\nmountpoint = " << mnt.string() << "\n[status]\nheartbeat = 0\n"
-                                        << "[power]\naction = none\n";
+  auto write_context = [&](const fs::path& dir, const std::string& command, const std::string& args) {
+    fs::create_directories(dir);
+    std::ofstream(dir / "appliance.ini") << "[job]\ncommand = " << command << "\nargs = " << args
+                                         << "\nuser = nobody\nworkdir = job\n[repository]\ntype = bind\nsource = "
+                                         << src.string() << "\nmountpoint = " << mnt.string()
+                                         << "\n[status]\nheartbeat = 0\n[power]\naction = none\n";
+  };
+  write_context(ctx, stamp, "");
+  write_context(tmp / "ctx-sleep", "/bin/sleep", "0.3");
 
   struct Tool {
     const char* name;
@@ -110,21 +129,36 @@ int main(int argc, char** argv) {
   } tools[] = {
       {"smartvm-agent", {agent, "--context", ctx.string(), "--power", "none"}, {}},
       {"reference (sh)", {reference, src.string(), mnt.string(), stamp}, {}},
+      // The floor on this machine: the job started directly, no agent in between.
+      {"direct exec", {stamp}, {}},
   };
   // Interleaved, so that both see the same machine; the first round warms the caches.
   for (int i = -1; i < runs; ++i) {
     for (Tool& t : tools) {
       fs::remove_all(src / "job");
+      fs::path out = src / "job/stdout.log";
+      bool direct = std::string(t.name) == "direct exec";
+      if (direct) fs::create_directories(src / "job");
       long long start = 0, end = 0;
       rusage ru{};
-      if (!run(t.argv, start, end, ru)) {
+      if (!run(t.argv, start, end, ru, nullptr, direct ? out.c_str() : nullptr)) {
         std::fprintf(stderr, "bench_agent_overhead: %s failed\n", t.name);
         fs::remove_all(tmp);
         return 1;
       }
-      long long exec = read_stamp(src / "job/stdout.log", "exec"), exit = read_stamp(src / "job/stdout.log", "exit");
+      long long exec = read_stamp(out, "exec"), exit = read_stamp(out, "exit");
       if (i >= 0) t.samples.push_back({(exec - start) / 1e6, (end - exit) / 1e6, ru.ru_maxrss});
     }
+  }
+  // Each agent's own peak RSS (VmHWM of the agent process alone), with a job that sleeps.
+  long hwm_agent = 0, hwm_reference = 0;
+  {
+    long long a = 0, b = 0;
+    rusage ru{};
+    fs::remove_all(src / "job");
+    run({agent, "--context", (tmp / "ctx-sleep").string(), "--power", "none"}, a, b, ru, &hwm_agent);
+    fs::remove_all(src / "job");
+    run({reference, src.string(), mnt.string(), "/bin/sleep 0.3"}, a, b, ru, &hwm_reference);
   }
   fs::remove_all(tmp);
 
@@ -135,28 +169,35 @@ int main(int argc, char** argv) {
   };
   struct Row {
     std::string name;
-    double a, b;
+    double a, b, direct;
     int decimals;
   };
   std::vector<Row> rows;
   auto add = [&](const std::string& name, auto field, double p, int decimals) {
-    rows.push_back({name, percentile(column(tools[0], field), p), percentile(column(tools[1], field), p), decimals});
+    rows.push_back({name, percentile(column(tools[0], field), p), percentile(column(tools[1], field), p),
+                    percentile(column(tools[2], field), p), decimals});
   };
   add("start -> job exec, median (ms)", [](const Sample& s) { return s.to_exec_ms; }, 0.5, 2);
   add("start -> job exec, p90 (ms)", [](const Sample& s) { return s.to_exec_ms; }, 0.9, 2);
   add("job exit -> status durable + unmounted, median (ms)", [](const Sample& s) { return s.after_exit_ms; }, 0.5, 2);
   add("job exit -> status durable + unmounted, p90 (ms)", [](const Sample& s) { return s.after_exit_ms; }, 0.9, 2);
-  add("peak RSS incl. children, median (KiB)", [](const Sample& s) { return static_cast<double>(s.max_rss_kib); }, 0.5, 0);
+
+  rows.push_back({"own peak RSS, VmHWM of the agent process (KiB)", static_cast<double>(hwm_agent),
+                  static_cast<double>(hwm_reference), 0, 0});
 
   std::printf("smartvm-agent vs a reference shell agent, bind repository, %d runs each\n\n", runs);
-  std::printf("| %-52s | %13s | %14s | %8s |\n", "metric", "smartvm-agent", "reference (sh)", "ref/ours");
-  std::printf("|%s|%s|%s|%s|\n", std::string(54, '-').c_str(), std::string(15, '-').c_str(), std::string(16, '-').c_str(),
-              std::string(10, '-').c_str());
-  for (const Row& r : rows)
-    std::printf("| %-52s | %13s | %14s | %8s |\n", r.name.c_str(), fmt(r.a, r.decimals).c_str(),
-                fmt(r.b, r.decimals).c_str(), fmt(r.b / r.a, 2).c_str());
-  std::printf("\nThe agent's peak RSS includes the job (a %s-byte program) since wait4 reports the largest\n"
-              "of a process and its waited-for children; the agent alone is reported by bench/agent_rss.sh.\n",
-              std::to_string(fs::file_size(stamp)).c_str());
+  std::printf("| %-50s | %13s | %14s | %11s | %8s | %14s |\n", "metric", "smartvm-agent", "reference (sh)", "direct exec",
+              "ref/ours", "ours - direct");
+  std::printf("|%s|%s|%s|%s|%s|%s|\n", std::string(52, '-').c_str(), std::string(15, '-').c_str(),
+              std::string(16, '-').c_str(), std::string(13, '-').c_str(), std::string(10, '-').c_str(),
+              std::string(16, '-').c_str());
+  for (const Row& r : rows) {
+    bool timed = r.direct > 0;
+    std::printf("| %-50s | %13s | %14s | %11s | %8s | %14s |\n", r.name.c_str(), fmt(r.a, r.decimals).c_str(),
+                fmt(r.b, r.decimals).c_str(), timed ? fmt(r.direct, r.decimals).c_str() : "-",
+                fmt(r.b / r.a, 2).c_str(), timed ? fmt(r.a - r.direct, r.decimals).c_str() : "-");
+  }
+  std::printf("\n\"direct exec\" starts the job with nothing in between (fork and exec of a static program):\n"
+              "the floor on this machine. \"ours - direct\" is the agent's own overhead.\n");
   return 0;
 }

@@ -1,7 +1,10 @@
 #include "status_record.hpp"
 
+#include <cctype>
+#include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <ctime>
 #include <map>
@@ -11,11 +14,21 @@ namespace {
 
 constexpr const char* kStateNames[] = {"succeeded", "failed", "signaled", "timed_out", "setup_failed", "cancelled"};
 
-// Fixed notation with three decimals; large enough for any double (DBL_MAX has 309 digits).
+// Fixed notation with three decimals; the buffer holds any double (DBL_MAX has 309 digits).
+// snprintf and strtod rather than the floating-point to_chars/from_chars: those pull libm and
+// large tables into the statically linked libstdc++ of the agent.
 std::string fixed3(double v) {
   char buf[400];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed, 3);
-  return ec == std::errc() ? std::string(buf, end) : std::string("0.000");
+  std::snprintf(buf, sizeof buf, "%.3f", v);
+  return buf;
+}
+
+bool parse_seconds(const std::string& s, double& out) {
+  if (s.empty() || !(std::isdigit(static_cast<unsigned char>(s[0])))) return false;
+  char* end = nullptr;
+  errno = 0;
+  out = std::strtod(s.c_str(), &end);
+  return errno == 0 && end == s.c_str() + s.size() && std::isfinite(out);
 }
 
 // A value must stay on its line: newlines in an error message would forge keys.
@@ -125,7 +138,7 @@ Result<StatusRecord> parse_status(std::string_view text) {
   for (auto [key, field] : {std::pair{"wall_seconds", &r.wall_seconds}, std::pair{"user_cpu_seconds", &r.user_cpu_seconds},
                             std::pair{"system_cpu_seconds", &r.system_cpu_seconds}}) {
     std::string v = get(key);
-    if (!v.empty() && (!parse_number(v, *field) || !std::isfinite(*field) || *field < 0))
+    if (!v.empty() && !parse_seconds(v, *field))
       return make_error(std::string(key) + ": \"" + v + "\" is not a number of seconds");
   }
   for (auto [key, field] : {std::pair{"max_rss_kib", &r.max_rss_kib}, std::pair{"oom_kills", &r.oom_kills},

@@ -57,7 +57,7 @@ FsIdentity::FsIdentity(const Credentials& c) {
   if (c.uid == 0) return;  // root jobs act as root
   int n = getgroups(0, nullptr);
   saved_groups_.resize(static_cast<size_t>(n > 0 ? n : 0));
-  if (n > 0) getgroups(n, saved_groups_.data());
+  if (n > 0 && getgroups(n, saved_groups_.data()) != n) saved_groups_.clear();
   setgroups(c.groups.size(), c.groups.data());
   setfsgid(c.gid);
   setfsuid(c.uid);

@@ -117,6 +117,20 @@ VmRun VmScenario::boot(Repository kind, int nfs_port, std::chrono::seconds limit
   return {run_process(argv, o)};
 }
 
+VmRun VmScenario::boot_systemd(const std::string& image, std::chrono::seconds limit) const {
+  std::string kver = SMARTVM_GUEST_KERNEL_VERSION;
+  std::vector<std::string> argv{"/usr/bin/qemu-system-x86_64", "-accel", "tcg", "-m", "512", "-smp", "1",
+                                "-nographic", "-no-reboot", "-kernel", std::string(SMARTVM_GUEST_DIR) + "/vmlinux",
+                                "-initrd", "/boot/initrd.img-" + kver, "-append",
+                                "console=ttyS0 root=/dev/vda rw quiet panic=1 systemd.show_status=0",
+                                "-drive", "file=" + image + ",if=virtio,format=raw,snapshot=on",
+                                "-cdrom", (tmp_ / "ctx.iso").string(), "-nic", "none", "-virtfs",
+                                "local,path=" + repo().string() + ",mount_tag=adr,security_model=none,id=adr"};
+  ProcessOptions o;
+  o.limit = limit;
+  return {run_process(argv, o)};
+}
+
 std::optional<StatusRecord> VmScenario::status(const std::string& rel) const {
   auto r = parse_status(read_file(repo() / rel));
   if (!r) return std::nullopt;

@@ -45,6 +45,10 @@ class VmScenario {
   VmRun boot(Repository kind, int nfs_port = 0, std::chrono::seconds limit = std::chrono::seconds(90),
              const std::string& iso = "ctx.iso") const;
 
+  // The systemd guest (build-systemd-guest.sh): Debian's kernel and initrd, root on a virtio disk
+  // (snapshot: the image stays as built), 9p repository, the agent started by its unit.
+  VmRun boot_systemd(const std::string& image, std::chrono::seconds limit = std::chrono::seconds(180)) const;
+
   std::optional<StatusRecord> status(const std::string& rel) const;
 
  private:

@@ -125,3 +125,18 @@ TEST_CASE("vm: two VMs at once on one repository write their own workdirs", "[vm
     CHECK(st->state == JobState::succeeded);
   }
 }
+
+TEST_CASE("vm: the packaged agent runs under systemd and powers off through logind", "[vm][systemd]") {
+  VmScenario s;
+  write_file(s.repo() / "input.txt", "6 7\n");
+  s.make_context(kCompute, Repository::ninep);
+  VmRun r = s.boot_systemd(std::string(SMARTVM_GUEST_DIR) + "/systemd-guest.img");
+  INFO(r.serial());
+  CHECK(r.qemu.exit_code == 0);
+  CHECK(read_file(s.repo() / "run/stdout.log") == "42\nnobody\n");
+  auto st = s.status("run/exit_status");
+  REQUIRE(st);
+  CHECK(st->state == JobState::succeeded);
+  CHECK(st->containment == "cgroup");
+  CHECK(said(r, "power action poweroff requested through logind"));
+}

@@ -9,7 +9,10 @@ set -eu
 deb=$1
 out=$2
 kver=$(ls /lib/modules | sort -V | tail -n 1)
-cache=/var/cache/smartvm/bookworm-minbase-systemd.tar
+# The packages of the image; the agent's own dependencies (libinih1) are there too so that the
+# package installs with dpkg alone, offline. The cache is named after the list.
+packages=systemd-sysv,udev,kmod,dbus,libinih1
+cache=/var/cache/smartvm/bookworm-minbase-$(echo "$packages" | tr ',' '-').tar
 mirror=${SMARTVM_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 mkdir -p "$out" /var/cache/smartvm
 work=$(mktemp -d "$out/systemd-stage.XXXXXX")
@@ -17,7 +20,7 @@ trap 'rm -rf "$work"' EXIT
 root=$work/root
 
 if [ ! -s "$cache" ]; then
-  debootstrap --variant=minbase --include=systemd-sysv,udev,kmod,dbus bookworm "$work/bootstrap" "$mirror" \
+  debootstrap --variant=minbase --include="$packages" bookworm "$work/bootstrap" "$mirror" \
     > "$work/debootstrap.log" 2>&1 || { tail -20 "$work/debootstrap.log" >&2; exit 1; }
   tar -C "$work/bootstrap" -cf "$cache.tmp" .
   mv "$cache.tmp" "$cache"

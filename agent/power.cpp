@@ -43,6 +43,7 @@ Result<PowerOutcome> request_power_action(PowerAction action, std::chrono::secon
   const char* target = action == PowerAction::poweroff ? "poweroff.target" : action == PowerAction::reboot ? "reboot.target" : "halt.target";
   std::string why;
 
+  log::info(std::string("asking the system to ") + to_string(action) + " (logind, else systemd, else reboot(2))");
   const systemd::Api* sd = systemd::api();
   sd_bus* raw = nullptr;
   int r = sd ? sd->bus_open_system(&raw) : -ENOENT;

@@ -1,7 +1,5 @@
 #include "log.hpp"
 
-#include "systemd_lazy.hpp"
-
 #include <sys/stat.h>
 
 #include <cstdio>
@@ -41,8 +39,7 @@ const char* level_name(Level l) {
 
 void init(std::string_view program) {
   g_program = program;
-  // The journal only when libsystemd is there to reach it; stderr (to the journal too) otherwise.
-  g_journal = stderr_is_journal() && systemd::api();
+  g_journal = stderr_is_journal();
 }
 
 void set_max_level(Level level) { g_max = level; }

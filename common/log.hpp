@@ -1,7 +1,9 @@
 // Logging for the programs (never for library code, which returns errors instead).
-// Under systemd, when stderr is connected to the journal (JOURNAL_STREAM matches), messages go
-// to the journal with their priority and structured fields; otherwise they go to stderr as
-// "program: level: message", which is what a console, a serial log or a test reads.
+// Under systemd, when stderr is connected to the journal (JOURNAL_STREAM matches), each line is
+// "<priority>message": journald takes the priority from the prefix, and a unit with
+// StandardError=journal+console still shows the line on the console (native journal messages
+// would not reach it). Otherwise lines are "program: level: message", for a console, a serial
+// log or a test.
 #pragma once
 
 #include <string_view>

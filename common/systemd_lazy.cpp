@@ -17,7 +17,6 @@ const Api* api() {
       ok = ok && fn;
     };
     get(a.notify, "sd_notify");
-    get(a.journal_send, "sd_journal_send");
     get(a.bus_open_system, "sd_bus_open_system");
     get(a.bus_call_method, "sd_bus_call_method");
     get(a.bus_error_free, "sd_bus_error_free");

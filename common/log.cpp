@@ -46,12 +46,8 @@ void set_max_level(Level level) { g_max = level; }
 
 void write(Level level, std::string_view message) {
   if (level > g_max) return;
-  if (g_journal) {
-    systemd::api()->journal_send("MESSAGE=%.*s", static_cast<int>(message.size()), message.data(), "PRIORITY=%d",
-                    static_cast<int>(level), "SYSLOG_IDENTIFIER=%s", g_program.c_str(), nullptr);
-    return;
-  }
-  std::string line = g_program + ": " + level_name(level) + ": " + std::string(message) + "\n";
+  std::string line = g_journal ? "<" + std::to_string(static_cast<int>(level)) + ">" + std::string(message) + "\n"
+                               : g_program + ": " + level_name(level) + ": " + std::string(message) + "\n";
   std::fwrite(line.data(), 1, line.size(), stderr);
   std::fflush(stderr);
 }

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Builds the systemd test guest: a minimal Debian 12 with systemd, udev, kmod and dbus
-# (debootstrap, cached in /var/cache/smartvm because it takes about a minute), the kernel
+# (debian-tree.sh: debootstrap, cached because it takes about a minute), the kernel
 # modules the scenario needs, and the project's smartvm-agent .deb installed with dpkg as a
 # sysadmin would. Boots with Debian's own kernel and initrd from /boot, root on a virtio disk.
 #
@@ -9,23 +9,11 @@ set -eu
 deb=$1
 out=$2
 kver=$(ls /lib/modules | sort -V | tail -n 1)
-# The packages of the image; the agent's own dependencies (libinih1) are there too so that the
-# package installs with dpkg alone, offline. The cache is named after the list.
-packages=systemd-sysv,udev,kmod,dbus,libinih1
-cache=/var/cache/smartvm/bookworm-minbase-$(echo "$packages" | tr ',' '-').tar
-mirror=${SMARTVM_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-mkdir -p "$out" /var/cache/smartvm
+mkdir -p "$out"
 work=$(mktemp -d "$out/systemd-stage.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 root=$work/root
-
-if [ ! -s "$cache" ]; then
-  debootstrap --variant=minbase --include="$packages" bookworm "$work/bootstrap" "$mirror" \
-    > "$work/debootstrap.log" 2>&1 || { tail -20 "$work/debootstrap.log" >&2; exit 1; }
-  tar -C "$work/bootstrap" -cf "$cache.tmp" .
-  mv "$cache.tmp" "$cache"
-  rm -rf "$work/bootstrap"
-fi
+cache=$("$(dirname "$0")/debian-tree.sh")
 mkdir "$root"
 tar -C "$root" -xf "$cache"
 

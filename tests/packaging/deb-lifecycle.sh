@@ -1,0 +1,48 @@
+#!/bin/sh
+# Installs, upgrades, removes and purges the smartvm-agent .deb in a minimal Debian 12 chroot
+# (the systemd guest's cached debootstrap), checking after each step what a sysadmin would:
+# the files, the enabled unit and init script, that nothing was started, that nothing is left.
+# Usage: deb-lifecycle.sh SOURCE_DIR DEB_DIR
+set -eu
+src=$1
+debs=$2
+cache=$("$src/tests/vm/debian-tree.sh")
+work=$(mktemp -d /tmp/smartvm-deb-lifecycle.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+root=$work/root
+mkdir "$root"
+tar -C "$root" -xf "$cache"
+fail() { echo "deb-lifecycle: $*" >&2; exit 1; }
+in_root() { chroot "$root" "$@"; }
+version=$(sed -n 's/^project(smartvm VERSION \([0-9.]*\).*/\1/p' "$src/CMakeLists.txt")
+next="$version.1"
+"$src/packaging/deb/build" "$work/next" "$next" >/dev/null
+
+cp "$debs/smartvm-agent_${version}_amd64.deb" "$work/next/smartvm-agent_${next}_amd64.deb" "$root/tmp/"
+in_root dpkg -i "/tmp/smartvm-agent_${version}_amd64.deb" >/dev/null 2>&1
+[ -x "$root/usr/sbin/smartvm-agent" ] || fail "install: no /usr/sbin/smartvm-agent"
+[ -f "$root/usr/share/man/man8/smartvm-agent.8.gz" ] || fail "install: no man page"
+[ -L "$root/etc/systemd/system/multi-user.target.wants/smartvm-agent.service" ] || fail "install: unit not enabled"
+ls "$root"/etc/rc2.d/S*smartvm-agent >/dev/null 2>&1 || fail "install: init script not enabled"
+in_root dpkg-query -W -f='${Conffiles}\n' smartvm-agent | grep -q /etc/init.d/smartvm-agent || fail "install: init script is not a conffile"
+[ ! -e "$root/run/smartvm-agent.pid" ] || fail "install: the agent was started"
+echo "deb-lifecycle: install $version: ok"
+
+in_root dpkg -i "/tmp/smartvm-agent_${next}_amd64.deb" >/dev/null 2>&1
+[ "$(in_root dpkg-query -W -f='${Version}' smartvm-agent)" = "$next" ] || fail "upgrade: version is not $next"
+[ -L "$root/etc/systemd/system/multi-user.target.wants/smartvm-agent.service" ] || fail "upgrade: unit no longer enabled"
+[ ! -e "$root/run/smartvm-agent.pid" ] || fail "upgrade: the agent was started"
+echo "deb-lifecycle: upgrade to $next: ok"
+
+in_root dpkg -r smartvm-agent >/dev/null
+[ ! -e "$root/usr/sbin/smartvm-agent" ] || fail "remove: the binary is still there"
+[ -e "$root/etc/init.d/smartvm-agent" ] || fail "remove: the conffile went before purge"
+echo "deb-lifecycle: remove: ok"
+
+in_root dpkg -P smartvm-agent >/dev/null
+[ ! -e "$root/etc/init.d/smartvm-agent" ] || fail "purge: /etc/init.d/smartvm-agent is left"
+[ ! -e "$root/etc/systemd/system/multi-user.target.wants/smartvm-agent.service" ] || fail "purge: the enable link is left"
+! ls "$root"/etc/rc?.d/*smartvm-agent >/dev/null 2>&1 || fail "purge: rc links are left"
+left=$(cd "$root" && find . -name '*smartvm*' ! -path './tmp/*' | head -n 5)
+[ -z "$left" ] || fail "purge: left behind: $left"
+echo "deb-lifecycle: purge: ok"

@@ -1,0 +1,21 @@
+#!/bin/sh
+# Builds the RPMs (packaging/rpm/build) and checks what a sysadmin's rpm would do with them:
+# the file list, and scriptlets that enable by preset, never start, and never restart the agent.
+# Usage: rpm-check.sh SOURCE_DIR OUTDIR
+set -eu
+src=$1
+out=$2
+"$src/packaging/rpm/build" "$out" >/dev/null
+rpmfile=$(ls "$out"/smartvm-agent-*.x86_64.rpm | head -n 1)
+fail() { echo "rpm-check: $*" >&2; exit 1; }
+files=$(rpm -qlp "$rpmfile" 2>/dev/null)
+for f in /usr/sbin/smartvm-agent /usr/lib/systemd/system/smartvm-agent.service \
+         /usr/lib/systemd/system-preset/80-smartvm-agent.preset /usr/share/man/man8/smartvm-agent.8; do
+  echo "$files" | grep -qx "$f" || fail "$f is not in $(basename "$rpmfile")"
+done
+echo "$files" | grep -q smartvm-context && fail "smartvm-context does not belong in the agent's package"
+scripts=$(rpm -qp --scripts "$rpmfile" 2>/dev/null)
+echo "$scripts" | grep -q 'systemctl --no-reload preset smartvm-agent.service' || fail "post does not apply the preset"
+echo "$scripts" | grep -q 'systemctl --no-reload disable --now smartvm-agent.service' || fail "preun does not disable"
+echo "$scripts" | grep -Eq 'systemctl (start|restart|try-restart)' && fail "a scriptlet starts or restarts the agent"
+echo "rpm-check: $(basename "$rpmfile"): files and scriptlets ok"

@@ -140,3 +140,19 @@ TEST_CASE("vm: the packaged agent runs under systemd and powers off through logi
   CHECK(st->containment == "cgroup");
   CHECK(said(r, "power action poweroff requested through logind"));
 }
+
+TEST_CASE("vm: a job killed by the OOM killer says so in its status", "[vm]") {
+  VmScenario s;
+  // Doubles a string until the guest's 384 MiB run out.
+  s.make_context("[job]\ncommand = /bin/sh\nargs = -c 'awk \"BEGIN { s = \\\"x\\\"; while (1) s = s s }\"'\n"
+                 "workdir = run\nuser = nobody\ntimeout = 120\n",
+                 Repository::ninep);
+  VmRun r = s.boot(Repository::ninep, 0, std::chrono::seconds(120));
+  INFO(r.serial());
+  CHECK(r.qemu.exit_code == 0);
+  auto st = s.status("run/exit_status");
+  REQUIRE(st);
+  CHECK(st->oom_kills >= 1);
+  CHECK(st->error.find("the OOM killer killed") == 0);
+  CHECK(st->memory_peak_kib.value_or(0) > 100 * 1024);
+}

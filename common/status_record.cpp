@@ -67,7 +67,8 @@ std::optional<StatusRecord::Clock::time_point> parse_utc(std::string_view s) {
   std::tm tm{};
   std::string str(s);
   const char* end = strptime(str.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  if (!end || *end) return std::nullopt;
+  // Years 1970 to 2261 only: system_clock counts nanoseconds in 64 bits, which end in 2262.
+  if (!end || *end || tm.tm_year < 70 || tm.tm_year > 361) return std::nullopt;
   return StatusRecord::Clock::from_time_t(timegm(&tm));
 }
 

@@ -62,6 +62,8 @@ TEST_CASE("malformed status files are refused", "[status]") {
   CHECK(parse_status("state=failed\nnoequals\n").error().message == "line 2: expected key=value");
   CHECK(parse_status("state=failed\nstate=failed\n").error().message == "line 2: key given twice");
   CHECK(!parse_status("state=failed\nstarted_at=yesterday\n"));
+  CHECK(!parse_status("state=failed\nstarted_at=99999999-01-01T00:00:00Z\n"));  // found by fuzzing
+  CHECK(!parse_utc("1969-12-31T23:59:59Z"));
   CHECK(parse_status("state=failed\nwall_seconds=-1\n").error().message == "wall_seconds: \"-1\" is not a number of seconds");
   CHECK(!parse_status("state=failed\nuser_cpu_seconds=inf\n"));
   CHECK(!parse_status("state=failed\nuser_cpu_seconds=nan\n"));

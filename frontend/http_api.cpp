@@ -1,0 +1,244 @@
+#include "http_api.hpp"
+
+#include "status_record.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include <charconv>
+#include <cstdio>
+#include <chrono>
+
+namespace smartvm::frontend {
+namespace http = boost::beast::http;
+namespace json = boost::json;
+namespace {
+
+Response reply(const Request& req, http::status status, std::string body, const char* type = "application/json") {
+  Response res(status, req.version());
+  res.set(http::field::content_type, type);
+  res.set(http::field::cache_control, "no-store");
+  res.keep_alive(req.keep_alive());
+  res.body() = std::move(body);
+  res.prepare_payload();
+  return res;
+}
+
+Response error(const Request& req, http::status status, const std::string& message) {
+  return reply(req, status, json::serialize(json::object{{"error", message}}) + "\n");
+}
+
+std::string utc(int64_t t) { return format_utc(std::chrono::system_clock::from_time_t(static_cast<time_t>(t))); }
+
+json::object summary(const NodeRow& n) {
+  return {{"name", n.name},
+          {"received_at", utc(n.received_at)},
+          {"stale", n.stale},
+          {"interval_seconds", n.interval_seconds},
+          {"capacity_cores", n.capacity_cores},
+          {"capacity_memory_mib", n.capacity_memory_kib / 1024},
+          {"free_cores", n.free_cores},
+          {"free_memory_mib", n.free_memory_kib / 1024}};
+}
+
+// The value of `key` in a query string "a=1&b=2"; no decoding needed for the numbers we take.
+std::optional<std::string> query_value(const std::string& query, const std::string& key) {
+  size_t pos = 0;
+  while (pos <= query.size()) {
+    size_t end = query.find('&', pos);
+    if (end == std::string::npos) end = query.size();
+    std::string pair = query.substr(pos, end - pos);
+    if (pair.rfind(key + "=", 0) == 0) return pair.substr(key.size() + 1);
+    pos = end + 1;
+  }
+  return std::nullopt;
+}
+
+std::optional<uint64_t> to_uint(const std::string& s) {
+  uint64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || s.empty()) return std::nullopt;
+  return v;
+}
+
+std::string html_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+bool bearer_matches(const Request& req, const std::string& token) {
+  auto it = req.find(http::field::authorization);
+  if (it == req.end() || token.empty()) return false;
+  std::string_view v(it->value().data(), it->value().size());
+  if (v.substr(0, 7) != "Bearer ") return false;
+  v.remove_prefix(7);
+  unsigned diff = v.size() != token.size();
+  for (size_t i = 0; i < token.size(); ++i) diff |= static_cast<unsigned>(i < v.size() ? v[i] ^ token[i] : 1);
+  return diff == 0;
+}
+
+Response Api::refuse_oversized(unsigned version, bool keep_alive) {
+  Request req;
+  req.version(version);
+  req.keep_alive(keep_alive);
+  ++rejected_["too_large"];
+  return error(req, http::status::payload_too_large,
+               "the body is larger than " + std::to_string(kMaxReportBytes) + " bytes");
+}
+
+Response Api::handle(const Request& req, int64_t now) {
+  std::string target(req.target());
+  std::string path = target.substr(0, target.find('?'));
+  std::string query = path.size() < target.size() ? target.substr(path.size() + 1) : "";
+
+  if (path == "/v1/reports") {
+    if (req.method() != http::verb::post) return error(req, http::status::method_not_allowed, "use POST");
+    return post_report(req, now);
+  }
+  if (req.method() != http::verb::get && req.method() != http::verb::head)
+    return error(req, http::status::method_not_allowed, "use GET");
+  if (!settings_.read_token.empty() && path != "/metrics" && !bearer_matches(req, settings_.read_token))
+    return error(req, http::status::unauthorized, "a bearer token is required to read");
+  if (path == "/v1/nodes") return get_nodes(req, now);
+  if (path.rfind("/v1/nodes/", 0) == 0) return get_node(req, path.substr(10), now);
+  if (path == "/v1/placement") return get_placement(req, query, now);
+  if (path == "/metrics") return get_metrics(req, now);
+  if (path == "/") return get_status_page(req, now);
+  return error(req, http::status::not_found, "no such resource: " + path);
+}
+
+Response Api::post_report(const Request& req, int64_t now) {
+  if (!bearer_matches(req, settings_.post_token)) {
+    ++rejected_["unauthorized"];
+    return error(req, http::status::unauthorized, "a valid bearer token is required to post reports");
+  }
+  auto report = decode_report(req.body());
+  if (!report) {
+    ++rejected_["invalid"];
+    return error(req, http::status::bad_request, "invalid report: " + report.error().message);
+  }
+  auto stored = store_.put(*report, now);
+  if (!stored) return error(req, http::status::internal_server_error, stored.error().message);
+  if (*stored) ++reports_stored_;
+  return reply(req, http::status::ok, json::serialize(json::object{{"stored", *stored}}) + "\n");
+}
+
+Response Api::get_nodes(const Request& req, int64_t now) {
+  auto nodes = store_.list(now);
+  if (!nodes) return error(req, http::status::internal_server_error, nodes.error().message);
+  json::array a;
+  for (const auto& n : *nodes) a.push_back(summary(n));
+  return reply(req, http::status::ok, json::serialize(a) + "\n");
+}
+
+Response Api::get_node(const Request& req, const std::string& name, int64_t now) {
+  if (!valid_node_name(name)) return error(req, http::status::bad_request, "\"" + name + "\" is not a node name");
+  auto node = store_.get(name, now);
+  if (!node) return error(req, http::status::internal_server_error, node.error().message);
+  if (!*node) return error(req, http::status::not_found, "no report from node " + name);
+  json::object o = summary(**node);
+  o["report"] = json::parse((*node)->report);
+  return reply(req, http::status::ok, json::serialize(o) + "\n");
+}
+
+Response Api::get_placement(const Request& req, const std::string& query, int64_t now) {
+  auto cores = query_value(query, "cores");
+  auto mem = query_value(query, "memory_mib");
+  auto c = cores ? to_uint(*cores) : std::nullopt;
+  auto m = mem ? to_uint(*mem) : std::nullopt;
+  if (!c || !m || *c == 0 || *m > (UINT64_MAX >> 10))
+    return error(req, http::status::bad_request, "give cores=N (N >= 1) and memory_mib=M as whole numbers");
+  auto nodes = store_.placement(*c, *m * 1024, now);
+  if (!nodes) return error(req, http::status::internal_server_error, nodes.error().message);
+  json::array a;
+  for (const auto& n : *nodes) a.push_back(summary(n));
+  return reply(req, http::status::ok, json::serialize(a) + "\n");
+}
+
+Response Api::get_metrics(const Request& req, int64_t now) {
+  auto nodes = store_.list(now);
+  if (!nodes) return error(req, http::status::internal_server_error, nodes.error().message);
+  std::string out;
+  size_t stale = 0;
+  for (const auto& n : *nodes) stale += n.stale;
+  out += "# HELP smartvm_frontend_nodes Nodes known to the frontend, by freshness.\n"
+         "# TYPE smartvm_frontend_nodes gauge\n";
+  out += "smartvm_frontend_nodes{state=\"fresh\"} " + std::to_string(nodes->size() - stale) + "\n";
+  out += "smartvm_frontend_nodes{state=\"stale\"} " + std::to_string(stale) + "\n";
+  out += "# HELP smartvm_frontend_reports_stored_total Reports stored since the frontend started.\n"
+         "# TYPE smartvm_frontend_reports_stored_total counter\n"
+         "smartvm_frontend_reports_stored_total " + std::to_string(reports_stored_) + "\n";
+  out += "# HELP smartvm_frontend_reports_rejected_total Reports refused since the frontend started, by reason.\n"
+         "# TYPE smartvm_frontend_reports_rejected_total counter\n";
+  for (const char* reason : {"invalid", "too_large", "unauthorized"})
+    out += std::string("smartvm_frontend_reports_rejected_total{reason=\"") + reason + "\"} " +
+           std::to_string(rejected_.count(reason) ? rejected_.at(reason) : 0) + "\n";
+  out += "# HELP smartvm_node_free_cores Cores not held by running domains, as last reported.\n"
+         "# TYPE smartvm_node_free_cores gauge\n";
+  for (const auto& n : *nodes) out += "smartvm_node_free_cores{node=\"" + n.name + "\"} " + std::to_string(n.free_cores) + "\n";
+  out += "# HELP smartvm_node_free_memory_bytes Memory not held by running domains, as last reported.\n"
+         "# TYPE smartvm_node_free_memory_bytes gauge\n";
+  for (const auto& n : *nodes)
+    out += "smartvm_node_free_memory_bytes{node=\"" + n.name + "\"} " + std::to_string(n.free_memory_kib * 1024) + "\n";
+  out += "# HELP smartvm_node_report_age_seconds Seconds since the node's newest report arrived.\n"
+         "# TYPE smartvm_node_report_age_seconds gauge\n";
+  for (const auto& n : *nodes)
+    out += "smartvm_node_report_age_seconds{node=\"" + n.name + "\"} " + std::to_string(now - n.received_at) + "\n";
+  return reply(req, http::status::ok, out, "text/plain; version=0.0.4; charset=utf-8");
+}
+
+Response Api::get_status_page(const Request& req, int64_t now) {
+  auto nodes = store_.list(now);
+  if (!nodes) return error(req, http::status::internal_server_error, nodes.error().message);
+  std::string rows;
+  for (const auto& n : *nodes) {
+    auto report = json::parse(n.report);
+    const json::object& o = report.get_object();
+    size_t running = 0, ports_active = 0, ports = 0;
+    for (const auto& d : o.at("domains").get_array()) running += d.get_object().at("state").as_string() == "running";
+    if (const json::value* rp = o.if_contains("rdma_ports"); rp && rp->is_array())
+      for (const auto& p : rp->get_array()) {
+        ++ports;
+        const json::value* st = p.is_object() ? p.get_object().if_contains("state") : nullptr;
+        ports_active += st && st->is_string() && st->get_string() == "active";
+      }
+    std::string load = "-";
+    if (const json::value* h = o.if_contains("host"); h && h->is_object())
+      if (const json::value* l = h->get_object().if_contains("load"); l && l->is_array() && !l->get_array().empty())
+        if (l->get_array().at(0).is_number()) {
+          // Boost.JSON writes 0.25 as 2.5E-1: fine for machines, not for a page people read.
+          char buf[32];
+          std::snprintf(buf, sizeof buf, "%.2f", l->get_array().at(0).to_number<double>());
+          load = buf;
+        }
+    rows += "<tr class=\"" + std::string(n.stale ? "stale" : "fresh") + "\" id=\"node-" + html_escape(n.name) + "\"><td>" +
+            html_escape(n.name) + "</td><td>" + (n.stale ? "stale" : "fresh") + "</td><td>" + utc(n.received_at) +
+            "</td><td>" + std::to_string(n.free_cores) + " / " + std::to_string(n.capacity_cores) + "</td><td>" +
+            std::to_string(n.free_memory_kib / 1024) + " / " + std::to_string(n.capacity_memory_kib / 1024) +
+            " MiB</td><td>" + html_escape(load) + "</td><td>" + std::to_string(running) + "</td><td>" +
+            std::to_string(ports_active) + " / " + std::to_string(ports) + " active</td></tr>\n";
+  }
+  std::string page =
+      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"10\">"
+      "<title>smartvm nodes</title><style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+      "td,th{border:1px solid #ccc;padding:.3em .8em;text-align:left}tr.stale{color:#999}</style></head><body>\n"
+      "<h1>smartvm nodes</h1><p>" + std::to_string(nodes->size()) + " nodes, as of " + utc(now) +
+      " (refreshes every 10 s)</p>\n<table><thead><tr><th>node</th><th>state</th><th>last report</th>"
+      "<th>free cores</th><th>free memory</th><th>load (1 min)</th><th>running VMs</th><th>RDMA ports</th>"
+      "</tr></thead><tbody>\n" + rows + "</tbody></table></body></html>\n";
+  return reply(req, http::status::ok, page, "text/html; charset=utf-8");
+}
+
+}  // namespace smartvm::frontend

@@ -1,0 +1,136 @@
+#include "node_store.hpp"
+
+#include <boost/json/serialize.hpp>
+#include <sqlite3.h>
+
+namespace smartvm::frontend {
+namespace {
+
+constexpr const char* kColumns =
+    "name, received_at, interval_seconds, free_cores, free_memory_kib, capacity_cores, capacity_memory_kib, report, "
+    "received_at + 3 * interval_seconds < ?1 AS stale";
+
+}  // namespace
+
+Error NodeStore::db_error(const std::string& what) const { return make_error(what + ": " + sqlite3_errmsg(db_)); }
+
+Result<std::unique_ptr<NodeStore>> NodeStore::open(const std::string& path) {
+  std::unique_ptr<NodeStore> s(new NodeStore);
+  if (sqlite3_open_v2(path.c_str(), &s->db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr) !=
+      SQLITE_OK)
+    return s->db_error("open the database " + path);
+  sqlite3_busy_timeout(s->db_, 2000);
+  // WAL: readers never wait for the writer; synchronous=NORMAL: a power cut may lose the last
+  // reports but never corrupts the database, and nodes send new ones every few seconds.
+  for (const char* sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
+                          "CREATE TABLE IF NOT EXISTS nodes (name TEXT PRIMARY KEY, received_at INTEGER NOT NULL, "
+                          "interval_seconds INTEGER NOT NULL, seq INTEGER NOT NULL, report_time TEXT NOT NULL, "
+                          "free_cores INTEGER NOT NULL, free_memory_kib INTEGER NOT NULL, capacity_cores INTEGER NOT NULL, "
+                          "capacity_memory_kib INTEGER NOT NULL, report TEXT NOT NULL)"})
+    if (auto r = s->exec(sql); !r) return r.error().context(path);
+  auto put = s->prepare(
+      "INSERT INTO nodes (name, received_at, interval_seconds, seq, report_time, free_cores, free_memory_kib, "
+      "capacity_cores, capacity_memory_kib, report) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
+      "ON CONFLICT(name) DO UPDATE SET received_at = excluded.received_at, interval_seconds = excluded.interval_seconds, "
+      "seq = excluded.seq, report_time = excluded.report_time, free_cores = excluded.free_cores, "
+      "free_memory_kib = excluded.free_memory_kib, capacity_cores = excluded.capacity_cores, "
+      "capacity_memory_kib = excluded.capacity_memory_kib, report = excluded.report "
+      // An older report arriving late (a retry) never replaces a newer one.
+      "WHERE excluded.report_time > nodes.report_time OR "
+      "(excluded.report_time = nodes.report_time AND excluded.seq > nodes.seq)");
+  if (!put) return put.error();
+  s->put_ = *put;
+  auto list = s->prepare((std::string("SELECT ") + kColumns + " FROM nodes ORDER BY name").c_str());
+  if (!list) return list.error();
+  s->list_ = *list;
+  auto get = s->prepare((std::string("SELECT ") + kColumns + " FROM nodes WHERE name = ?2").c_str());
+  if (!get) return get.error();
+  s->get_ = *get;
+  auto place = s->prepare((std::string("SELECT ") + kColumns +
+                           " FROM nodes WHERE NOT stale AND free_cores >= ?2 AND free_memory_kib >= ?3 "
+                           "ORDER BY free_cores - ?2, free_memory_kib - ?3, name")
+                              .c_str());
+  if (!place) return place.error();
+  s->place_ = *place;
+  return s;
+}
+
+NodeStore::~NodeStore() {
+  for (sqlite3_stmt* st : {put_, list_, get_, place_}) sqlite3_finalize(st);
+  sqlite3_close(db_);
+}
+
+Result<void> NodeStore::exec(const char* sql) {
+  char* msg = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
+    Error e = make_error(std::string(sql) + ": " + (msg ? msg : "failed"));
+    sqlite3_free(msg);
+    return e;
+  }
+  return {};
+}
+
+Result<sqlite3_stmt*> NodeStore::prepare(const char* sql) {
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, nullptr) != SQLITE_OK)
+    return db_error("prepare a statement");
+  return st;
+}
+
+Result<bool> NodeStore::put(const NodeReport& r, int64_t now) {
+  std::string json = boost::json::serialize(r.raw);
+  sqlite3_reset(put_);
+  sqlite3_bind_text(put_, 1, r.node.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(put_, 2, now);
+  sqlite3_bind_int64(put_, 3, static_cast<int64_t>(r.interval_seconds));
+  sqlite3_bind_int64(put_, 4, static_cast<int64_t>(r.seq));
+  sqlite3_bind_text(put_, 5, r.time.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(put_, 6, static_cast<int64_t>(r.free_cores()));
+  sqlite3_bind_int64(put_, 7, static_cast<int64_t>(r.free_memory_kib()));
+  sqlite3_bind_int64(put_, 8, static_cast<int64_t>(r.capacity_cores));
+  sqlite3_bind_int64(put_, 9, static_cast<int64_t>(r.capacity_memory_kib));
+  sqlite3_bind_text(put_, 10, json.data(), static_cast<int>(json.size()), SQLITE_STATIC);
+  if (sqlite3_step(put_) != SQLITE_DONE) return db_error("store the report of " + r.node);
+  return sqlite3_changes(db_) > 0;
+}
+
+Result<std::vector<NodeRow>> NodeStore::rows(sqlite3_stmt* st, int64_t now) {
+  sqlite3_bind_int64(st, 1, now);
+  std::vector<NodeRow> out;
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    NodeRow n;
+    n.name = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+    n.received_at = sqlite3_column_int64(st, 1);
+    n.interval_seconds = static_cast<uint64_t>(sqlite3_column_int64(st, 2));
+    n.free_cores = static_cast<uint64_t>(sqlite3_column_int64(st, 3));
+    n.free_memory_kib = static_cast<uint64_t>(sqlite3_column_int64(st, 4));
+    n.capacity_cores = static_cast<uint64_t>(sqlite3_column_int64(st, 5));
+    n.capacity_memory_kib = static_cast<uint64_t>(sqlite3_column_int64(st, 6));
+    n.report = reinterpret_cast<const char*>(sqlite3_column_text(st, 7));
+    n.stale = sqlite3_column_int(st, 8) != 0;
+    out.push_back(std::move(n));
+  }
+  Result<std::vector<NodeRow>> r = out;
+  if (rc != SQLITE_DONE) r = db_error("read the nodes");
+  sqlite3_reset(st);
+  return r;
+}
+
+Result<std::vector<NodeRow>> NodeStore::list(int64_t now) { return rows(list_, now); }
+
+Result<std::optional<NodeRow>> NodeStore::get(const std::string& name, int64_t now) {
+  sqlite3_bind_text(get_, 2, name.c_str(), -1, SQLITE_TRANSIENT);
+  auto r = rows(get_, now);
+  if (!r) return r.error();
+  if (r->empty()) return std::optional<NodeRow>();
+  return std::optional<NodeRow>(std::move(r->front()));
+}
+
+Result<std::vector<NodeRow>> NodeStore::placement(uint64_t cores, uint64_t memory_kib, int64_t now) {
+  sqlite3_bind_int64(place_, 2, static_cast<int64_t>(cores));
+  sqlite3_bind_int64(place_, 3, static_cast<int64_t>(memory_kib));
+  return rows(place_, now);
+}
+
+}  // namespace smartvm::frontend

@@ -1,0 +1,154 @@
+// The real smartvm-frontend binary on loopback, driven by a real HTTP client (Boost.Beast):
+// authentication, limits, keep-alive, and state kept across a restart.
+#include "catch_result.hpp"
+#include "process.hpp"
+#include "temp_dir.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fcntl.h>
+#include <regex>
+#include <thread>
+
+using namespace smartvm::test;
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+const std::string kToken = "integration-token-0123456789";
+
+// The frontend, started by fork/exec and stopped by the PID recorded then.
+class Frontend {
+ public:
+  explicit Frontend(const TempDir& dir) : dir_(dir) {
+    log_ = (dir / "frontend.log").string();
+    unlink(log_.c_str());  // a previous run's "listening on" line must not be read as this one's
+    pid_ = fork();
+    if (pid_ == 0) {
+      int fd = open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      dup2(fd, 2);
+      execl(SMARTVM_FRONTEND_PATH, "smartvm-frontend", "--listen", "127.0.0.1:0", "--db", (dir / "state.db").c_str(),
+            "--token-file", (dir / "token").c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    std::regex re("listening on 127\\.0\\.0\\.1:([0-9]+)");
+    for (int i = 0; i < 200 && port_ == 0; ++i) {
+      std::smatch m;
+      std::string text = read_file(log_);
+      if (std::regex_search(text, m, re)) port_ = std::stoi(m[1]);
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  ~Frontend() { stop(); }
+  int stop() {
+    if (pid_ <= 0) return -1;
+    kill(pid_, SIGTERM);
+    int st = 0;
+    waitpid(pid_, &st, 0);
+    pid_ = -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  }
+  int port() const { return port_; }
+  std::string log() const { return read_file(log_); }
+
+ private:
+  const TempDir& dir_;
+  std::string log_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+struct Client {
+  asio::io_context io;
+  beast::tcp_stream stream{io};
+  explicit Client(int port) { stream.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port))); }
+  http::response<http::string_body> send(http::verb verb, const std::string& target, const std::string& body = "",
+                                         const std::string& token = "") {
+    http::request<http::string_body> req(verb, target, 11);
+    req.set(http::field::host, "127.0.0.1");
+    if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
+    req.body() = body;
+    req.prepare_payload();
+    // A server that refuses a body early closes while we still write: read its answer anyway.
+    beast::error_code ignored;
+    http::write(stream, req, ignored);
+    beast::flat_buffer buf;
+    http::response<http::string_body> res;
+    http::read(stream, buf, res);
+    return res;
+  }
+};
+
+std::string report(const std::string& node, int seq) {
+  return R"({"schema":1,"node":")" + node + R"(","time":"2026-11-22T04:00:00Z","seq":)" + std::to_string(seq) +
+         R"(,"capacity":{"cpu_cores":32,"memory_kib":67108864},"domains":[{"name":"j","state":"running","vcpus":4,"memory_kib":4194304}]})";
+}
+
+void write_token(const TempDir& t, mode_t mode = 0600) {
+  write_file(t / "token", kToken + "\n");
+  chmod((t / "token").c_str(), mode);
+}
+
+}  // namespace
+
+TEST_CASE("frontend: reports over HTTP, one keep-alive connection, kept across a restart", "[frontend]") {
+  TempDir t;
+  write_token(t);
+  {
+    Frontend fe(t);
+    REQUIRE(fe.port() > 0);
+    Client c(fe.port());
+    CHECK(c.send(http::verb::post, "/v1/reports", report("n001", 1), kToken).result() == http::status::ok);
+    CHECK(c.send(http::verb::post, "/v1/reports", report("n002", 1), kToken).result() == http::status::ok);
+    CHECK(c.send(http::verb::post, "/v1/reports", report("n002", 2), "wrong-token-0123456789").result() ==
+          http::status::unauthorized);
+    auto placed = c.send(http::verb::get, "/v1/placement?cores=28&memory_mib=1024");
+    CHECK(placed.result() == http::status::ok);
+    CHECK(placed.body().find("\"free_cores\":28") != std::string::npos);
+    CHECK(fe.stop() == 0);  // SIGTERM: a clean exit
+  }
+  Frontend again(t);
+  REQUIRE(again.port() > 0);
+  Client c(again.port());
+  auto nodes = c.send(http::verb::get, "/v1/nodes");
+  CHECK(nodes.body().find("\"name\":\"n001\"") != std::string::npos);
+  CHECK(nodes.body().find("\"name\":\"n002\"") != std::string::npos);
+}
+
+TEST_CASE("frontend: an oversized body is refused with 413 before it is read", "[frontend]") {
+  TempDir t;
+  write_token(t);
+  Frontend fe(t);
+  REQUIRE(fe.port() > 0);
+  Client c(fe.port());
+  auto r = c.send(http::verb::post, "/v1/reports", std::string(5 << 20, ' '), kToken);
+  CHECK(r.result() == http::status::payload_too_large);
+  CHECK(r.body().find("larger than") != std::string::npos);
+  Client fresh(fe.port());  // the server is still there for everyone else
+  CHECK(fresh.send(http::verb::get, "/v1/nodes").result() == http::status::ok);
+}
+
+TEST_CASE("frontend: bad configuration is refused with a clear message", "[frontend]") {
+  TempDir t;
+  write_token(t, 0644);
+  auto r = run_process({SMARTVM_FRONTEND_PATH, "--listen", "127.0.0.1:0", "--db", (t / "db").string(), "--token-file",
+                        (t / "token").string()});
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("is readable by everyone; chmod o-r it") != std::string::npos);
+  auto no_token = run_process({SMARTVM_FRONTEND_PATH, "--listen", "127.0.0.1:0"});
+  CHECK(no_token.exit_code == 2);
+  auto bad_listen = run_process({SMARTVM_FRONTEND_PATH, "--listen", "localhost:99999", "--token-file", (t / "token").string()});
+  CHECK(bad_listen.exit_code == 2);
+  CHECK(bad_listen.err.find("\"99999\" is not a port number") != std::string::npos);
+}

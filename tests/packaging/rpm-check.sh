@@ -19,3 +19,12 @@ echo "$scripts" | grep -q 'systemctl --no-reload preset smartvm-agent.service' |
 echo "$scripts" | grep -q 'systemctl --no-reload disable --now smartvm-agent.service' || fail "preun does not disable"
 echo "$scripts" | grep -Eq 'systemctl (start|restart|try-restart)' && fail "a scriptlet starts or restarts the agent"
 echo "rpm-check: $(basename "$rpmfile"): files and scriptlets ok"
+
+frontend=$(ls "$out"/smartvm-frontend-*.x86_64.rpm | head -n 1)
+ffiles=$(rpm -qlp "$frontend" 2>/dev/null)
+for f in /usr/bin/smartvm-frontend /usr/bin/smartvm-context /usr/lib/systemd/system/smartvm-frontend.service; do
+  echo "$ffiles" | grep -qx "$f" || fail "$f is not in $(basename "$frontend")"
+done
+rpm -qp --scripts "$frontend" 2>/dev/null | grep -q 'try-restart smartvm-frontend.service' ||
+  fail "the frontend is not restarted on upgrade"
+echo "rpm-check: $(basename "$frontend"): files and scriptlets ok"

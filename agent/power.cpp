@@ -4,9 +4,11 @@
 
 #include "systemd_lazy.hpp"
 
+#include <cpuid.h>
 #include <sys/reboot.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <memory>
 #include <thread>
 
@@ -34,8 +36,19 @@ Result<void> call(const systemd::Api& sd, sd_bus* bus, const char* service, cons
 
 }  // namespace
 
+bool running_in_vm() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  return __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & (1u << 31));
+}
+
 Result<PowerOutcome> request_power_action(PowerAction action, std::chrono::seconds delay) {
   if (action == PowerAction::none) return PowerOutcome{"none"};
+  // The agent belongs in job VMs. Run by hand on a compute node or a workstation, it must not
+  // power that machine off because someone forgot --power none.
+  if (!running_in_vm() && !std::getenv("SMARTVM_POWER_ANYWHERE"))
+    return make_error(std::string("not carrying out the power action ") + to_string(action) +
+                      ": this machine reports no hypervisor (run with --power none by hand; "
+                      "SMARTVM_POWER_ANYWHERE=1 overrides)");
   if (delay.count() > 0) std::this_thread::sleep_for(delay);
   sync();
 

@@ -15,6 +15,9 @@ struct PowerOutcome {
   std::string via;  // "logind", "systemd" or "reboot(2)"
 };
 
+// Whether this machine reports a hypervisor (CPUID leaf 1, ECX bit 31), as every VM does.
+bool running_in_vm();
+
 // Returns once the request is accepted (the bus paths) or with an error when every path failed;
 // the reboot(2) path does not return on success. `delay` is waited first.
 Result<PowerOutcome> request_power_action(PowerAction action, std::chrono::seconds delay);

@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #include <fcntl.h>
-#include <regex>
 #include <thread>
 
 using namespace smartvm::test;
@@ -42,11 +41,10 @@ class Frontend {
             "--token-file", (dir / "token").c_str(), static_cast<char*>(nullptr));
       _exit(127);
     }
-    std::regex re("listening on 127\\.0\\.0\\.1:([0-9]+)");
+    const std::string marker = "listening on 127.0.0.1:";
     for (int i = 0; i < 200 && port_ == 0; ++i) {
-      std::smatch m;
       std::string text = read_file(log_);
-      if (std::regex_search(text, m, re)) port_ = std::stoi(m[1]);
+      if (size_t at = text.find(marker); at != std::string::npos) port_ = std::atoi(text.c_str() + at + marker.size());
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
   }

@@ -1,6 +1,6 @@
 #include "job_cgroup.hpp"
 
-#include "context_document.hpp"
+#include "small_file.hpp"
 
 #include <fcntl.h>
 #include <libmount/libmount.h>

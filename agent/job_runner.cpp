@@ -1,7 +1,7 @@
 #include "job_runner.hpp"
 
 #include "child_exec.hpp"
-#include "context_document.hpp"
+#include "small_file.hpp"
 #include "job_cgroup.hpp"
 #include "log.hpp"
 #include "output_pump.hpp"
@@ -314,7 +314,11 @@ class JobRun {
     heartbeat_.expires_after(spec_.heartbeat);
     heartbeat_.async_wait([this](const boost::system::error_code& ec) {
       if (ec || main_exited_) return;
-      double cpu = cgroup_ ? cgroup_->usage().user_seconds + cgroup_->usage().system_seconds : 0;
+      double cpu = 0;
+      if (cgroup_) {
+        JobCgroup::Usage u = cgroup_->usage();
+        cpu = u.user_seconds + u.system_seconds;
+      }
       if (auto r = write_heartbeat(ws_, pid_, *record_.started_at, cpu); !r && !heartbeat_failed_) {
         heartbeat_failed_ = true;  // said once, not every interval
         log::warning("cannot write the heartbeat: " + r.error().message);

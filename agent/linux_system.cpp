@@ -122,7 +122,6 @@ Result<void> LinuxSystem::record_status(Workspace& ws, const StatusRecord& recor
 }
 
 Result<void> LinuxSystem::power(PowerAction action, std::chrono::seconds delay) {
-  unmount_context();
   auto r = request_power_action(action, delay);
   if (!r) return r.error();
   log::notice(std::string("power action ") + to_string(action) + " requested through " + r->via);

@@ -1,6 +1,7 @@
 #include "context_document.hpp"
 
-#include <fcntl.h>
+#include "small_file.hpp"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -119,30 +120,6 @@ IniDocument parse_context_sh(std::string_view text, std::string filename) {
     doc.add({sec, sec == "env" ? key : lower(key), value, start_line});
   }
   return doc;
-}
-
-Result<std::string> read_small_file(const std::string& path, size_t limit) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return os_error("open " + path);
-  std::string data;
-  char buf[16384];
-  for (;;) {
-    ssize_t n = read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      Error e = os_error("read " + path);
-      close(fd);
-      return e;
-    }
-    if (n == 0) break;
-    data.append(buf, static_cast<size_t>(n));
-    if (data.size() > limit) {
-      close(fd);
-      return make_error(path + ": larger than " + std::to_string(limit) + " bytes");
-    }
-  }
-  close(fd);
-  return data;
 }
 
 Result<IniDocument> read_context_document(const std::string& dir) {

@@ -19,7 +19,4 @@ IniDocument parse_context_sh(std::string_view text, std::string filename = "cont
 // linked libstdc++ of the agent, tripling its size.)
 Result<IniDocument> read_context_document(const std::string& dir);
 
-// Reads a whole small file (configurations, contexts); refuses anything over `limit` bytes.
-Result<std::string> read_small_file(const std::string& path, size_t limit = 1 << 20);
-
 }  // namespace smartvm

@@ -35,7 +35,6 @@ class ReservedFile {
   // directory. Falls back to write_file_atomically when the temporary file was removed.
   Result<void> commit(std::string_view content);
 
-  bool valid() const { return fd_ >= 0; }
 
  private:
   void release();

@@ -3,7 +3,7 @@
 #include "http_server.hpp"
 #include "log.hpp"
 #include "smartvm_version.hpp"
-#include "context_document.hpp"
+#include "small_file.hpp"
 #include "systemd_lazy.hpp"
 
 #include <boost/asio/signal_set.hpp>

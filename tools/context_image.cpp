@@ -1,6 +1,7 @@
 #include "context_image.hpp"
 
 #include "context_document.hpp"
+#include "small_file.hpp"
 #include "job_spec.hpp"
 
 #include <fcntl.h>

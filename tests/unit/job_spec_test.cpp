@@ -1,4 +1,5 @@
 #include "context_document.hpp"
+#include "small_file.hpp"
 #include "job_spec.hpp"
 
 #include <catch2/catch.hpp>

@@ -19,6 +19,17 @@ const char* kCompute =
 // The agent's own account of its steps on the console.
 bool said(const VmRun& r, const std::string& text) { return r.serial().find(text) != std::string::npos; }
 
+// kCompute ran to success: qemu exited (the guest powered itself off), the output is right, and
+// the job was contained in a cgroup of its own.
+void check_computed(const VmScenario& s, const VmRun& r) {
+  CHECK(r.qemu.exit_code == 0);
+  CHECK(read_file(s.repo() / "run/stdout.log") == "42\nnobody\n");
+  auto st = s.status("run/exit_status");
+  REQUIRE(st);
+  CHECK(st->state == JobState::succeeded);
+  CHECK(st->containment == "cgroup");
+}
+
 }  // namespace
 
 TEST_CASE("vm: a job reads its input from a 9p repository and writes its output", "[vm]") {
@@ -27,12 +38,7 @@ TEST_CASE("vm: a job reads its input from a 9p repository and writes its output"
   s.make_context(kCompute, Repository::ninep);
   VmRun r = s.boot(Repository::ninep);
   INFO(r.serial());
-  CHECK(r.qemu.exit_code == 0);  // the guest powered itself off
-  CHECK(read_file(s.repo() / "run/stdout.log") == "42\nnobody\n");
-  auto st = s.status("run/exit_status");
-  REQUIRE(st);
-  CHECK(st->state == JobState::succeeded);
-  CHECK(st->containment == "cgroup");
+  check_computed(s, r);
   CHECK(said(r, "opening the context /dev/sr0"));
   CHECK(said(r, "calling reboot(2)"));
 }
@@ -132,12 +138,7 @@ TEST_CASE("vm: the packaged agent runs under systemd and powers off through logi
   s.make_context(kCompute, Repository::ninep);
   VmRun r = s.boot_systemd(std::string(SMARTVM_GUEST_DIR) + "/systemd-guest.img");
   INFO(r.serial());
-  CHECK(r.qemu.exit_code == 0);
-  CHECK(read_file(s.repo() / "run/stdout.log") == "42\nnobody\n");
-  auto st = s.status("run/exit_status");
-  REQUIRE(st);
-  CHECK(st->state == JobState::succeeded);
-  CHECK(st->containment == "cgroup");
+  check_computed(s, r);
   CHECK(said(r, "power action poweroff requested through logind"));
 }
 

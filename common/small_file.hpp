@@ -1,0 +1,13 @@
+// Reading a whole small file (configurations, contexts, kernel files) into memory.
+#pragma once
+
+#include "error.hpp"
+
+#include <string>
+
+namespace smartvm {
+
+// Refuses anything over `limit` bytes rather than reading an unbounded file.
+Result<std::string> read_small_file(const std::string& path, size_t limit = 1 << 20);
+
+}  // namespace smartvm

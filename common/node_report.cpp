@@ -42,6 +42,7 @@ bool valid_node_name(std::string_view name) {
 }
 
 uint64_t NodeReport::free_cores() const {
+  if (hypervisor_stale) return 0;
   uint64_t held = 0;
   for (const auto& d : domains)
     if (holds_resources(d.state)) held += d.vcpus;
@@ -49,6 +50,7 @@ uint64_t NodeReport::free_cores() const {
 }
 
 uint64_t NodeReport::free_memory_kib() const {
+  if (hypervisor_stale) return 0;
   uint64_t held = 0;
   for (const auto& d : domains)
     if (holds_resources(d.state)) held += d.memory_kib;
@@ -114,6 +116,9 @@ Result<NodeReport> decode_report(std::string_view text) {
     s.memory_kib = *dmem;
     r.domains.push_back(std::move(s));
   }
+  // Domains nodeld could not read this cycle: what the node has free is unknown.
+  if (const json::value* stale = o.if_contains("stale"); stale && stale->is_object())
+    r.hypervisor_stale = stale->get_object().contains("libvirt");
   r.raw = std::move(v);
   return r;
 }

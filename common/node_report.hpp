@@ -29,6 +29,7 @@ struct NodeReport {
   uint64_t capacity_cores = 0;       // from the hypervisor (virNodeGetInfo), not /proc
   uint64_t capacity_memory_kib = 0;
   std::vector<DomainSummary> domains;
+  bool hypervisor_stale = false;  // "stale" names libvirt: nothing is free, as far as placement knows
   boost::json::value raw;  // the whole report as sent
 
   // What running domains do not hold: the placement view.

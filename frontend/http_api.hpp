@@ -1,12 +1,10 @@
 // The frontend's HTTP API as a function from request to response (DESIGN.md, "The frontend
-// contract"), so that every route, error and limit is tested without a socket; http_server.hpp
-// puts it on the network.
+// contract"), so that every route, error and limit is tested without a socket; HttpServer
+// (common/http_server.hpp) puts it on the network.
 #pragma once
 
+#include "http_server.hpp"
 #include "node_store.hpp"
-
-#include <boost/beast/http/message.hpp>
-#include <boost/beast/http/string_body.hpp>
 
 #include <cstdint>
 #include <map>
@@ -14,21 +12,22 @@
 
 namespace smartvm::frontend {
 
-using Request = boost::beast::http::request<boost::beast::http::string_body>;
-using Response = boost::beast::http::response<boost::beast::http::string_body>;
+using Request = HttpRequest;
+using Response = HttpResponse;
 
 struct ApiSettings {
   std::string post_token;  // required for POST /v1/reports
   std::string read_token;  // "" = reads are open
 };
 
-class Api {
+class Api : public HttpHandler {
  public:
   Api(NodeStore& store, ApiSettings settings) : store_(store), settings_(std::move(settings)) {}
 
-  Response handle(const Request& req, int64_t now);
+  Response handle(const Request& req, int64_t now) override;
   // For bodies the server refused before they were read (too large).
-  Response refuse_oversized(unsigned version, bool keep_alive);
+  Response refuse_oversized(unsigned version, bool keep_alive) override;
+  size_t body_limit() const override { return kMaxReportBytes; }
 
  private:
   Response post_report(const Request& req, int64_t now);

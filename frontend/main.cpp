@@ -1,14 +1,13 @@
 // smartvm-frontend: collects the nodes' reports and answers placement queries.
 // See smartvm-frontend(8).
+#include "http_api.hpp"
 #include "http_server.hpp"
 #include "log.hpp"
 #include "smartvm_version.hpp"
-#include "small_file.hpp"
 #include "systemd_lazy.hpp"
+#include "token_file.hpp"
 
 #include <boost/asio/signal_set.hpp>
-
-#include <sys/stat.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -28,20 +27,6 @@ const char* kUsage =
     "\n"
     "Endpoints: POST /v1/reports, GET /v1/nodes, GET /v1/nodes/NAME,\n"
     "GET /v1/placement?cores=N&memory_mib=M, GET /metrics, GET / (status page).\n";
-
-// A token: the file's first line, without trailing white space; the file must not be readable
-// by everyone.
-smartvm::Result<std::string> read_token(const std::string& path) {
-  struct stat st {};
-  if (stat(path.c_str(), &st) != 0) return smartvm::os_error("token file " + path);
-  if (st.st_mode & S_IROTH) return smartvm::make_error("token file " + path + " is readable by everyone; chmod o-r it");
-  auto text = smartvm::read_small_file(path, 4096);
-  if (!text) return text.error();
-  std::string t = text->substr(0, text->find('\n'));
-  while (!t.empty() && (t.back() == ' ' || t.back() == '\t' || t.back() == '\r')) t.pop_back();
-  if (t.size() < 16) return smartvm::make_error("token file " + path + ": the token must have at least 16 characters");
-  return t;
-}
 
 }  // namespace
 
@@ -82,20 +67,20 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "smartvm-frontend: --token-file is required (nodes authenticate their reports with it)\n");
     return 2;
   }
-  auto endpoint = frontend::parse_listen_address(listen);
+  auto endpoint = parse_listen_address(listen);
   if (!endpoint) {
     log::error("--listen: " + endpoint.error().message);
     return 2;
   }
   frontend::ApiSettings settings;
-  auto token = read_token(token_file);
+  auto token = smartvm::read_token_file(token_file);
   if (!token) {
     log::error(token.error().message);
     return 1;
   }
   settings.post_token = *token;
   if (!read_token_file.empty()) {
-    auto rt = read_token(read_token_file);
+    auto rt = smartvm::read_token_file(read_token_file);
     if (!rt) {
       log::error(rt.error().message);
       return 1;
@@ -109,7 +94,7 @@ int main(int argc, char** argv) {
   }
   boost::asio::io_context io;
   frontend::Api api(**store, settings);
-  frontend::HttpServer server(io, api);
+  HttpServer server(io, api);
   auto bound = server.listen(*endpoint);
   if (!bound) {
     log::error(bound.error().message);

@@ -1,6 +1,8 @@
 // The real smartvm-frontend binary on loopback, driven by a real HTTP client (Boost.Beast):
 // authentication, limits, keep-alive, and state kept across a restart.
+#include "background_process.hpp"
 #include "catch_result.hpp"
+#include "http_client.hpp"
 #include "process.hpp"
 #include "temp_dir.hpp"
 
@@ -27,66 +29,25 @@ namespace {
 
 const std::string kToken = "integration-token-0123456789";
 
-// The frontend, started by fork/exec and stopped by the PID recorded then.
+// The frontend on any free port of loopback, stopped by the PID recorded when it started.
 class Frontend {
  public:
-  explicit Frontend(const TempDir& dir) : dir_(dir) {
-    log_ = (dir / "frontend.log").string();
-    unlink(log_.c_str());  // a previous run's "listening on" line must not be read as this one's
-    pid_ = fork();
-    if (pid_ == 0) {
-      int fd = open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      dup2(fd, 2);
-      execl(SMARTVM_FRONTEND_PATH, "smartvm-frontend", "--listen", "127.0.0.1:0", "--db", (dir / "state.db").c_str(),
-            "--token-file", (dir / "token").c_str(), static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    const std::string marker = "listening on 127.0.0.1:";
-    for (int i = 0; i < 200 && port_ == 0; ++i) {
-      std::string text = read_file(log_);
-      if (size_t at = text.find(marker); at != std::string::npos) port_ = std::atoi(text.c_str() + at + marker.size());
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+  explicit Frontend(const TempDir& dir)
+      : process_({SMARTVM_FRONTEND_PATH, "--listen", "127.0.0.1:0", "--db", (dir / "state.db").string(), "--token-file",
+                  (dir / "token").string()},
+                 (dir / "frontend.log").string()) {
+    port_ = process_.wait_for_port("listening on 127.0.0.1:");
   }
-  ~Frontend() { stop(); }
-  int stop() {
-    if (pid_ <= 0) return -1;
-    kill(pid_, SIGTERM);
-    int st = 0;
-    waitpid(pid_, &st, 0);
-    pid_ = -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  }
+  int stop() { return process_.stop(); }
   int port() const { return port_; }
-  std::string log() const { return read_file(log_); }
+  std::string log() const { return process_.log(); }
 
  private:
-  const TempDir& dir_;
-  std::string log_;
-  pid_t pid_ = -1;
+  BackgroundProcess process_;
   int port_ = 0;
 };
 
-struct Client {
-  asio::io_context io;
-  beast::tcp_stream stream{io};
-  explicit Client(int port) { stream.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port))); }
-  http::response<http::string_body> send(http::verb verb, const std::string& target, const std::string& body = "",
-                                         const std::string& token = "") {
-    http::request<http::string_body> req(verb, target, 11);
-    req.set(http::field::host, "127.0.0.1");
-    if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
-    req.body() = body;
-    req.prepare_payload();
-    // A server that refuses a body early closes while we still write: read its answer anyway.
-    beast::error_code ignored;
-    http::write(stream, req, ignored);
-    beast::flat_buffer buf;
-    http::response<http::string_body> res;
-    http::read(stream, buf, res);
-    return res;
-  }
-};
+using Client = HttpClient;
 
 std::string report(const std::string& node, int seq) {
   return R"({"schema":1,"node":")" + node + R"(","time":"2026-11-22T04:00:00Z","seq":)" + std::to_string(seq) +

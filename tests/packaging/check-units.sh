@@ -12,9 +12,11 @@ trap 'rm -rf "$work"' EXIT
 mkdir "$work/root"
 tar -C "$work/root" -xf "$cache"
 version=$(sed -n 's/^project(smartvm VERSION \([0-9.]*\).*/\1/p' "$src/CMakeLists.txt")
-cp "$debs/smartvm-agent_${version}_amd64.deb" "$debs/smartvm-frontend_${version}_amd64.deb" "$work/root/tmp/"
-# xorriso (the frontend's dependency) is not in the tree: --force-depends, the units are what is checked.
-chroot "$work/root" dpkg -i --force-depends "/tmp/smartvm-agent_${version}_amd64.deb" "/tmp/smartvm-frontend_${version}_amd64.deb" >/dev/null 2>&1
+cp "$debs/smartvm-agent_${version}_amd64.deb" "$debs/smartvm-frontend_${version}_amd64.deb" \
+  "$debs/smartvm-nodeld_${version}_amd64.deb" "$work/root/tmp/"
+# xorriso (the frontend's dependency) and libvirt (nodeld's) are not in the tree: --force-depends, the units are what is checked.
+chroot "$work/root" dpkg -i --force-depends "/tmp/smartvm-agent_${version}_amd64.deb" "/tmp/smartvm-frontend_${version}_amd64.deb" \
+  "/tmp/smartvm-nodeld_${version}_amd64.deb" >/dev/null 2>&1
 
 status=0
 # unit  ceiling  why the ceiling is where it is (initscripts/*.service say more)
@@ -31,5 +33,6 @@ while read -r unit ceiling; do
 done <<UNITS
 smartvm-agent.service 7.9
 smartvm-frontend.service 2.5
+nodeld.service 4.0
 UNITS
 exit $status

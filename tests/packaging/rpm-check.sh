@@ -28,3 +28,12 @@ done
 rpm -qp --scripts "$frontend" 2>/dev/null | grep -q 'try-restart smartvm-frontend.service' ||
   fail "the frontend is not restarted on upgrade"
 echo "rpm-check: $(basename "$frontend"): files and scriptlets ok"
+
+nodeld=$(ls "$out"/smartvm-nodeld-*.x86_64.rpm | head -n 1)
+nfiles=$(rpm -qlp "$nodeld" 2>/dev/null)
+for f in /usr/sbin/nodeld /usr/lib/systemd/system/nodeld.service /etc/smartvm/nodeld.ini \
+         /usr/share/dbus-1/system.d/org.smartvm.Nodeld1.conf /usr/share/man/man8/nodeld.8; do
+  echo "$nfiles" | grep -qx "$f" || fail "$f is not in $(basename "$nodeld")"
+done
+rpm -qp --configfiles "$nodeld" 2>/dev/null | grep -qx /etc/smartvm/nodeld.ini || fail "nodeld.ini is not a config file"
+echo "rpm-check: $(basename "$nodeld"): files ok"

@@ -13,7 +13,7 @@
 #include <chrono>
 #include <memory>
 
-namespace smartvm::frontend {
+namespace smartvm {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
@@ -27,14 +27,14 @@ int64_t unix_now() {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, Api& api) : stream_(std::move(socket)), api_(api) {}
+  Session(tcp::socket socket, HttpHandler& handler) : stream_(std::move(socket)), handler_(handler) {}
 
   void start() { read(); }
 
  private:
   void read() {
     parser_.emplace();
-    parser_->body_limit(kMaxReportBytes);
+    parser_->body_limit(handler_.body_limit());
     parser_->header_limit(16 * 1024);
     stream_.expires_after(std::chrono::seconds(30));
     http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
@@ -49,11 +49,11 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (ec == http::error::body_limit) {
       // What was sent cannot be read further: answer and close.
-      write(api_.refuse_oversized(parser_->get().version(), false));
+      write(handler_.refuse_oversized(parser_->get().version(), false));
       return;
     }
     if (ec) {  // not HTTP: say so and close
-      Response res(http::status::bad_request, 11);
+      HttpResponse res(http::status::bad_request, 11);
       res.set(http::field::content_type, "application/json");
       res.body() = "{\"error\":\"malformed HTTP request: " + ec.message() + "\"}\n";
       res.keep_alive(false);
@@ -61,13 +61,13 @@ class Session : public std::enable_shared_from_this<Session> {
       write(std::move(res));
       return;
     }
-    Request req = parser_->release();
-    Response res;
+    HttpRequest req = parser_->release();
+    HttpResponse res;
     try {
-      res = api_.handle(req, unix_now());
+      res = handler_.handle(req, unix_now());
     } catch (const std::exception& e) {  // a corrupt stored report, say: this request fails, not the server
       log::error(std::string("request ") + std::string(req.target()) + ": " + e.what());
-      res = Response(http::status::internal_server_error, req.version());
+      res = HttpResponse(http::status::internal_server_error, req.version());
       res.keep_alive(false);
       res.prepare_payload();
     }
@@ -75,8 +75,8 @@ class Session : public std::enable_shared_from_this<Session> {
     write(std::move(res));
   }
 
-  void write(Response res) {
-    auto shared = std::make_shared<Response>(std::move(res));
+  void write(HttpResponse res) {
+    auto shared = std::make_shared<HttpResponse>(std::move(res));
     http::async_write(stream_, *shared, [self = shared_from_this(), shared](beast::error_code ec, size_t) {
       if (ec || !shared->keep_alive()) {
         self->close();
@@ -94,12 +94,12 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
-  Api& api_;
+  HttpHandler& handler_;
 };
 
 }  // namespace
 
-HttpServer::HttpServer(asio::io_context& io, Api& api) : api_(api), acceptor_(io) {}
+HttpServer::HttpServer(asio::io_context& io, HttpHandler& handler) : handler_(handler), acceptor_(io) {}
 
 Result<tcp::endpoint> HttpServer::listen(const tcp::endpoint& at) {
   beast::error_code ec;
@@ -118,10 +118,10 @@ void HttpServer::stop() {
 }
 
 void HttpServer::accept() {
-  // One thread runs everything (the SQLite connection is not shared), so no strands.
+  // One thread runs everything (the frontend's SQLite connection is not shared), so no strands.
   acceptor_.async_accept([this](beast::error_code ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted) return;
-    if (!ec) std::make_shared<Session>(std::move(socket), api_)->start();
+    if (!ec) std::make_shared<Session>(std::move(socket), handler_)->start();
     accept();
   });
 }
@@ -141,4 +141,4 @@ Result<tcp::endpoint> parse_listen_address(const std::string& s) {
   return tcp::endpoint(addr, static_cast<unsigned short>(p));
 }
 
-}  // namespace smartvm::frontend
+}  // namespace smartvm

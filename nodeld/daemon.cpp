@@ -1,0 +1,262 @@
+#include "daemon.hpp"
+
+#include "log.hpp"
+#include "metrics_text.hpp"
+#include "report_json.hpp"
+#include "status_record.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/beast/http/field.hpp>
+
+#include <systemd/sd-daemon.h>
+
+#include <algorithm>
+
+namespace smartvm::nodeld {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+
+Daemon::Daemon(asio::io_context& io, NodeldConfig config, DaemonOptions options)
+    : io_(io),
+      config_(std::move(config)),
+      options_(std::move(options)),
+      collector_(io,
+                 SourceFunctions{
+                     [this]() -> Result<HostStats> {
+                       std::shared_ptr<HostStatsSource> s;
+                       {
+                         std::lock_guard lock(sources_mutex_);
+                         s = host_;
+                       }
+                       return s->collect();
+                     },
+                     [this]() -> Result<HypervisorStats> {
+                       std::shared_ptr<LibvirtSource> s;
+                       {
+                         std::lock_guard lock(sources_mutex_);
+                         s = libvirt_;
+                       }
+                       return s->collect();
+                     },
+                     [this]() -> Result<std::vector<RdmaPort>> {
+                       std::shared_ptr<RdmaSource> s;
+                       {
+                         std::lock_guard lock(sources_mutex_);
+                         s = rdma_;
+                       }
+                       return s->collect();
+                     }}),
+      sender_(io),
+      cycle_timer_(io),
+      watchdog_timer_(io),
+      signals_(io) {
+  apply(NodeldConfig{});
+}
+
+Daemon::~Daemon() = default;
+
+void Daemon::apply(const NodeldConfig& old) {
+  bool first = !host_;
+  std::lock_guard lock(sources_mutex_);
+  if (first || old.proc_root != config_.proc_root) host_ = std::make_shared<HostStatsSource>(config_.proc_root);
+  if (first || old.libvirt_uri != config_.libvirt_uri)
+    libvirt_ = std::make_shared<LibvirtSource>(config_.libvirt_uri, [this](const DomainEvent& ev) {
+      asio::post(io_, [this, ev] { on_domain_event(ev); });
+    });
+  if (first || old.sysfs_root != config_.sysfs_root)
+    rdma_ = std::make_shared<RdmaSource>(options_.rdma_devices(), config_.sysfs_root);
+  sender_.configure(config_.frontend, config_.token, config_.post_timeout);
+}
+
+Result<void> Daemon::listen_metrics() {
+  if (metrics_server_) metrics_server_->stop();
+  metrics_server_.reset();
+  if (config_.metrics_listen.empty()) return {};
+  auto at = parse_listen_address(config_.metrics_listen);
+  if (!at) return at.error().context("metrics_listen");
+  auto server = std::make_unique<HttpServer>(io_, *this);
+  auto bound = server->listen(*at);
+  if (!bound) return bound.error();
+  log::notice("serving /metrics on " + bound->address().to_string() + ":" + std::to_string(bound->port()));
+  metrics_server_ = std::move(server);
+  return {};
+}
+
+Result<void> Daemon::start() {
+  if (auto r = listen_metrics(); !r) return r;
+  if (options_.control_bus) {
+    bus_ = std::make_unique<ControlBus>(io_, ControlBus::Handlers{[this] { return report_; }, [this] { return reload(); }});
+    if (auto r = bus_->start(); !r) {
+      // A host without a system bus still gets reports and metrics.
+      log::warning(r.error().message + "; no control object (GetReport, Reload) on the bus");
+      bus_.reset();
+    }
+  }
+  signals_.add(SIGTERM);
+  signals_.add(SIGINT);
+  signals_.add(SIGHUP);
+  wait_signal();
+  uint64_t usec = 0;
+  if (sd_watchdog_enabled(0, &usec) > 0) {
+    watchdog_usec_ = std::chrono::microseconds(usec);
+    watchdog();
+  }
+  // READY=1 once the first report is made: from then on GetReport and /metrics have content.
+  cycle([this](const std::string&) { notify("READY=1"); });
+  return {};
+}
+
+void Daemon::wait_signal() {
+  signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    if (sig == SIGHUP) {
+      (void)reload();
+      wait_signal();
+      return;
+    }
+    log::notice(std::string("stopping on ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
+    stop();
+  });
+}
+
+void Daemon::stop() {
+  if (stopping_) return;
+  stopping_ = true;
+  notify("STOPPING=1");
+  boost::system::error_code ignored;
+  cycle_timer_.cancel();
+  watchdog_timer_.cancel();
+  signals_.cancel(ignored);
+  if (metrics_server_) metrics_server_->stop();
+  bus_.reset();
+  io_.stop();
+}
+
+Result<void> Daemon::reload() {
+  LoadedConfig loaded = load_nodeld_config_file(options_.config_path);
+  for (const Diagnostic& d : loaded.diagnostics)
+    (d.severity == Diagnostic::Severity::error ? log::error : log::warning)(d.format());
+  if (has_errors(loaded.diagnostics)) {
+    log::error("reload of " + options_.config_path + " refused; the running configuration stays");
+    return make_error(options_.config_path + " has errors; the running configuration stays");
+  }
+  notify("RELOADING=1");
+  NodeldConfig old = std::move(config_);
+  config_ = std::move(loaded.config);
+  apply(old);
+  Result<void> result;
+  if (old.metrics_listen != config_.metrics_listen) {
+    if (auto r = listen_metrics(); !r) {
+      log::error(r.error().message + "; /metrics is off until the next reload");
+      result = r;
+    }
+  }
+  if (old.interval != config_.interval) schedule_cycle();
+  log::notice("reloaded " + options_.config_path);
+  notify("READY=1");
+  return result;
+}
+
+void Daemon::collect_once(std::function<void(const std::string&)> done) { cycle(std::move(done), false); }
+
+void Daemon::schedule_cycle() {
+  if (stopping_) return;
+  cycle_timer_.expires_after(config_.interval);
+  cycle_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) cycle();
+  });
+}
+
+void Daemon::cycle(std::function<void(const std::string&)> then, bool reschedule) {
+  bool started = collector_.collect(config_.source_deadline(), [this, then](Snapshot s) {
+    on_snapshot(std::move(s));
+    if (then) then(report_);
+  });
+  if (!started) log::warning("a collection cycle is still running; skipped one");
+  if (reschedule) schedule_cycle();
+}
+
+void Daemon::on_snapshot(Snapshot s) {
+  s.node = config_.name;
+  s.time = format_utc(std::chrono::system_clock::now());
+  s.seq = ++seq_;
+  s.interval_seconds = static_cast<uint64_t>(config_.interval.count());
+  // Keep what the throttle module wrote into the domains it manages (issue 5).
+  latest_ = std::move(s);
+  publish();
+  sender_.send(report_);
+  std::string status = "report " + std::to_string(latest_.seq) + ": " +
+                       std::to_string(latest_.hypervisor ? latest_.hypervisor->domains.size() : 0) + " domains";
+  for (const auto& [source, st] : latest_.stale) status += ", " + source + " stale";
+  if (sender_.in_outage()) status += ", frontend unreachable";
+  notify("STATUS=" + status);
+}
+
+void Daemon::on_domain_event(const DomainEvent& ev) {
+  log::info("domain " + ev.name + " " + ev.event);
+  if (!latest_.hypervisor) return;
+  auto& domains = latest_.hypervisor->domains;
+  auto it = std::find_if(domains.begin(), domains.end(), [&](const DomainStats& d) { return d.name == ev.name; });
+  if (ev.event == "undefined") {
+    if (it != domains.end()) domains.erase(it);
+  } else if (it != domains.end()) {
+    if (!ev.state.empty()) it->state = ev.state;
+  } else {
+    // New since the last cycle: known by name and state until the next cycle fills it in.
+    DomainStats d;
+    d.name = ev.name;
+    d.uuid = ev.uuid;
+    d.state = ev.state.empty() ? "nostate" : ev.state;
+    domains.insert(std::upper_bound(domains.begin(), domains.end(), d,
+                                    [](const DomainStats& a, const DomainStats& b) { return a.name < b.name; }),
+                   std::move(d));
+  }
+  publish();
+}
+
+void Daemon::publish() {
+  report_ = report_text(latest_);
+  metrics_ = metrics_text(latest_);
+}
+
+void Daemon::watchdog() {
+  // From the main loop itself: a loop that stops turning stops the pings, and systemd restarts it.
+  notify("WATCHDOG=1");
+  watchdog_timer_.expires_after(watchdog_usec_ / 2);
+  watchdog_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) watchdog();
+  });
+}
+
+void Daemon::notify(const std::string& state) { sd_notify(0, state.c_str()); }
+
+HttpResponse Daemon::handle(const HttpRequest& req, int64_t) {
+  HttpResponse res(http::status::ok, req.version());
+  res.keep_alive(req.keep_alive());
+  std::string_view target = req.target();
+  if (target.substr(0, target.find('?')) != "/metrics") {
+    res.result(http::status::not_found);
+    res.set(http::field::content_type, "text/plain; charset=utf-8");
+    res.body() = "nodeld serves /metrics only\n";
+  } else if (req.method() != http::verb::get && req.method() != http::verb::head) {
+    res.result(http::status::method_not_allowed);
+    res.set(http::field::allow, "GET, HEAD");
+  } else {
+    res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+    res.body() = metrics_;
+  }
+  res.prepare_payload();
+  return res;
+}
+
+HttpResponse Daemon::refuse_oversized(unsigned version, bool keep_alive) {
+  HttpResponse res(http::status::payload_too_large, version);
+  res.keep_alive(keep_alive);
+  res.set(http::field::content_type, "text/plain; charset=utf-8");
+  res.body() = "nodeld takes no request bodies\n";
+  res.prepare_payload();
+  return res;
+}
+
+}  // namespace smartvm::nodeld

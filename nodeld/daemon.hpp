@@ -1,0 +1,91 @@
+// nodeld as a daemon: one Asio loop drives the collection timer, report delivery, /metrics,
+// the control object on the system bus, SIGHUP reloads and systemd's notify protocol. The
+// sources run on worker threads (collector.hpp) and post their answers back to this loop; the
+// routing and throttling modules (issues 4 and 5) plug in here and react to the same snapshot
+// and domain events.
+#pragma once
+
+#include "collector.hpp"
+#include "control_bus.hpp"
+#include "http_server.hpp"
+#include "libvirt_source.hpp"
+#include "nodeld_config.hpp"
+#include "rdma_source.hpp"
+#include "report_sender.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace smartvm::nodeld {
+
+struct DaemonOptions {
+  std::string config_path;
+  bool control_bus = true;  // off for --once
+  // Where RDMA ports come from; libibverbs unless a test gives a fake.
+  std::function<std::unique_ptr<RdmaDevices>()> rdma_devices = make_verbs_devices;
+};
+
+class Daemon : public HttpHandler {
+ public:
+  Daemon(boost::asio::io_context& io, NodeldConfig config, DaemonOptions options);
+  ~Daemon() override;
+
+  // Listens, joins the bus, starts the cycle timer and signal handling.
+  Result<void> start();
+  // One cycle; `done` gets the report's JSON text (for --once).
+  void collect_once(std::function<void(const std::string&)> done);
+  // Reads the configuration file again; a bad one is refused (logged, returned) and the old
+  // one stays.
+  Result<void> reload();
+  void stop();
+  // Whether a source's job still runs (nodeld then exits without waiting for it).
+  bool sources_busy() const { return collector_.any_busy(); }
+
+ private:
+  HttpResponse handle(const HttpRequest& req, int64_t now) override;
+  HttpResponse refuse_oversized(unsigned version, bool keep_alive) override;
+  size_t body_limit() const override { return 0; }
+
+  void apply(const NodeldConfig& old);
+  Result<void> listen_metrics();
+  void wait_signal();
+  void schedule_cycle();
+  void cycle(std::function<void(const std::string&)> then = nullptr, bool reschedule = true);
+  void on_snapshot(Snapshot s);
+  void on_domain_event(const DomainEvent& ev);
+  void publish();
+  void watchdog();
+  void notify(const std::string& state);
+
+  boost::asio::io_context& io_;
+  NodeldConfig config_;
+  DaemonOptions options_;
+
+  // Sources: swapped on reload under the mutex, used by the worker threads through copies.
+  std::mutex sources_mutex_;
+  std::shared_ptr<HostStatsSource> host_;
+  std::shared_ptr<LibvirtSource> libvirt_;
+  std::shared_ptr<RdmaSource> rdma_;
+
+  Collector collector_;
+  ReportSender sender_;
+  std::unique_ptr<HttpServer> metrics_server_;
+  std::unique_ptr<ControlBus> bus_;
+  boost::asio::steady_timer cycle_timer_;
+  boost::asio::steady_timer watchdog_timer_;
+  boost::asio::signal_set signals_;
+  std::chrono::microseconds watchdog_usec_{0};
+
+  uint64_t seq_ = 0;
+  Snapshot latest_;
+  std::string report_;   // latest_ as JSON
+  std::string metrics_;  // latest_ as Prometheus text
+  bool stopping_ = false;
+};
+
+}  // namespace smartvm::nodeld

@@ -1,0 +1,179 @@
+#include "nodeld_config.hpp"
+
+#include "config_reader.hpp"
+#include "node_report.hpp"
+#include "small_file.hpp"
+#include "token_file.hpp"
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/network_v4.hpp>
+#include <boost/url/parse.hpp>
+
+#include <sys/utsname.h>
+
+#include <algorithm>
+#include <charconv>
+#include <sstream>
+
+namespace smartvm::nodeld {
+
+namespace {
+
+std::vector<std::string> split_words(const std::string& s) {
+  std::istringstream in(s);
+  std::vector<std::string> out;
+  for (std::string w; in >> w;) out.push_back(w);
+  return out;
+}
+
+// An interface name as the kernel accepts it (IFNAMSIZ - 1, no '/' or white space), optionally
+// with the glob characters * ? [ ] in it.
+bool valid_interface_pattern(const std::string& s) {
+  if (s.empty() || s.size() > 15 || s == "." || s == "..") return false;
+  return std::none_of(s.begin(), s.end(), [](char c) { return c == '/' || c == ':' || c <= ' ' || c == 127; });
+}
+
+bool valid_ipv4(const std::string& s) {
+  boost::system::error_code ec;
+  auto a = boost::asio::ip::make_address(s, ec);
+  return !ec && a.is_v4();
+}
+
+bool valid_host_port(const std::string& s, bool port_zero = false) {
+  size_t colon = s.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  unsigned port = 0;
+  auto [p, e] = std::from_chars(s.data() + colon + 1, s.data() + s.size(), port);
+  return e == std::errc() && p == s.data() + s.size() && (port > 0 || port_zero) && port <= 65535;
+}
+
+std::string host_name() {
+  struct utsname u {};
+  if (uname(&u) != 0) return "localhost";
+  std::string n = u.nodename;
+  return n.empty() ? "localhost" : n;
+}
+
+}  // namespace
+
+std::chrono::milliseconds NodeldConfig::source_deadline() const {
+  return std::min<std::chrono::milliseconds>(std::chrono::duration_cast<std::chrono::milliseconds>(interval) / 2,
+                                             std::chrono::seconds(5));
+}
+
+Result<HttpTarget> parse_http_url(const std::string& url) {
+  auto u = boost::urls::parse_uri(url);
+  if (!u) return make_error("\"" + url + "\" is not a URL: " + u.error().message());
+  if (u->scheme() != "http")
+    return make_error("\"" + url + "\": only http:// is supported (put a TLS proxy in front of the frontend for https)");
+  if (u->encoded_host().empty()) return make_error("\"" + url + "\" names no host");
+  if (u->has_userinfo()) return make_error("\"" + url + "\": credentials belong in token_file, not in the URL");
+  HttpTarget t;
+  t.url = url;
+  t.host = u->host_address();  // without the [] of an IPv6 literal
+  t.port = u->has_port() ? std::string(u->port()) : "80";
+  t.target = u->encoded_path().empty() ? "/" : std::string(u->encoded_path());
+  if (u->has_query()) t.target += "?" + std::string(u->encoded_query());
+  return t;
+}
+
+LoadedConfig load_nodeld_config(const IniDocument& doc, bool read_token) {
+  LoadedConfig out;
+  NodeldConfig& c = out.config;
+  ConfigReader r(doc);
+
+  // [node]
+  c.name = r.get_string("node", "name", host_name());
+  if (!valid_node_name(c.name))
+    r.error("node", "name", "\"" + c.name + "\" is not a node name (1 to 253 of A-Z a-z 0-9 . _ -)");
+  c.libvirt_uri = r.get_string("node", "libvirt_uri", c.libvirt_uri);
+  if (c.libvirt_uri.find(':') == std::string::npos)
+    r.error("node", "libvirt_uri", "\"" + c.libvirt_uri + "\" is not a libvirt URI (qemu:///system, xen:///system, ...)");
+  c.interval = std::chrono::seconds(r.get_uint("node", "interval", 10, 1, 3600));
+  c.proc_root = r.get_string("node", "proc_root", c.proc_root);
+  c.sysfs_root = r.get_string("node", "sysfs_root", c.sysfs_root);
+  for (const char* key : {"proc_root", "sysfs_root"}) {
+    const std::string& v = std::string(key) == "proc_root" ? c.proc_root : c.sysfs_root;
+    if (v.empty() || v.front() != '/') r.error("node", key, "\"" + v + "\" must be an absolute path");
+  }
+
+  // [report]
+  std::string frontend = r.get_string("report", "frontend");
+  c.token_file = r.get_string("report", "token_file", "/etc/smartvm/frontend.token");
+  if (!frontend.empty()) {
+    auto t = parse_http_url(frontend);
+    if (t) {
+      c.frontend = *t;
+    } else {
+      r.error("report", "frontend", t.error().message);
+    }
+    if (read_token) {
+      auto token = read_token_file(c.token_file);
+      if (token) {
+        c.token = *token;
+      } else {
+        r.error("report", "token_file", token.error().message);
+      }
+    }
+  }
+  c.post_timeout = std::chrono::seconds(r.get_uint("report", "timeout", 5, 1, 300));
+  c.metrics_listen = r.get_string("report", "metrics_listen", c.metrics_listen);
+  if (!c.metrics_listen.empty() && !valid_host_port(c.metrics_listen, true))  // 0: any free port
+    r.error("report", "metrics_listen", "\"" + c.metrics_listen + "\" is not ADDRESS:PORT (127.0.0.1:9650)");
+
+  // [ipoib]
+  c.ipoib_interface = r.get_string("ipoib", "interface", c.ipoib_interface);
+  if (!valid_interface_pattern(c.ipoib_interface) || c.ipoib_interface.find_first_of("*?[") != std::string::npos)
+    r.error("ipoib", "interface", "\"" + c.ipoib_interface + "\" is not an interface name");
+  if (const IniEntry* e = doc.find("ipoib", "guest_interfaces"); e) {
+    c.guest_interfaces = split_words(r.get_string("ipoib", "guest_interfaces"));
+    for (const std::string& g : c.guest_interfaces)
+      if (!valid_interface_pattern(g)) r.error("ipoib", "guest_interfaces", "\"" + g + "\" is not an interface name or glob");
+  }
+  r.get_choice("ipoib", "mode", 0, {"route"});
+  for (const std::string& word : split_words(r.get_string("ipoib", "guests"))) {
+    size_t eq = word.find('=');
+    GuestAddress g;
+    if (eq != std::string::npos) g = {word.substr(0, eq), word.substr(eq + 1)};
+    if (eq == std::string::npos || !valid_interface_pattern(g.interface) || !valid_ipv4(g.address)) {
+      r.error("ipoib", "guests", "\"" + word + "\" is not INTERFACE=IPV4ADDRESS (vif1.0=10.10.0.5)");
+      continue;
+    }
+    c.static_guests.push_back(g);
+  }
+  c.guest_subnet = r.get_string("ipoib", "guest_subnet");
+  if (!c.guest_subnet.empty()) {
+    boost::system::error_code ec;
+    auto net = boost::asio::ip::make_network_v4(c.guest_subnet, ec);
+    if (ec || net.network() != net.address())
+      r.error("ipoib", "guest_subnet", "\"" + c.guest_subnet + "\" is not an IPv4 network such as 10.10.0.0/24");
+  }
+  c.repository_probe = r.get_string("ipoib", "repository_probe");
+  if (!c.repository_probe.empty() && !valid_host_port(c.repository_probe))
+    r.error("ipoib", "repository_probe", "\"" + c.repository_probe + "\" is not HOST:PORT (10.10.0.1:2049)");
+
+  // [throttle]
+  c.throttle_enabled = r.get_bool("throttle", "enabled", true);
+  c.throttle_mode = r.get_choice("throttle", "mode", 1, {"static", "adaptive"}) == 0 ? ThrottleMode::fixed
+                                                                                      : ThrottleMode::adaptive;
+  c.read_bytes_sec = r.get_size("throttle", "read_bytes_sec", 0);
+  c.write_bytes_sec = r.get_size("throttle", "write_bytes_sec", 0);
+  c.read_iops_sec = r.get_uint("throttle", "read_iops_sec", 0, 0, 100'000'000);
+  c.write_iops_sec = r.get_uint("throttle", "write_iops_sec", 0, 0, 100'000'000);
+  c.target_io_pressure = static_cast<unsigned>(r.get_uint("throttle", "target_io_pressure", 10, 1, 100));
+
+  out.diagnostics = r.finish();
+  return out;
+}
+
+LoadedConfig load_nodeld_config_file(const std::string& path) {
+  auto text = read_small_file(path);
+  if (!text) {
+    LoadedConfig out;
+    out.diagnostics.push_back({Diagnostic::Severity::error, path, 0, text.error().message});
+    return out;
+  }
+  return load_nodeld_config(IniDocument::parse(*text, path));
+}
+
+}  // namespace smartvm::nodeld

@@ -1,0 +1,81 @@
+// nodeld's configuration (DESIGN.md, "The nodeld contract"; nodeld(8)): read from an INI file,
+// every value checked, every problem located by file and line. Loading never stops at the
+// first problem, so --check-config and a refused SIGHUP reload list them all.
+#pragma once
+
+#include "diagnostic.hpp"
+#include "error.hpp"
+#include "ini_document.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace smartvm::nodeld {
+
+struct HttpTarget {
+  std::string host;
+  std::string port;  // "80" when the URL names none
+  std::string target;  // path and query, "/v1/reports"
+  std::string url;   // as written, for logs
+};
+
+struct GuestAddress {
+  std::string interface;  // vif1.0
+  std::string address;    // 10.10.0.5
+};
+
+enum class IpoibMode { route };
+enum class ThrottleMode { fixed, adaptive };  // "static" in the file; static is a C++ keyword
+
+struct NodeldConfig {
+  // [node]
+  std::string name;  // default: the host name
+  std::string libvirt_uri = "qemu:///system";
+  std::chrono::seconds interval{10};
+  std::string proc_root = "/proc";  // for tests: a fake /proc tree
+  std::string sysfs_root = "/sys";  // for tests: a fake /sys tree
+
+  // [report]
+  std::optional<HttpTarget> frontend;  // none: reports are not sent
+  std::string token_file;
+  std::string token;  // read from token_file when the configuration is loaded
+  std::chrono::seconds post_timeout{5};
+  std::string metrics_listen = "127.0.0.1:9650";  // "": no /metrics
+
+  // [ipoib]
+  std::string ipoib_interface = "ib0";
+  std::vector<std::string> guest_interfaces{"vif*"};
+  IpoibMode ipoib_mode = IpoibMode::route;
+  std::vector<GuestAddress> static_guests;
+  std::string guest_subnet;      // "" or 10.10.0.0/24
+  std::string repository_probe;  // "" or host:port
+
+  // [throttle]
+  bool throttle_enabled = true;
+  ThrottleMode throttle_mode = ThrottleMode::adaptive;
+  uint64_t read_bytes_sec = 0, write_bytes_sec = 0, read_iops_sec = 0, write_iops_sec = 0;
+  unsigned target_io_pressure = 10;
+
+  // How long one source may take before its part of a report is marked stale: half the
+  // interval, at most 5 s, so that the report still goes out on time.
+  std::chrono::milliseconds source_deadline() const;
+};
+
+struct LoadedConfig {
+  NodeldConfig config;
+  Diagnostics diagnostics;  // errors make the configuration unusable; warnings do not
+};
+
+// Checks a parsed document; `read_token` false skips reading token_file (unit tests of values).
+LoadedConfig load_nodeld_config(const IniDocument& doc, bool read_token = true);
+// Reads and checks a file. A missing or unreadable file is one error diagnostic.
+LoadedConfig load_nodeld_config_file(const std::string& path);
+
+// http://host[:port]/path: what the frontend's URL may be (TLS is for a proxy in front of it).
+Result<HttpTarget> parse_http_url(const std::string& url);
+
+}  // namespace smartvm::nodeld

@@ -1,0 +1,53 @@
+// Delivers reports to the frontend: HTTP POST (Boost.Beast) with the bearer token and a
+// timeout. While the frontend is down, only the newest report waits (memory stays bounded:
+// one report in flight, one waiting), retries back off from 1 s to 60 s, and the outage is
+// logged when it starts and when it ends, never per attempt. A report the frontend refuses as
+// malformed (400, 413) is dropped with an error: sending it again would not help.
+#pragma once
+
+#include "nodeld_config.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace smartvm::nodeld {
+
+class ReportSender {
+ public:
+  explicit ReportSender(boost::asio::io_context& io);
+
+  // A new target takes effect from the next attempt; none stops delivery.
+  void configure(std::optional<HttpTarget> target, std::string token, std::chrono::seconds timeout);
+  // Queues a report, replacing one that still waits.
+  void send(std::string body);
+
+  uint64_t delivered() const { return delivered_; }
+  uint64_t replaced() const { return replaced_total_; }  // reports a newer one replaced unsent
+  bool in_outage() const { return outage_; }
+
+ private:
+  struct Exchange;
+  void attempt();
+  void complete(std::string body, const std::string& failure, unsigned status, const std::string& answer);
+
+  boost::asio::io_context& io_;
+  boost::asio::steady_timer retry_;
+  std::optional<HttpTarget> target_;
+  std::string token_;
+  std::chrono::seconds timeout_{5};
+  std::optional<std::string> waiting_;
+  bool in_flight_ = false;
+  bool retry_armed_ = false;
+  bool outage_ = false;
+  std::chrono::seconds backoff_{0};
+  uint64_t delivered_ = 0;
+  uint64_t replaced_in_outage_ = 0;
+  uint64_t replaced_total_ = 0;
+};
+
+}  // namespace smartvm::nodeld

@@ -1,0 +1,80 @@
+// What one collection cycle found, source by source: the data behind both the JSON report
+// (report_json.hpp) and the Prometheus text (metrics_text.hpp).
+#pragma once
+
+#include "host_stats.hpp"
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace smartvm::nodeld {
+
+struct BlockStats {
+  std::string name;  // vda
+  uint64_t rd_bytes = 0, wr_bytes = 0, rd_reqs = 0, wr_reqs = 0;
+};
+
+struct NetStats {
+  std::string name;  // vnet0
+  uint64_t rx_bytes = 0, tx_bytes = 0, rx_pkts = 0, tx_pkts = 0;
+};
+
+// The per-disk I/O limits applied to a domain (issue 5's throttle fills it in).
+struct Throttle {
+  uint64_t read_bytes_sec = 0, write_bytes_sec = 0, read_iops_sec = 0, write_iops_sec = 0;
+};
+
+struct DomainStats {
+  std::string name;
+  std::string uuid;
+  std::string state;  // running, paused, blocked, shutoff, crashed, pmsuspended, shutdown, nostate
+  unsigned vcpus = 0;
+  uint64_t memory_kib = 0;
+  std::optional<double> cpu_seconds;
+  std::vector<BlockStats> block;
+  std::vector<NetStats> net;
+  std::optional<Throttle> throttle;
+};
+
+struct HypervisorStats {
+  unsigned cpu_cores = 0;     // virNodeGetInfo
+  uint64_t memory_kib = 0;    // virNodeGetInfo
+  std::optional<uint64_t> free_memory_kib;  // virNodeGetFreeMemory
+  std::vector<DomainStats> domains;         // by name
+};
+
+struct RdmaPort {
+  std::string device;  // mlx5_0
+  unsigned port = 1;
+  std::string state;       // ACTIVE, DOWN, INIT, ARMED, ...
+  std::string phys_state;  // LinkUp, Polling, Disabled, ...
+  double rate_gbps = 0;
+  unsigned mtu = 0;         // active MTU in bytes
+  std::string link_layer;   // InfiniBand, Ethernet
+  uint64_t port_guid = 0;   // host order
+  std::string ipoib_interface;  // "" when no IPoIB interface carries this port's GUID
+  std::string ipoib_mode;       // datagram, connected
+  unsigned ipoib_mtu = 0;
+};
+
+// A source's part that is not from this cycle.
+struct Staleness {
+  int64_t age_seconds = -1;  // since its last good answer; -1: never answered
+  std::string error;
+};
+
+struct Snapshot {
+  std::string node;
+  std::string time;  // UTC, 2026-11-22T04:00:00Z
+  uint64_t seq = 0;
+  uint64_t interval_seconds = 10;
+  std::optional<HostStats> host;
+  std::optional<HypervisorStats> hypervisor;
+  std::optional<std::vector<RdmaPort>> rdma;
+  std::map<std::string, Staleness> stale;  // by source name: host, libvirt, rdma
+};
+
+}  // namespace smartvm::nodeld

@@ -1,0 +1,50 @@
+// A thread of its own for one source of a report, so that a source that hangs (a libvirtd
+// that stops answering, a wedged sysfs read) holds up only itself: the main loop hands it a
+// job, goes on, and gets the answer posted back when it comes.
+#pragma once
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <string>
+#include <thread>
+
+namespace smartvm::nodeld {
+
+class SourceWorker {
+ public:
+  SourceWorker();
+  // Waits for a running job to end: a job must not block forever (libvirt's keepalive ends a
+  // call to a dead libvirtd). nodeld exits without this wait when a job is stuck (see busy()).
+  ~SourceWorker();
+  SourceWorker(const SourceWorker&) = delete;
+  SourceWorker& operator=(const SourceWorker&) = delete;
+
+  // Runs `job` on the worker thread; `job` must post its answer to the main loop itself.
+  // Returns false, doing nothing, while the previous job still runs.
+  template <typename Job>
+  bool run(Job job) {
+    if (busy_.exchange(true)) return false;
+    started_ = std::chrono::steady_clock::now();
+    boost::asio::post(io_, [this, job = std::move(job)]() mutable {
+      job();
+      busy_ = false;
+    });
+    return true;
+  }
+  bool busy() const { return busy_; }
+  // When the running job started (meaningful while busy()).
+  std::chrono::steady_clock::time_point started() const { return started_; }
+
+ private:
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
+  std::atomic<bool> busy_{false};
+  std::chrono::steady_clock::time_point started_{};
+  std::thread thread_;
+};
+
+}  // namespace smartvm::nodeld

@@ -1,0 +1,225 @@
+// The real nodeld binary: --check-config, --once against libvirt's test driver, reports to a
+// real smartvm-frontend that is down and then comes up, /metrics checked by promtool, SIGHUP
+// with a bad and then a good configuration, and the control object on a private bus for root
+// and for somebody else.
+#include "background_process.hpp"
+#include "catch_result.hpp"
+#include "http_client.hpp"
+#include "node_report.hpp"
+#include "private_bus.hpp"
+#include "process.hpp"
+#include "temp_dir.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include <systemd/sd-bus.h>
+#include <grp.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <thread>
+
+using namespace smartvm;
+using namespace smartvm::test;
+
+namespace {
+
+const std::string kToken = "nodeld-integration-token-42";
+
+std::string node_xml(int n) {
+  std::string x =
+      "<node><cpu><mhz>2000</mhz><model>x86_64</model><active>16</active><nodes>1</nodes><sockets>1</sockets>"
+      "<cores>8</cores><threads>2</threads></cpu><memory>33554432</memory>\n";
+  for (int i = 0; i < n; ++i)
+    x += "<domain type='test'><name>vm" + std::to_string(i) +
+         "</name><memory>1048576</memory><vcpu>2</vcpu><os><type>hvm</type></os></domain>\n";
+  return x + "</node>\n";
+}
+
+// A port nobody listens on now (bound by the kernel's choice, then released).
+int free_port() {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  return a.local_endpoint().port();
+}
+
+struct Setup {
+  TempDir t;
+  std::string config = (t / "nodeld.ini").string();
+  int frontend_port = free_port();
+  Setup(int domains = 5) {
+    write_file(t / "node.xml", node_xml(domains));
+    write_file(t / "token", kToken + "\n");
+    chmod((t / "token").c_str(), 0600);
+    write_config(1);
+  }
+  void write_config(int interval, const std::string& extra = "") {
+    write_file(config, "[node]\nname = node-it\nlibvirt_uri = test://" + (t / "node.xml").string() +
+                           "\ninterval = " + std::to_string(interval) + "\n" + extra +
+                           "[report]\nfrontend = http://127.0.0.1:" + std::to_string(frontend_port) +
+                           "/v1/reports\ntoken_file = " + (t / "token").string() + "\nmetrics_listen = 127.0.0.1:0\n");
+  }
+  std::vector<std::string> nodeld(const std::vector<std::string>& more = {}) const {
+    std::vector<std::string> argv{SMARTVM_NODELD_PATH, "--config", config};
+    argv.insert(argv.end(), more.begin(), more.end());
+    return argv;
+  }
+};
+
+size_t count(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+ProcessResult promtool(const TempDir& t, const std::string& text) {
+  write_file(t / "scrape.txt", text);
+  return run_process({"/bin/sh", "-c", "promtool check metrics < " + (t / "scrape.txt").string()});
+}
+
+// Calls a method of nodeld's control object on the bus at `address`; "" or the D-Bus error name.
+std::string call(const std::string& address, const char* method, std::string* reply_text = nullptr) {
+  sd_bus* bus = nullptr;
+  if (sd_bus_new(&bus) < 0) return "sd_bus_new";
+  sd_bus_set_address(bus, address.c_str());
+  sd_bus_set_bus_client(bus, 1);
+  if (sd_bus_start(bus) < 0) {
+    sd_bus_unref(bus);
+    return "connect";
+  }
+  sd_bus_error error = SD_BUS_ERROR_NULL;
+  sd_bus_message* reply = nullptr;
+  int r = sd_bus_call_method(bus, "org.smartvm.Nodeld1", "/org/smartvm/Nodeld1", "org.smartvm.Nodeld1", method, &error,
+                             &reply, "");
+  std::string out = r < 0 ? std::string(error.name ? error.name : "failed") : "";
+  if (r >= 0 && reply_text) {
+    const char* s = nullptr;
+    if (sd_bus_message_read(reply, "s", &s) >= 0 && s) *reply_text = s;
+  }
+  sd_bus_error_free(&error);
+  sd_bus_message_unref(reply);
+  sd_bus_flush_close_unref(bus);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("nodeld: --check-config lists every problem as file:line and fails", "[nodeld]") {
+  Setup s;
+  auto good = run_process(s.nodeld({"--check-config"}));
+  CHECK(good.exit_code == 0);
+  CHECK(good.out.find(": OK") != std::string::npos);
+  write_file(s.config, "[node]\ninterval = never\n[report]\nmetrics_listen = :x\n[throttle]\nmode = maybe\n");
+  auto bad = run_process(s.nodeld({"--check-config"}));
+  CHECK(bad.exit_code == 1);
+  CHECK(bad.out.find(s.config + ":2: [node] interval") != std::string::npos);
+  CHECK(bad.out.find(s.config + ":4: [report] metrics_listen") != std::string::npos);
+  CHECK(bad.out.find(s.config + ":6: [throttle] mode") != std::string::npos);
+  // The daemon refuses to start on it, and says how to see why.
+  auto start = run_process(s.nodeld(), {{}, std::chrono::seconds(10), {}});
+  CHECK(start.exit_code == 1);
+  CHECK(start.err.find("--check-config") != std::string::npos);
+}
+
+TEST_CASE("nodeld: --once prints one report the frontend accepts", "[nodeld]") {
+  Setup s(40);
+  auto r = run_process(s.nodeld({"--once"}));
+  REQUIRE(r.exit_code == 0);
+  auto report = decode_report(r.out);
+  REQUIRE(report);
+  CHECK(report->node == "node-it");
+  CHECK(report->capacity_cores == 16);
+  CHECK(report->domains.size() == 40);
+  CHECK(report->raw.as_object().contains("host"));
+  CHECK(!report->raw.as_object().contains("stale"));
+}
+
+TEST_CASE("nodeld: reports reach a frontend that comes up late; the outage is logged once", "[nodeld][frontend]") {
+  Setup s;
+  BackgroundProcess nodeld(s.nodeld(), (s.t / "nodeld.log").string());
+  int metrics_port = nodeld.wait_for_port("serving /metrics on 127.0.0.1:");
+  REQUIRE(metrics_port > 0);
+  REQUIRE(nodeld.wait_for_log("cannot deliver reports to"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // several cycles into the outage
+
+  // nodeld's own metrics meanwhile, valid for promtool.
+  std::string scrape = http_get(metrics_port, "/metrics");
+  CHECK(scrape.find("smartvm_node_domains{node=\"node-it\",state=\"running\"} 5") != std::string::npos);
+  auto checked = promtool(s.t, scrape);
+  INFO(checked.out << checked.err);
+  CHECK(checked.exit_code == 0);
+
+  BackgroundProcess frontend({SMARTVM_FRONTEND_PATH, "--listen", "127.0.0.1:" + std::to_string(s.frontend_port), "--db",
+                              (s.t / "fe.db").string(), "--token-file", (s.t / "token").string()},
+                             (s.t / "frontend.log").string());
+  REQUIRE(frontend.wait_for_log("listening on"));
+  CHECK(nodeld.wait_for_log("reports reach", nullptr, std::chrono::seconds(15)));
+  std::string node;
+  for (int i = 0; i < 100 && node.find("\"node-it\"") == std::string::npos; ++i) {
+    node = http_get(s.frontend_port, "/v1/nodes/node-it");
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  CHECK(node.find("\"capacity_cores\":16") != std::string::npos);
+  std::string log = nodeld.log();
+  INFO(log);
+  CHECK(count(log, "cannot deliver reports") == 1);
+  CHECK(count(log, "reports reach") == 1);
+  // The frontend's own metrics are valid too.
+  auto fe_checked = promtool(s.t, http_get(s.frontend_port, "/metrics"));
+  INFO(fe_checked.out << fe_checked.err);
+  CHECK(fe_checked.exit_code == 0);
+  CHECK(nodeld.stop() == 0);
+  CHECK(frontend.stop() == 0);
+}
+
+TEST_CASE("nodeld: SIGHUP with a bad configuration keeps the running one", "[nodeld]") {
+  Setup s;
+  BackgroundProcess nodeld(s.nodeld(), (s.t / "nodeld.log").string());
+  int port = nodeld.wait_for_port("serving /metrics on 127.0.0.1:");
+  REQUIRE(port > 0);
+  write_file(s.config, "[node]\ninterval = -3\n");
+  nodeld.signal(SIGHUP);
+  REQUIRE(nodeld.wait_for_log("refused; the running configuration stays"));
+  CHECK(nodeld.log().find(s.config + ":2: [node] interval") != std::string::npos);
+  CHECK(http_get(port, "/metrics").find("smartvm_node_source_up") != std::string::npos);
+  s.write_config(2);
+  nodeld.signal(SIGHUP);
+  CHECK(nodeld.wait_for_log("reloaded " + s.config));
+  CHECK(nodeld.stop() == 0);
+}
+
+TEST_CASE("nodeld: the control object answers root and refuses anybody else", "[nodeld][dbus]") {
+  Setup s;
+  s.write_config(1);
+  PrivateBus bus;
+  BackgroundProcess nodeld(s.nodeld(), (s.t / "nodeld.log").string(), {"DBUS_SYSTEM_BUS_ADDRESS=" + bus.address()});
+  REQUIRE(nodeld.wait_for_log("started"));
+  std::string report;
+  CHECK(call(bus.address(), "GetReport", &report) == "");
+  auto decoded = decode_report(report);
+  REQUIRE(decoded);
+  CHECK(decoded->node == "node-it");
+  CHECK(call(bus.address(), "Reload") == "");
+  CHECK(nodeld.wait_for_log("reloaded"));
+
+  // The same calls from uid 65534 (nobody), in a child that drops root first.
+  pid_t child = fork();
+  if (child == 0) {
+    if (setgroups(0, nullptr) != 0 || setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0) _exit(10);
+    std::string got = call(bus.address(), "GetReport");
+    if (got != "org.freedesktop.DBus.Error.AccessDenied") std::fprintf(stderr, "non-root GetReport: %s\n", got.c_str());
+    bool denied = got == "org.freedesktop.DBus.Error.AccessDenied" &&
+                  call(bus.address(), "Reload") == "org.freedesktop.DBus.Error.AccessDenied";
+    _exit(denied ? 0 : 11);
+  }
+  int st = 0;
+  waitpid(child, &st, 0);
+  CHECK(WIFEXITED(st));
+  CHECK(WEXITSTATUS(st) == 0);
+  CHECK(nodeld.wait_for_log("only root may call nodeld"));
+  CHECK(nodeld.stop() == 0);
+}

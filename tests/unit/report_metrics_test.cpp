@@ -1,0 +1,120 @@
+// A snapshot as the report (checked by the frontend's own decoder) and as Prometheus text
+// (checked by promtool, Debian's prometheus package).
+#include "catch_result.hpp"
+#include "metrics_text.hpp"
+#include "node_report.hpp"
+#include "process.hpp"
+#include "report_json.hpp"
+#include "temp_dir.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <boost/json/parse.hpp>
+
+using namespace smartvm;
+using namespace smartvm::nodeld;
+
+namespace {
+
+Snapshot sample() {
+  Snapshot s;
+  s.node = "node042";
+  s.time = "2026-11-22T04:00:00Z";
+  s.seq = 7;
+  s.interval_seconds = 10;
+  HostStats h;
+  h.cpu_cores = 4;
+  h.cpu_use_percent = 12.345;
+  h.memory_total_kib = 8000000;
+  h.memory_available_kib = 6000000;
+  h.load[0] = 0.5;
+  h.pressure_io = Pressure{12.5, 3.25};
+  h.uptime_seconds = 100.9;
+  h.boot_id = "b";
+  s.host = h;
+  HypervisorStats hv;
+  hv.cpu_cores = 32;
+  hv.memory_kib = 64 << 20;
+  hv.free_memory_kib = 10 << 20;
+  DomainStats run{"job\"1", "u-1", "running", 4, 4 << 20, 12.5, {{"vda", 1, 2, 3, 4}}, {{"vnet0", 5, 6, 7, 8}}, Throttle{1 << 20, 0, 0, 0}};
+  DomainStats off{"job2", "u-2", "shutoff", 8, 8 << 20, std::nullopt, {}, {}, std::nullopt};
+  hv.domains = {run, off};
+  s.hypervisor = hv;
+  RdmaPort p;
+  p.device = "mlx5_0";
+  p.port = 1;
+  p.state = "ACTIVE";
+  p.phys_state = "LinkUp";
+  p.rate_gbps = 100;
+  p.mtu = 4096;
+  p.link_layer = "InfiniBand";
+  p.ipoib_interface = "ib0";
+  p.ipoib_mode = "connected";
+  s.rdma = std::vector<RdmaPort>{p};
+  s.stale["rdma"] = Staleness{30, "ibv_query_port: Input/output error"};
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("nodeld: the report is what the frontend's decoder accepts, with the hypervisor's capacity", "[nodeld][report]") {
+  std::string text = report_text(sample());
+  auto decoded = decode_report(text);
+  REQUIRE(decoded);
+  CHECK(decoded->node == "node042");
+  CHECK(decoded->seq == 7);
+  CHECK(decoded->capacity_cores == 32);
+  CHECK(decoded->domains.size() == 2);
+  CHECK(decoded->free_cores() == 28);  // the shut-off domain holds nothing
+  auto v = boost::json::parse(text);
+  CHECK(v.at("host").at("cpu_use_percent").as_double() == Approx(12.35));
+  CHECK(v.at("host").at("pressure").at("io").as_double() == Approx(12.5));
+  CHECK(v.at("domains").at(0).at("block").at(0).at("wr_bytes").as_int64() == 2);
+  CHECK(v.at("domains").at(0).at("throttle").at("read_bytes_sec").as_int64() == 1 << 20);
+  CHECK(v.at("rdma_ports").at(0).at("ipoib_mode").as_string() == "connected");
+  CHECK(v.at("stale").at("rdma").at("age_seconds").as_int64() == 30);
+}
+
+TEST_CASE("nodeld: before libvirt first answers, the report carries the host's size and says libvirt is stale",
+          "[nodeld][report]") {
+  Snapshot s = sample();
+  s.hypervisor.reset();
+  s.stale["libvirt"] = Staleness{-1, "cannot connect to qemu:///system"};
+  auto decoded = decode_report(report_text(s));
+  REQUIRE(decoded);
+  CHECK(decoded->capacity_cores == 4);
+  CHECK(decoded->domains.empty());
+  auto v = boost::json::parse(report_text(s));
+  CHECK(!v.at("stale").at("libvirt").as_object().contains("age_seconds"));
+}
+
+TEST_CASE("nodeld: metrics text passes promtool check metrics", "[nodeld][metrics]") {
+  std::string text = metrics_text(sample());
+  CHECK(text.find("smartvm_domain_state{domain=\"job\\\"1\",uuid=\"u-1\",state=\"running\"} 1\n") != std::string::npos);
+  CHECK(text.find("smartvm_node_source_up{node=\"node042\",source=\"rdma\"} 0\n") != std::string::npos);
+  CHECK(text.find("smartvm_rdma_port_rate_bytes_per_second{device=\"mlx5_0\",port=\"1\"} 12500000000\n") != std::string::npos);
+  CHECK(text.find("smartvm_domain_block_write_bytes_total{domain=\"job\\\"1\",device=\"vda\"} 2\n") != std::string::npos);
+  test::TempDir t;
+  test::write_file(t / "metrics.txt", text);
+  auto r = test::run_process({"/bin/sh", "-c", "promtool check metrics < " + (t / "metrics.txt").string()});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.err.empty());  // promtool prints lint problems, if any, there
+}
+
+TEST_CASE("nodeld: label values are escaped", "[nodeld][metrics]") {
+  CHECK(escape_label_value("a\\b\"c\nd") == "a\\\\b\\\"c\\nd");
+}
+
+TEST_CASE("nodeld: a node whose domains could not be read offers nothing for placement", "[nodeld][report]") {
+  Snapshot s = sample();
+  auto fresh = decode_report(report_text(s));
+  REQUIRE(fresh);
+  CHECK(fresh->free_cores() == 28);
+  s.stale["libvirt"] = Staleness{40, "no answer within the deadline"};
+  auto stale = decode_report(report_text(s));
+  REQUIRE(stale);
+  CHECK(stale->hypervisor_stale);
+  CHECK(stale->free_cores() == 0);
+  CHECK(stale->free_memory_kib() == 0);
+}

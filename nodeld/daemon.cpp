@@ -103,7 +103,11 @@ Result<void> Daemon::start() {
     watchdog();
   }
   // READY=1 once the first report is made: from then on GetReport and /metrics have content.
-  cycle([this](const std::string&) { notify("READY=1"); });
+  cycle([this](const std::string&) {
+    log::notice("ready: first report made (" + std::to_string(latest_.hypervisor ? latest_.hypervisor->domains.size() : 0) +
+                " domains" + (latest_.stale.empty() ? "" : ", some sources stale") + ")");
+    notify("READY=1");
+  });
   return {};
 }
 

@@ -181,6 +181,7 @@ TEST_CASE("nodeld: SIGHUP with a bad configuration keeps the running one", "[nod
   BackgroundProcess nodeld(s.nodeld(), (s.t / "nodeld.log").string());
   int port = nodeld.wait_for_port("serving /metrics on 127.0.0.1:");
   REQUIRE(port > 0);
+  REQUIRE(nodeld.wait_for_log("ready: first report made"));
   write_file(s.config, "[node]\ninterval = -3\n");
   nodeld.signal(SIGHUP);
   REQUIRE(nodeld.wait_for_log("refused; the running configuration stays"));
@@ -197,7 +198,7 @@ TEST_CASE("nodeld: the control object answers root and refuses anybody else", "[
   s.write_config(1);
   PrivateBus bus;
   BackgroundProcess nodeld(s.nodeld(), (s.t / "nodeld.log").string(), {"DBUS_SYSTEM_BUS_ADDRESS=" + bus.address()});
-  REQUIRE(nodeld.wait_for_log("started"));
+  REQUIRE(nodeld.wait_for_log("ready: first report made"));
   std::string report;
   CHECK(call(bus.address(), "GetReport", &report) == "");
   auto decoded = decode_report(report);

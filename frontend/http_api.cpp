@@ -206,14 +206,26 @@ Response Api::get_status_page(const Request& req, int64_t now) {
   for (const auto& n : *nodes) {
     auto report = json::parse(n.report);
     const json::object& o = report.get_object();
-    size_t running = 0, ports_active = 0, ports = 0;
+    size_t running = 0;
     for (const auto& d : o.at("domains").get_array()) running += d.get_object().at("state").as_string() == "running";
+    // Each RDMA port as "mlx5_0:1 ACTIVE ib0": which link is up is what a sysadmin looks for.
+    std::string ports;
+    auto text = [](const json::object& p, const char* key) {
+      const json::value* v = p.if_contains(key);
+      if (!v) return std::string();
+      if (v->is_string()) return std::string(v->get_string());
+      if (v->is_int64() || v->is_uint64()) return std::to_string(v->to_number<uint64_t>());
+      return std::string();
+    };
     if (const json::value* rp = o.if_contains("rdma_ports"); rp && rp->is_array())
       for (const auto& p : rp->get_array()) {
-        ++ports;
-        const json::value* st = p.is_object() ? p.get_object().if_contains("state") : nullptr;
-        ports_active += st && st->is_string() && st->get_string() == "active";
+        if (!p.is_object()) continue;
+        std::string port = text(p.get_object(), "device") + ":" + text(p.get_object(), "port") + " " +
+                           text(p.get_object(), "state");
+        if (std::string ipoib = text(p.get_object(), "ipoib_interface"); !ipoib.empty()) port += " " + ipoib;
+        ports += (ports.empty() ? "" : ", ") + port;
       }
+    if (ports.empty()) ports = "-";
     std::string load = "-";
     if (const json::value* h = o.if_contains("host"); h && h->is_object())
       if (const json::value* l = h->get_object().if_contains("load"); l && l->is_array() && !l->get_array().empty())
@@ -228,7 +240,7 @@ Response Api::get_status_page(const Request& req, int64_t now) {
             "</td><td>" + std::to_string(n.free_cores) + " / " + std::to_string(n.capacity_cores) + "</td><td>" +
             std::to_string(n.free_memory_kib / 1024) + " / " + std::to_string(n.capacity_memory_kib / 1024) +
             " MiB</td><td>" + html_escape(load) + "</td><td>" + std::to_string(running) + "</td><td>" +
-            std::to_string(ports_active) + " / " + std::to_string(ports) + " active</td></tr>\n";
+            html_escape(ports) + "</td></tr>\n";
   }
   std::string page =
       "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"10\">"

@@ -66,7 +66,9 @@ class VerbsDevices : public RdmaDevices {
         RdmaPort port;
         port.device = name;
         port.port = p;
+        // "PORT_ACTIVE" -> "ACTIVE", as ibstat and the report say it.
         port.state = ibv_port_state_str(pa.state);
+        if (port.state.rfind("PORT_", 0) == 0) port.state.erase(0, 5);
         port.phys_state = ib_phys_state_name(pa.phys_state);
         port.rate_gbps = ib_rate_gbps(pa.active_width, pa.active_speed);
         port.mtu = pa.active_mtu >= IBV_MTU_256 && pa.active_mtu <= IBV_MTU_4096 ? 128u << pa.active_mtu : 0;  // 1 = 256 .. 5 = 4096

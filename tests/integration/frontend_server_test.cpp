@@ -111,3 +111,30 @@ TEST_CASE("frontend: bad configuration is refused with a clear message", "[front
   CHECK(bad_listen.exit_code == 2);
   CHECK(bad_listen.err.find("\"99999\" is not a port number") != std::string::npos);
 }
+
+TEST_CASE("frontend: the status page shows the node's row in a real browser (headless Chromium)", "[frontend][browser]") {
+  TempDir t;
+  write_token(t);
+  Frontend fe(t);
+  REQUIRE(fe.port() > 0);
+  Client c(fe.port());
+  std::string with_rdma = report("gpu-node-7", 1);
+  with_rdma.insert(with_rdma.size() - 1,
+                   R"(,"host":{"load":[2.5,1,0.5]},"rdma_ports":[{"device":"mlx5_0","port":1,"state":"ACTIVE","ipoib_interface":"ib0"}])");
+  REQUIRE(c.send(http::verb::post, "/v1/reports", with_rdma, kToken).result() == http::status::ok);
+  // Chromium runs as root here, hence --no-sandbox; its profile goes into the test's directory.
+  auto page = run_process({"/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                           "--user-data-dir=" + (t / "chromium").string(), "--dump-dom",
+                           "http://127.0.0.1:" + std::to_string(fe.port()) + "/"},
+                          {{"HOME=" + t.path().string()}, std::chrono::seconds(90), {}});
+  INFO(page.err.substr(0, 2000));
+  REQUIRE(page.exit_code == 0);
+  // The DOM as the browser built it: the node's row, with its state and RDMA port.
+  size_t row = page.out.find("<tr class=\"fresh\" id=\"node-gpu-node-7\">");
+  REQUIRE(row != std::string::npos);
+  std::string tr = page.out.substr(row, page.out.find("</tr>", row) - row);
+  CHECK(tr.find("<td>gpu-node-7</td>") != std::string::npos);
+  CHECK(tr.find("mlx5_0") != std::string::npos);
+  CHECK(tr.find("2.5") != std::string::npos);
+  CHECK(page.out.find("http-equiv=\"refresh\"") != std::string::npos);
+}

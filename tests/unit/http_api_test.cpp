@@ -31,7 +31,7 @@ struct Fixture {
 
 const char* kReport =
     R"({"schema":1,"node":"n001","time":"2026-11-22T04:00:00Z","seq":1,"capacity":{"cpu_cores":16,"memory_kib":16777216},)"
-    R"("domains":[],"host":{"load":[0.25,0.5,0.75]},"rdma_ports":[{"device":"mlx5_0","port":1,"state":"active"}]})";
+    R"("domains":[],"host":{"load":[0.25,0.5,0.75]},"rdma_ports":[{"device":"mlx5_0","port":1,"state":"ACTIVE","ipoib_interface":"ib0"}]})";
 
 }  // namespace
 
@@ -92,6 +92,6 @@ TEST_CASE("api: the status page has a row per node", "[api]") {
   CHECK(page[http::field::content_type] == "text/html; charset=utf-8");
   CHECK(page.body().find("<tr class=\"fresh\" id=\"node-n001\"><td>n001</td><td>fresh</td>") != std::string::npos);
   CHECK(page.body().find("<td>0.25</td>") != std::string::npos);
-  CHECK(page.body().find("1 / 1 active") != std::string::npos);
+  CHECK(page.body().find("<td>mlx5_0:1 ACTIVE ib0</td>") != std::string::npos);
   CHECK(page.body().find("http-equiv=\"refresh\"") != std::string::npos);
 }

@@ -66,3 +66,12 @@ TEST_CASE("a database that cannot be opened is a clear error", "[store]") {
   REQUIRE(!s);
   CHECK(s.error().message.find("open the database /nonexistent-dir/state.db") == 0);
 }
+
+TEST_CASE("store: a second frontend on the same database is refused, saying why", "[store]") {
+  test::TempDir t;
+  auto first = frontend::NodeStore::open((t / "state.db").string());
+  REQUIRE(first);
+  auto second = frontend::NodeStore::open((t / "state.db").string());
+  REQUIRE(!second);
+  CHECK(second.error().message.find("in use by another process") != std::string::npos);
+}

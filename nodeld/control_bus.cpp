@@ -29,7 +29,7 @@ const sd_bus_vtable kVtable[] = {
 }  // namespace
 
 ControlBus::ControlBus(boost::asio::io_context& io, Handlers handlers)
-    : io_(io), handlers_(std::move(handlers)), fd_(io), timer_(io) {}
+    : handlers_(std::move(handlers)), fd_(io), timer_(io) {}
 
 ControlBus::~ControlBus() {
   timer_.cancel();

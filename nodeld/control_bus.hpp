@@ -47,7 +47,6 @@ class ControlBus {
   void rearm();
   bool caller_is_root(void* message);
 
-  boost::asio::io_context& io_;
   Handlers handlers_;
   sd_bus* bus_ = nullptr;
   sd_bus_slot* slot_ = nullptr;

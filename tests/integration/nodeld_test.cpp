@@ -5,6 +5,7 @@
 #include "background_process.hpp"
 #include "catch_result.hpp"
 #include "http_client.hpp"
+#include "libvirtd.hpp"
 #include "node_report.hpp"
 #include "private_bus.hpp"
 #include "process.hpp"
@@ -222,5 +223,43 @@ TEST_CASE("nodeld: the control object answers root and refuses anybody else", "[
   CHECK(WIFEXITED(st));
   CHECK(WEXITSTATUS(st) == 0);
   CHECK(nodeld.wait_for_log("only root may call nodeld"));
+  CHECK(nodeld.stop() == 0);
+}
+
+TEST_CASE("nodeld: a libvirtd that goes away and comes back: reports go on, libvirt marked stale meanwhile",
+          "[nodeld][libvirtd]") {
+  Setup s;
+  Libvirtd libvirtd(s.t);
+  REQUIRE(libvirtd.start());
+  write_file(s.config, "[node]\nname = node-it\nlibvirt_uri = " + libvirtd.uri() +
+                           "\ninterval = 1\n[report]\nmetrics_listen = 127.0.0.1:0\n");
+  BackgroundProcess nodeld(s.nodeld(), (s.t / "nodeld.log").string());
+  int port = nodeld.wait_for_port("serving /metrics on 127.0.0.1:");
+  REQUIRE(port > 0);
+  REQUIRE(nodeld.wait_for_log("ready: first report made (1 domains)"));
+  const std::string up = "smartvm_node_source_up{node=\"node-it\",source=\"libvirt\"} 1";
+  const std::string down = "smartvm_node_source_up{node=\"node-it\",source=\"libvirt\"} 0";
+  auto metrics_show = [&](const std::string& what) {
+    for (int i = 0; i < 150; ++i) {
+      if (http_get(port, "/metrics").find(what) != std::string::npos) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  };
+  CHECK(metrics_show(up));
+
+  libvirtd.stop();
+  CHECK(nodeld.wait_for_log("libvirt connection to " + libvirtd.uri()));
+  CHECK(metrics_show(down));
+  // The domain it knew is still reported (marked stale), and reports keep coming.
+  std::string scrape = http_get(port, "/metrics");
+  CHECK(scrape.find("smartvm_domain_state{domain=\"test\"") != std::string::npos);
+
+  REQUIRE(libvirtd.start());
+  CHECK(nodeld.wait_for_log("is back", nullptr, std::chrono::seconds(20)));
+  CHECK(metrics_show(up));
+  std::string log = nodeld.log();
+  INFO(log);
+  CHECK(count(log, "cannot connect to " + libvirtd.uri()) == 1);  // the outage is logged once, not per attempt
   CHECK(nodeld.stop() == 0);
 }

@@ -1,0 +1,50 @@
+#include "libvirtd.hpp"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <thread>
+
+namespace smartvm::test {
+
+namespace fs = std::filesystem;
+
+Libvirtd::Libvirtd(const TempDir& dir) : root_((dir / "libvirtd").string()) {
+  for (const char* d : {"run", "lib", "cache", "etc"}) fs::create_directories(root_ + "/" + d);
+  write_file(root_ + "/etc/libvirtd.conf", "auth_unix_rw = \"none\"\nauth_unix_ro = \"none\"\nunix_sock_dir = \"" + root_ +
+                                               "/run\"\n");
+  write_file(root_ + "/etc/qemu.conf",
+             "user = \"root\"\ngroup = \"root\"\ndynamic_ownership = 0\nremember_owner = 0\nsecurity_driver = \"none\"\n"
+             "stdio_handler = \"file\"\nnamespaces = [ ]\n");
+  write_file(root_ + "/passwd", read_file("/etc/passwd") + "libvirt-qemu:x:64055:64055::/var/lib/libvirt:/usr/sbin/nologin\n");
+  write_file(root_ + "/group", read_file("/etc/group") + "libvirt-qemu:x:64055:\n");
+}
+
+bool Libvirtd::start() {
+  stop();
+  fs::remove(root_ + "/run/libvirt-sock");
+  std::string script =
+      "set -e; mount --bind " + root_ + "/passwd /etc/passwd; mount --bind " + root_ + "/group /etc/group; " +
+      "mkdir -p /etc/libvirt /var/lib/libvirt /var/cache/libvirt; mount --bind " + root_ + "/etc /etc/libvirt; " +
+      "mount --bind " + root_ + "/lib /var/lib/libvirt; mount --bind " + root_ + "/cache /var/cache/libvirt; " +
+      "mount -t tmpfs tmpfs /run; exec libvirtd -f " + root_ + "/etc/libvirtd.conf";
+  process_ = std::make_unique<BackgroundProcess>(
+      std::vector<std::string>{"/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script},
+      root_ + "/libvirtd.log");
+  for (int i = 0; i < 300; ++i) {
+    if (access((root_ + "/run/libvirt-sock").c_str(), F_OK) == 0) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+void Libvirtd::stop() {
+  if (process_) process_->stop();
+  process_.reset();
+}
+
+std::string Libvirtd::uri() const { return "test+unix:///default?socket=" + root_ + "/run/libvirt-sock"; }
+
+std::string Libvirtd::log() const { return process_ ? process_->log() : read_file(root_ + "/libvirtd.log"); }
+
+}  // namespace smartvm::test

@@ -1,0 +1,31 @@
+// A real libvirtd for one test, serving libvirt's test driver over a Unix socket in the test's
+// directory (test+unix:///default?socket=...). It runs in a private mount namespace with its
+// own /run, /etc/libvirt, /var/lib/libvirt and /var/cache/libvirt (and a passwd with the
+// libvirt-qemu user its qemu driver insists on), so that nothing of it leaks onto the host; it
+// is stopped by the PID recorded when it started.
+#pragma once
+
+#include "background_process.hpp"
+#include "temp_dir.hpp"
+
+#include <memory>
+#include <string>
+
+namespace smartvm::test {
+
+class Libvirtd {
+ public:
+  explicit Libvirtd(const TempDir& dir);
+  // Starts it and waits for its socket; false if it did not come up (its log says why).
+  bool start();
+  void stop();
+  // The URI of its test driver.
+  std::string uri() const;
+  std::string log() const;
+
+ private:
+  std::string root_;
+  std::unique_ptr<BackgroundProcess> process_;
+};
+
+}  // namespace smartvm::test

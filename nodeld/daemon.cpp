@@ -173,6 +173,7 @@ void Daemon::schedule_cycle() {
 }
 
 void Daemon::cycle(std::function<void(const std::string&)> then, bool reschedule) {
+  route_guests();
   bool started = collector_.collect(config_.source_deadline(), [this, then](Snapshot s) {
     on_snapshot(std::move(s));
     if (then) then(report_);
@@ -181,11 +182,52 @@ void Daemon::cycle(std::function<void(const std::string&)> then, bool reschedule
   if (reschedule) schedule_cycle();
 }
 
+void Daemon::route_guests() {
+  if (!options_.routing || config_.ipoib_mode == IpoibMode::off) {
+    routing_.reset();
+    routing_error_.clear();
+    return;
+  }
+  if (!netlink_) {
+    auto nl = Netlink::open();
+    if (!nl) {
+      routing_error_ = nl.error().message;
+      return;
+    }
+    netlink_.emplace(std::move(*nl));
+  }
+  RoutingInput in;
+  in.ipoib_interface = config_.ipoib_interface;
+  in.guest_patterns = config_.guest_interfaces;
+  for (const GuestAddress& g : config_.static_guests) {
+    uint32_t a = 0;
+    if (parse_ipv4(g.address, a)) in.guest_addresses[g.interface].push_back(a);
+  }
+  auto st = router_.reconcile(*netlink_, in);
+  std::string error = st ? "" : st.error().message;
+  // Log a change of state, not every cycle's repeat of it.
+  if (error != routing_error_) {
+    if (!error.empty()) log::warning("routing: " + error);
+    else log::notice("routing: guests are routed onto " + config_.ipoib_interface + " again");
+  }
+  routing_error_ = error;
+  if (!st) return;
+  if (st->added || st->removed)
+    log::notice("routing: " + std::to_string(st->added) + " guest routes added, " + std::to_string(st->removed) +
+                " removed; " + std::to_string(st->routes) + " in place");
+  std::vector<std::string> old = routing_ ? routing_->warnings : std::vector<std::string>{};
+  for (const std::string& w : st->warnings)
+    if (std::find(old.begin(), old.end(), w) == old.end()) log::warning("routing: " + w);
+  routing_ = std::move(*st);
+}
+
 void Daemon::on_snapshot(Snapshot s) {
   s.node = config_.name;
   s.time = format_utc(std::chrono::system_clock::now());
   s.seq = ++seq_;
   s.interval_seconds = static_cast<uint64_t>(config_.interval.count());
+  s.routing = routing_;
+  s.routing_error = routing_error_;
   // Keep what the throttle module wrote into the domains it manages (issue 5).
   latest_ = std::move(s);
   publish();

@@ -7,6 +7,7 @@
 
 #include "collector.hpp"
 #include "control_bus.hpp"
+#include "guest_router.hpp"
 #include "http_server.hpp"
 #include "libvirt_source.hpp"
 #include "nodeld_config.hpp"
@@ -26,6 +27,7 @@ namespace smartvm::nodeld {
 struct DaemonOptions {
   std::string config_path;
   bool control_bus = true;  // off for --once
+  bool routing = true;      // off for --once: a report must not change the host
   // Where RDMA ports come from; libibverbs unless a test gives a fake.
   std::function<std::unique_ptr<RdmaDevices>()> rdma_devices = make_verbs_devices;
 };
@@ -59,6 +61,8 @@ class Daemon : public HttpHandler {
   void on_snapshot(Snapshot s);
   void on_domain_event(const DomainEvent& ev);
   void publish();
+  // Brings the guests' routes in line with the configuration (at start and every cycle).
+  void route_guests();
   void watchdog();
   void notify(const std::string& state);
 
@@ -80,6 +84,11 @@ class Daemon : public HttpHandler {
   boost::asio::steady_timer watchdog_timer_;
   boost::asio::signal_set signals_;
   std::chrono::microseconds watchdog_usec_{0};
+
+  std::optional<Netlink> netlink_;
+  GuestRouter router_;
+  std::optional<RoutingStatus> routing_;
+  std::string routing_error_;
 
   uint64_t seq_ = 0;
   Snapshot latest_;

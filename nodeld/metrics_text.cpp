@@ -207,6 +207,14 @@ std::string metrics_text(const Snapshot& s) {
   if (s.host) host_metrics(w, *s.host, s.node);
   if (s.hypervisor) hypervisor_metrics(w, *s.hypervisor, s.node);
   if (s.rdma) rdma_metrics(w, *s.rdma);
+  if (s.routing || !s.routing_error.empty()) {
+    w.family("smartvm_node_routing_ok", "gauge", "1 when the newest reconcile of the guests' routes onto IPoIB worked.");
+    w.sample("smartvm_node_routing_ok", {{"node", s.node}}, s.routing_error.empty() ? 1 : 0);
+    if (s.routing) {
+      w.family("smartvm_node_guest_routes", "gauge", "Routes to guests nodeld keeps.");
+      w.sample("smartvm_node_guest_routes", {{"node", s.node}}, s.routing->routes);
+    }
+  }
   return w.take();
 }
 

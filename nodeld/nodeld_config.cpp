@@ -130,16 +130,29 @@ LoadedConfig load_nodeld_config(const IniDocument& doc, bool read_token) {
     for (const std::string& g : c.guest_interfaces)
       if (!valid_interface_pattern(g)) r.error("ipoib", "guest_interfaces", "\"" + g + "\" is not an interface name or glob");
   }
-  r.get_choice("ipoib", "mode", 0, {"route"});
+  c.ipoib_mode = r.get_choice("ipoib", "mode", 0, {"route", "off"}) == 0 ? IpoibMode::route : IpoibMode::off;
+  // vif1.0=10.10.0.5 vif2.0=10.10.0.6,10.10.0.7
   for (const std::string& word : split_words(r.get_string("ipoib", "guests"))) {
     size_t eq = word.find('=');
-    GuestAddress g;
-    if (eq != std::string::npos) g = {word.substr(0, eq), word.substr(eq + 1)};
-    if (eq == std::string::npos || !valid_interface_pattern(g.interface) || !valid_ipv4(g.address)) {
-      r.error("ipoib", "guests", "\"" + word + "\" is not INTERFACE=IPV4ADDRESS (vif1.0=10.10.0.5)");
+    std::string interface = eq == std::string::npos ? "" : word.substr(0, eq);
+    std::vector<std::string> list;
+    if (eq != std::string::npos) {
+      std::string rest = word.substr(eq + 1);
+      for (size_t from = 0;;) {
+        size_t comma = rest.find(',', from);
+        list.push_back(rest.substr(from, comma - from));
+        if (comma == std::string::npos) break;
+        from = comma + 1;
+      }
+    }
+    bool ok = eq != std::string::npos && valid_interface_pattern(interface) &&
+              interface.find_first_of("*?[") == std::string::npos &&
+              std::all_of(list.begin(), list.end(), [](const std::string& a) { return valid_ipv4(a); });
+    if (!ok) {
+      r.error("ipoib", "guests", "\"" + word + "\" is not INTERFACE=IPV4ADDRESS[,IPV4ADDRESS...] (vif1.0=10.10.0.5)");
       continue;
     }
-    c.static_guests.push_back(g);
+    for (const std::string& a : list) c.static_guests.push_back({interface, a});
   }
   c.guest_subnet = r.get_string("ipoib", "guest_subnet");
   if (!c.guest_subnet.empty()) {

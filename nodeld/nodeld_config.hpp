@@ -28,7 +28,7 @@ struct GuestAddress {
   std::string address;    // 10.10.0.5
 };
 
-enum class IpoibMode { route };
+enum class IpoibMode { route, off };
 enum class ThrottleMode { fixed, adaptive };  // "static" in the file; static is a C++ keyword
 
 struct NodeldConfig {

@@ -105,6 +105,26 @@ json::object report_json(const Snapshot& s) {
   if (s.rdma)
     for (const RdmaPort& p : *s.rdma) rdma.push_back(rdma_json(p));
   r["rdma_ports"] = std::move(rdma);
+  if (s.routing || !s.routing_error.empty()) {
+    json::object ipoib;
+    if (s.routing) {
+      const RoutingStatus& r = *s.routing;
+      ipoib["interface"] = r.ipoib_interface;
+      ipoib["infiniband"] = r.ipoib_is_infiniband;
+      ipoib["address"] = r.ipoib_address;
+      ipoib["mtu"] = r.ipoib_mtu;
+      json::array guests;
+      for (const std::string& g : r.guest_interfaces) guests.push_back(json::string(g));
+      ipoib["guest_interfaces"] = std::move(guests);
+      ipoib["routes"] = r.routes;
+      json::array warnings;
+      for (const std::string& w : r.warnings) warnings.push_back(json::string(w));
+      if (!warnings.empty()) ipoib["warnings"] = std::move(warnings);
+    }
+    ipoib["routing"] = s.routing_error.empty() ? "ok" : "failed";
+    if (!s.routing_error.empty()) ipoib["error"] = s.routing_error;
+    r["ipoib"] = std::move(ipoib);
+  }
   if (!s.stale.empty()) {
     json::object stale;
     for (const auto& [source, st] : s.stale) {

@@ -2,6 +2,7 @@
 // (report_json.hpp) and the Prometheus text (metrics_text.hpp).
 #pragma once
 
+#include "guest_router.hpp"
 #include "host_stats.hpp"
 
 #include <cstdint>
@@ -75,6 +76,9 @@ struct Snapshot {
   std::optional<HypervisorStats> hypervisor;
   std::optional<std::vector<RdmaPort>> rdma;
   std::map<std::string, Staleness> stale;  // by source name: host, libvirt, rdma
+  // The guest router's newest reconcile (none when routing is off); its error when it failed.
+  std::optional<RoutingStatus> routing;
+  std::string routing_error;
 };
 
 }  // namespace smartvm::nodeld

@@ -60,7 +60,7 @@ struct Setup {
   }
   void write_config(int interval, const std::string& extra = "") {
     write_file(config, "[node]\nname = node-it\nlibvirt_uri = test://" + (t / "node.xml").string() +
-                           "\ninterval = " + std::to_string(interval) + "\n" + extra +
+                           "\ninterval = " + std::to_string(interval) + "\n" + extra + "[ipoib]\nmode = off\n" +
                            "[report]\nfrontend = http://127.0.0.1:" + std::to_string(frontend_port) +
                            "/v1/reports\ntoken_file = " + (t / "token").string() + "\nmetrics_listen = 127.0.0.1:0\n");
   }

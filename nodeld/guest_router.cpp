@@ -1,0 +1,105 @@
+#include "guest_router.hpp"
+
+#include "small_file.hpp"
+
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <net/if_arp.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <set>
+#include <tuple>
+
+namespace smartvm::nodeld {
+
+Result<void> GuestRouter::set_sysctl(const std::string& path, const char* value) {
+  std::string file = proc_sys_ + "/" + path;
+  // Written only when different: a reconcile that changes nothing writes nothing.
+  if (auto now = read_small_file(file, 64); now && now->substr(0, now->find('\n')) == value) return {};
+  int fd = ::open(file.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return os_error("cannot set " + file);
+  size_t n = std::strlen(value);
+  bool ok = ::write(fd, value, n) == ssize_t(n);
+  Error e = ok ? Error{} : os_error("cannot set " + file);
+  ::close(fd);
+  if (!ok) return e;
+  return {};
+}
+
+Result<RoutingStatus> GuestRouter::reconcile(Netlink& nl, const RoutingInput& in) {
+  RoutingStatus st;
+  st.ipoib_interface = in.ipoib_interface;
+  auto links = nl.links();
+  if (!links) return links.error();
+  auto addresses = nl.addresses();
+  if (!addresses) return addresses.error();
+  auto routes = nl.routes();
+  if (!routes) return routes.error();
+
+  auto ib = std::find_if(links->begin(), links->end(), [&](const Link& l) { return l.name == in.ipoib_interface; });
+  if (ib == links->end()) return make_error("IPoIB interface " + in.ipoib_interface + " not found; guests are not routed");
+  st.ipoib_present = true;
+  st.ipoib_is_infiniband = ib->type == ARPHRD_INFINIBAND;
+  st.ipoib_mtu = ib->mtu;
+  uint32_t source = 0;
+  for (const Address& a : *addresses)
+    if (a.index == ib->index && a.prefix < 32) {
+      source = a.address;
+      break;
+    }
+  if (!source) return make_error(in.ipoib_interface + " has no IPv4 address; guests are not routed");
+  st.ipoib_address = ipv4_text(source);
+
+  auto warn = [&](const Result<void>& r) {
+    if (!r) st.warnings.push_back(r.error().message);
+  };
+  warn(set_sysctl("net/ipv4/ip_forward", "1"));
+  warn(set_sysctl("net/ipv4/conf/" + in.ipoib_interface + "/proxy_arp", "1"));
+  // Without it the first ARP answer for a guest waits up to 0.8 s.
+  warn(set_sysctl("net/ipv4/neigh/" + in.ipoib_interface + "/proxy_delay", "0"));
+
+  // (destination, oif) of every route that should exist.
+  std::set<std::pair<uint32_t, int>> wanted;
+  for (const Link& l : *links) {
+    if (l.index == ib->index) continue;
+    bool guest = std::any_of(in.guest_patterns.begin(), in.guest_patterns.end(),
+                             [&](const std::string& p) { return fnmatch(p.c_str(), l.name.c_str(), 0) == 0; });
+    if (!guest) continue;
+    st.guest_interfaces.push_back(l.name);
+    if (!l.up) warn(nl.set_up(l.index));
+    bool has_source = std::any_of(addresses->begin(), addresses->end(), [&](const Address& a) {
+      return a.index == l.index && a.address == source && a.prefix == 32;
+    });
+    if (!has_source) warn(nl.add_address(l.index, source, 32));
+    warn(set_sysctl("net/ipv4/conf/" + l.name + "/proxy_arp", "1"));
+    warn(set_sysctl("net/ipv4/neigh/" + l.name + "/proxy_delay", "0"));
+    if (st.ipoib_mtu && l.mtu > st.ipoib_mtu)
+      st.warnings.push_back("guest interface " + l.name + " has MTU " + std::to_string(l.mtu) + ", more than " +
+                            in.ipoib_interface + "'s " + std::to_string(st.ipoib_mtu) + ": large packets will be fragmented or dropped");
+    if (auto it = in.guest_addresses.find(l.name); it != in.guest_addresses.end())
+      for (uint32_t a : it->second) wanted.insert({a, l.index});
+  }
+
+  // Owned routes that are no longer wanted go; wanted ones that differ are replaced.
+  std::set<std::pair<uint32_t, int>> present;
+  for (const Route& r : *routes) {
+    if (r.protocol != kRouteProtocol) continue;  // never touch what is not ours
+    if (r.prefix == 32 && wanted.count({r.destination, r.oif}) && r.source == source) {
+      present.insert({r.destination, r.oif});
+      continue;
+    }
+    if (auto d = nl.delete_route(r); d) ++st.removed;
+    else warn(d);
+  }
+  for (const auto& [destination, oif] : wanted) {
+    if (present.count({destination, oif})) continue;
+    if (auto r = nl.replace_route(destination, oif, source); r) ++st.added;
+    else warn(r);
+  }
+  st.routes = present.size() + st.added;
+  return st;
+}
+
+}  // namespace smartvm::nodeld

@@ -1,0 +1,50 @@
+// The host as its guests' router onto the IPoIB network, as Xen's vif-route does it, but
+// idempotently and through netlink: forwarding on; proxy ARP on the IPoIB interface and on every
+// guest interface; on each guest interface the host's IPoIB address as a /32; and a /32 route to
+// each guest address via its interface, with the IPoIB address as source. Routes nodeld made
+// carry kRouteProtocol; only those are ever replaced or removed, so a reconcile after a restart
+// changes nothing and foreign routes are left alone.
+#pragma once
+
+#include "netlink.hpp"
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace smartvm::nodeld {
+
+struct RoutingInput {
+  std::string ipoib_interface = "ib0";
+  std::vector<std::string> guest_patterns{"vif*"};  // fnmatch globs
+  std::map<std::string, std::vector<uint32_t>> guest_addresses;  // interface -> addresses (network order)
+};
+
+struct RoutingStatus {
+  std::string ipoib_interface;
+  bool ipoib_present = false;
+  bool ipoib_is_infiniband = false;  // ARPHRD_INFINIBAND; a veth stands in for it in tests
+  std::string ipoib_address;
+  unsigned ipoib_mtu = 0;
+  std::vector<std::string> guest_interfaces;
+  size_t routes = 0;  // owned routes after the reconcile
+  size_t added = 0, removed = 0;  // by this reconcile
+  std::vector<std::string> warnings;
+};
+
+class GuestRouter {
+ public:
+  // `proc_sys`: where /proc/sys is (for forwarding and proxy ARP).
+  explicit GuestRouter(std::string proc_sys = "/proc/sys") : proc_sys_(std::move(proc_sys)) {}
+
+  // Makes the host's state match `in`. An IPoIB interface that is missing or has no IPv4
+  // address is an error (nothing can be routed); everything else that fails is a warning in
+  // the status and the reconcile goes on with the other guests.
+  Result<RoutingStatus> reconcile(Netlink& nl, const RoutingInput& in);
+
+ private:
+  Result<void> set_sysctl(const std::string& path, const char* value);
+  std::string proc_sys_;
+};
+
+}  // namespace smartvm::nodeld

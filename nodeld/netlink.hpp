@@ -1,0 +1,73 @@
+// The host's links, IPv4 addresses and routes through rtnetlink (libmnl): what the guest
+// router reads and changes. Never by running `ip`: every change is one request whose
+// acknowledgement (or error) is read back before the next.
+#pragma once
+
+#include "error.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+struct mnl_socket;
+
+namespace smartvm::nodeld {
+
+// The route protocol number nodeld marks its routes with (/etc/iproute2/rt_protos.d/smartvm.conf
+// names it); routes with another protocol are never touched.
+inline constexpr uint8_t kRouteProtocol = 215;
+
+struct Link {
+  int index = 0;
+  std::string name;
+  unsigned type = 0;  // ARPHRD_*: 32 is InfiniBand
+  unsigned mtu = 0;
+  bool up = false;
+};
+
+struct Address {
+  int index = 0;
+  uint32_t address = 0;  // network order
+  unsigned prefix = 0;
+};
+
+struct Route {
+  uint32_t destination = 0;  // network order
+  unsigned prefix = 0;
+  int oif = 0;
+  uint32_t source = 0;  // preferred source, network order; 0: none
+  uint8_t protocol = 0;
+};
+
+class Netlink {
+ public:
+  static Result<Netlink> open();
+  Netlink(Netlink&& o) noexcept : nl_(o.nl_), seq_(o.seq_) { o.nl_ = nullptr; }
+  Netlink& operator=(Netlink&&) = delete;
+  ~Netlink();
+
+  Result<std::vector<Link>> links();
+  Result<std::vector<Address>> addresses();
+  // Routes of the main table.
+  Result<std::vector<Route>> routes();
+
+  Result<void> add_address(int index, uint32_t address, unsigned prefix);
+  Result<void> set_up(int index);
+  // Adds or replaces DESTINATION/32 dev OIF src SOURCE proto smartvm, scope link.
+  Result<void> replace_route(uint32_t destination, int oif, uint32_t source);
+  Result<void> delete_route(const Route& r);
+
+ private:
+  explicit Netlink(mnl_socket* nl) : nl_(nl) {}
+  template <typename Parse>
+  Result<void> dump(uint16_t type, unsigned char family, Parse parse);
+  Result<void> request(void* message, const std::string& what);
+
+  mnl_socket* nl_ = nullptr;
+  uint32_t seq_ = 1;
+};
+
+std::string ipv4_text(uint32_t address);  // network order -> "10.10.0.5"
+bool parse_ipv4(const std::string& text, uint32_t& address);
+
+}  // namespace smartvm::nodeld

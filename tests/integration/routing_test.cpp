@@ -1,0 +1,127 @@
+// nodeld as the guests' router, in network namespaces the test creates: a guest (its eth0 is
+// the other end of the host's vif1.0), the host (nodeld runs there), and storage (its eth0 is
+// the other end of the host's "ib0", a veth standing for IPoIB). The guest and the storage
+// server share 10.10.0.0/24 and reach each other only through the host's proxy ARP and /32
+// routes, as with Xen's vif-route. Namespaces are set up with `ip` (the test's own tooling;
+// nodeld itself uses netlink) and deleted, with every veth in them, when the test ends.
+#include "background_process.hpp"
+#include "process.hpp"
+#include "temp_dir.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <thread>
+
+using namespace smartvm::test;
+
+namespace {
+
+const char* const kIp = "/sbin/ip";
+
+class NetnsLab {
+ public:
+  NetnsLab() : prefix_("svt" + std::to_string(getpid())) {}
+  ~NetnsLab() {
+    for (auto it = namespaces_.rbegin(); it != namespaces_.rend(); ++it) run({kIp, "netns", "del", *it});
+  }
+  std::string ns(const std::string& name) const { return prefix_ + "-" + name; }
+  void add_namespace(const std::string& name) {
+    must({kIp, "netns", "add", ns(name)});
+    namespaces_.push_back(ns(name));
+    must({kIp, "-n", ns(name), "link", "set", "lo", "up"});
+  }
+  // A veth: `host_end` in the host namespace, eth0 with `address`/24 in namespace `other`.
+  void wire(const std::string& host_end, const std::string& other, const std::string& address) {
+    must({kIp, "-n", ns("host"), "link", "add", host_end, "type", "veth", "peer", "name", "eth0", "netns", ns(other)});
+    must({kIp, "-n", ns(other), "addr", "add", address + "/24", "dev", "eth0"});
+    must({kIp, "-n", ns(other), "link", "set", "eth0", "up"});
+  }
+  ProcessResult run(const std::vector<std::string>& argv) const { return run_process(argv, {{}, std::chrono::seconds(30), {}}); }
+  void must(const std::vector<std::string>& argv) const {
+    auto r = run(argv);
+    INFO(argv[0] << " " << argv.back() << ": " << r.err);
+    REQUIRE(r.exit_code == 0);
+  }
+  std::string in(const std::string& name, const std::string& command) const {
+    return run({kIp, "netns", "exec", ns(name), "sh", "-c", command}).out;
+  }
+  bool ping(const std::string& from, const std::string& to, int count = 2) const {
+    return run({kIp, "netns", "exec", ns(from), "ping", "-n", "-q", "-c", std::to_string(count), "-i", "0.2", "-W", "2", to})
+               .exit_code == 0;
+  }
+
+ private:
+  std::string prefix_;
+  std::vector<std::string> namespaces_;
+};
+
+std::string config(const std::string& guests) {
+  return "[node]\nname = router-test\nlibvirt_uri = test:///default\ninterval = 1\n[report]\nmetrics_listen =\n"
+         "[ipoib]\ninterface = ib0\nguest_interfaces = vif*\nguests = " + guests + "\n";
+}
+
+}  // namespace
+
+TEST_CASE("nodeld routes guests onto ib0: ping through the host, guests come and go, foreign routes stay, a restart "
+          "loses nothing", "[nodeld][routing]") {
+  TempDir t;
+  NetnsLab lab;
+  for (const char* n : {"host", "g1", "storage"}) lab.add_namespace(n);
+  lab.wire("vif1.0", "g1", "10.10.0.5");
+  lab.wire("ib0", "storage", "10.10.0.100");
+  lab.must({kIp, "-n", lab.ns("host"), "addr", "add", "10.10.0.1/24", "dev", "ib0"});
+  lab.must({kIp, "-n", lab.ns("host"), "link", "set", "ib0", "up"});
+  // Routes that are not nodeld's: they must survive every reconcile.
+  lab.must({kIp, "-n", lab.ns("host"), "route", "add", "192.0.2.0/24", "dev", "ib0"});
+  lab.must({kIp, "-n", lab.ns("host"), "route", "add", "10.10.0.77/32", "dev", "ib0", "proto", "static"});
+  CHECK(!lab.ping("g1", "10.10.0.100", 1));  // nothing routes yet
+
+  std::string ini = (t / "nodeld.ini").string();
+  write_file(ini, config("vif1.0=10.10.0.5"));
+  std::vector<std::string> argv{"/sbin/ip", "netns", "exec", lab.ns("host"), SMARTVM_NODELD_PATH, "--config", ini};
+  auto nodeld = std::make_unique<BackgroundProcess>(argv, (t / "nodeld.log").string());
+  REQUIRE(nodeld->wait_for_log("1 guest routes added"));
+  // The guest's failed ARP for the storage server (above) is retried within a second.
+  CHECK(lab.ping("g1", "10.10.0.100", 8));
+  std::string routes = lab.in("host", "ip route show proto 215");
+  CHECK(routes.find("10.10.0.5 dev vif1.0 scope link src 10.10.0.1") != std::string::npos);
+  CHECK(lab.in("host", "cat /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv4/conf/ib0/proxy_arp "
+                       "/proc/sys/net/ipv4/conf/vif1.0/proxy_arp") == "1\n1\n1\n");
+
+  // A second guest appears, then leaves the configuration: its route comes and goes.
+  lab.add_namespace("g2");
+  lab.wire("vif2.0", "g2", "10.10.0.6");
+  write_file(ini, config("vif1.0=10.10.0.5 vif2.0=10.10.0.6"));
+  nodeld->signal(SIGHUP);
+  REQUIRE(nodeld->wait_for_log("1 guest routes added, 0 removed; 2 in place"));
+  CHECK(lab.ping("g2", "10.10.0.100"));
+  write_file(ini, config("vif1.0=10.10.0.5"));
+  nodeld->signal(SIGHUP);
+  REQUIRE(nodeld->wait_for_log("0 guest routes added, 1 removed; 1 in place"));
+  CHECK(!lab.ping("g2", "10.10.0.100", 1));
+  CHECK(lab.in("host", "ip route show proto 215").find("10.10.0.6") == std::string::npos);
+
+  // nodeld restarts while the guest pings: the routes stay, no packet is lost.
+  std::string ping_out = (t / "ping.out").string();
+  BackgroundProcess pinger({"/bin/sh", "-c", "exec ip netns exec " + lab.ns("g1") + " ping -n -c 30 -i 0.1 10.10.0.100 > " + ping_out},
+                           (t / "ping.log").string());
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  CHECK(nodeld->stop() == 0);
+  nodeld = std::make_unique<BackgroundProcess>(argv, (t / "nodeld2.log").string());
+  REQUIRE(nodeld->wait_for_log("ready: first report made"));
+  CHECK(nodeld->log().find("guest routes added") == std::string::npos);  // nothing to change
+  std::string summary;
+  for (int i = 0; i < 100 && summary.find("packets transmitted") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    summary = read_file(ping_out);
+  }
+  INFO(summary);
+  CHECK(summary.find("30 packets transmitted, 30 received, 0% packet loss") != std::string::npos);
+  std::string foreign = lab.in("host", "ip route show");
+  CHECK(foreign.find("192.0.2.0/24 dev ib0") != std::string::npos);
+  CHECK(foreign.find("10.10.0.77 dev ib0 proto static") != std::string::npos);
+  CHECK(nodeld->stop() == 0);
+}

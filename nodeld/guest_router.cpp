@@ -60,6 +60,11 @@ Result<RoutingStatus> GuestRouter::reconcile(Netlink& nl, const RoutingInput& in
   // Without it the first ARP answer for a guest waits up to 0.8 s.
   warn(set_sysctl("net/ipv4/neigh/" + in.ipoib_interface + "/proxy_delay", "0"));
 
+  // The kernel uses the larger of conf/all and the interface's rp_filter: 2 (loose) in "all"
+  // would weaken the strict check on guest interfaces.
+  if (auto all = read_small_file(proc_sys_ + "/net/ipv4/conf/all/rp_filter", 64); all && all->substr(0, 1) == "2")
+    st.warnings.push_back("net.ipv4.conf.all.rp_filter is 2 (loose): guests' source addresses are not checked strictly; set it to 0 or 1");
+
   // (destination, oif) of every route that should exist.
   std::set<std::pair<uint32_t, int>> wanted;
   for (const Link& l : *links) {
@@ -74,6 +79,10 @@ Result<RoutingStatus> GuestRouter::reconcile(Netlink& nl, const RoutingInput& in
     });
     if (!has_source) warn(nl.add_address(l.index, source, 32));
     warn(set_sysctl("net/ipv4/conf/" + l.name + "/proxy_arp", "1"));
+    // Anti-spoofing: strict reverse-path filtering accepts a packet from a guest interface only
+    // if the route back to its source leaves through that interface, i.e. only the guest's own
+    // addresses, for which this router holds the /32 routes.
+    warn(set_sysctl("net/ipv4/conf/" + l.name + "/rp_filter", "1"));
     warn(set_sysctl("net/ipv4/neigh/" + l.name + "/proxy_delay", "0"));
     if (st.ipoib_mtu && l.mtu > st.ipoib_mtu)
       st.warnings.push_back("guest interface " + l.name + " has MTU " + std::to_string(l.mtu) + ", more than " +

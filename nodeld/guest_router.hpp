@@ -3,7 +3,8 @@
 // guest interface; on each guest interface the host's IPoIB address as a /32; and a /32 route to
 // each guest address via its interface, with the IPoIB address as source. Routes nodeld made
 // carry kRouteProtocol; only those are ever replaced or removed, so a reconcile after a restart
-// changes nothing and foreign routes are left alone.
+// changes nothing and foreign routes are left alone. Guest interfaces get strict reverse-path
+// filtering, so a guest can send only from its own addresses.
 #pragma once
 
 #include "netlink.hpp"

@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <sstream>
 #include <thread>
 
 using namespace smartvm::test;
@@ -98,6 +99,29 @@ TEST_CASE("nodeld routes guests onto ib0: ping through the host, guests come and
   nodeld->signal(SIGHUP);
   REQUIRE(nodeld->wait_for_log("1 guest routes added, 0 removed; 2 in place"));
   CHECK(lab.ping("g2", "10.10.0.100"));
+
+  // Guest 1 pretends to be guest 2: the host drops it (reverse-path filter), storage never sees it.
+  auto counter = [&](const std::string& ns, const std::string& file, const std::string& name) {
+    std::string text = lab.in(ns, "cat " + file);
+    // Two lines per group: the names, then the values.
+    size_t names = text.find(name.substr(0, name.find(':') + 1));
+    std::string header = text.substr(names, text.find('\n', names) - names);
+    size_t values = text.find('\n', names) + 1;
+    std::string row = text.substr(values, text.find('\n', values) - values);
+    std::istringstream h(header), v(row);
+    std::string key, value;
+    while (h >> key && v >> value)
+      if (key == name.substr(name.find(':') + 1)) return std::stol(value);
+    return -1L;
+  };
+  long echoes_before = counter("storage", "/proc/net/snmp", "Icmp:InEchos");
+  long dropped_before = counter("host", "/proc/net/netstat", "TcpExt:IPReversePathFilter");
+  lab.must({kIp, "-n", lab.ns("g1"), "addr", "add", "10.10.0.6/32", "dev", "eth0"});
+  lab.run({kIp, "netns", "exec", lab.ns("g1"), "ping", "-n", "-q", "-c", "3", "-i", "0.2", "-W", "1", "-I", "10.10.0.6", "10.10.0.100"});
+  CHECK(counter("storage", "/proc/net/snmp", "Icmp:InEchos") == echoes_before);
+  CHECK(counter("host", "/proc/net/netstat", "TcpExt:IPReversePathFilter") >= dropped_before + 3);
+  CHECK(lab.ping("g1", "10.10.0.100"));  // its own address still works
+
   write_file(ini, config("vif1.0=10.10.0.5"));
   nodeld->signal(SIGHUP);
   REQUIRE(nodeld->wait_for_log("0 guest routes added, 1 removed; 1 in place"));

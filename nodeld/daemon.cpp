@@ -93,6 +93,16 @@ Result<void> Daemon::start() {
       bus_.reset();
     }
   }
+  if (options_.routing) {
+    link_watcher_ = std::make_unique<LinkWatcher>(io_, [this] {
+      route_guests();
+      publish_routing();
+    });
+    if (auto r = link_watcher_->start(); !r) {
+      log::warning(r.error().message + "; guest interfaces are routed at each interval only");
+      link_watcher_.reset();
+    }
+  }
   signals_.add(SIGTERM);
   signals_.add(SIGINT);
   signals_.add(SIGHUP);
@@ -157,6 +167,8 @@ Result<void> Daemon::reload() {
     }
   }
   if (old.interval != config_.interval) schedule_cycle();
+  route_guests();
+  publish_routing();
   log::notice("reloaded " + options_.config_path);
   notify("READY=1");
   return result;
@@ -258,6 +270,12 @@ void Daemon::on_domain_event(const DomainEvent& ev) {
                                     [](const DomainStats& a, const DomainStats& b) { return a.name < b.name; }),
                    std::move(d));
   }
+  publish();
+}
+
+void Daemon::publish_routing() {
+  latest_.routing = routing_;
+  latest_.routing_error = routing_error_;
   publish();
 }
 

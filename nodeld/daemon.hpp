@@ -10,6 +10,7 @@
 #include "guest_router.hpp"
 #include "http_server.hpp"
 #include "libvirt_source.hpp"
+#include "link_watcher.hpp"
 #include "nodeld_config.hpp"
 #include "rdma_source.hpp"
 #include "report_sender.hpp"
@@ -63,6 +64,7 @@ class Daemon : public HttpHandler {
   void publish();
   // Brings the guests' routes in line with the configuration (at start and every cycle).
   void route_guests();
+  void publish_routing();  // the newest reconcile into the report between cycles
   void watchdog();
   void notify(const std::string& state);
 
@@ -86,6 +88,7 @@ class Daemon : public HttpHandler {
   std::chrono::microseconds watchdog_usec_{0};
 
   std::optional<Netlink> netlink_;
+  std::unique_ptr<LinkWatcher> link_watcher_;
   GuestRouter router_;
   std::optional<RoutingStatus> routing_;
   std::string routing_error_;

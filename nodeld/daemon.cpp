@@ -5,10 +5,13 @@
 #include "report_json.hpp"
 #include "status_record.hpp"
 
+#include <boost/asio/ip/network_v4.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/http/field.hpp>
 
 #include <systemd/sd-daemon.h>
+
+#include <arpa/inet.h>
 
 #include <algorithm>
 
@@ -214,6 +217,14 @@ void Daemon::route_guests() {
   for (const GuestAddress& g : config_.static_guests) {
     uint32_t a = 0;
     if (parse_ipv4(g.address, a)) in.guest_addresses[g.interface].push_back(a);
+  }
+  if (!config_.guest_subnet.empty()) {
+    boost::system::error_code ec;
+    auto net = boost::asio::ip::make_network_v4(config_.guest_subnet, ec);
+    if (!ec) {
+      in.learn_network = htonl(net.network().to_uint());
+      in.learn_prefix = net.prefix_length();
+    }
   }
   auto st = router_.reconcile(*netlink_, in);
   std::string error = st ? "" : st.error().message;

@@ -3,7 +3,9 @@
 #include "small_file.hpp"
 
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <fnmatch.h>
+#include <linux/neighbour.h>
 #include <net/if_arp.h>
 #include <unistd.h>
 
@@ -37,6 +39,12 @@ Result<RoutingStatus> GuestRouter::reconcile(Netlink& nl, const RoutingInput& in
   if (!addresses) return addresses.error();
   auto routes = nl.routes();
   if (!routes) return routes.error();
+  std::vector<Neighbour> neighbours;
+  if (in.learn_prefix) {
+    auto n = nl.neighbours();
+    if (!n) return n.error();
+    neighbours = std::move(*n);
+  }
 
   auto ib = std::find_if(links->begin(), links->end(), [&](const Link& l) { return l.name == in.ipoib_interface; });
   if (ib == links->end()) return make_error("IPoIB interface " + in.ipoib_interface + " not found; guests are not routed");
@@ -79,16 +87,44 @@ Result<RoutingStatus> GuestRouter::reconcile(Netlink& nl, const RoutingInput& in
     });
     if (!has_source) warn(nl.add_address(l.index, source, 32));
     warn(set_sysctl("net/ipv4/conf/" + l.name + "/proxy_arp", "1"));
-    // Anti-spoofing: strict reverse-path filtering accepts a packet from a guest interface only
-    // if the route back to its source leaves through that interface, i.e. only the guest's own
-    // addresses, for which this router holds the /32 routes.
-    warn(set_sysctl("net/ipv4/conf/" + l.name + "/rp_filter", "1"));
     warn(set_sysctl("net/ipv4/neigh/" + l.name + "/proxy_delay", "0"));
     if (st.ipoib_mtu && l.mtu > st.ipoib_mtu)
       st.warnings.push_back("guest interface " + l.name + " has MTU " + std::to_string(l.mtu) + ", more than " +
                             in.ipoib_interface + "'s " + std::to_string(st.ipoib_mtu) + ": large packets will be fragmented or dropped");
     if (auto it = in.guest_addresses.find(l.name); it != in.guest_addresses.end())
       for (uint32_t a : it->second) wanted.insert({a, l.index});
+  }
+
+  // Learned addresses come last: one that is configured (or learned) elsewhere is not taken.
+  if (in.learn_prefix) {
+    uint32_t mask = htonl(in.learn_prefix >= 32 ? 0xffffffffu : ~(0xffffffffu >> in.learn_prefix));
+    std::set<uint32_t> taken;
+    for (const auto& [a, oif] : wanted) taken.insert(a);
+    std::set<int> guest_indexes;
+    for (const Link& l : *links)
+      if (std::find(st.guest_interfaces.begin(), st.guest_interfaces.end(), l.name) != st.guest_interfaces.end())
+        guest_indexes.insert(l.index);
+    for (const Neighbour& n : neighbours) {
+      bool usable = n.state & (NUD_REACHABLE | NUD_STALE | NUD_DELAY | NUD_PROBE | NUD_PERMANENT);
+      if (!usable || !guest_indexes.count(n.index) || (n.address & mask) != in.learn_network || n.address == source ||
+          taken.count(n.address))
+        continue;
+      taken.insert(n.address);
+      wanted.insert({n.address, n.index});
+      auto link = std::find_if(links->begin(), links->end(), [&](const Link& l) { return l.index == n.index; });
+      st.learned.push_back(link->name + "=" + ipv4_text(n.address));
+    }
+  }
+
+  // Anti-spoofing: strict reverse-path filtering accepts a packet from a guest interface only
+  // if the route back to its source leaves through that interface, i.e. only from the guest's
+  // own addresses, for which this router holds the /32 routes. It also stops the proxy ARP
+  // answer an unknown guest's first request needs, so an interface whose address is still to
+  // be learned (guest_subnet) stays open until its first ARP request has been seen.
+  for (const Link& l : *links) {
+    if (std::find(st.guest_interfaces.begin(), st.guest_interfaces.end(), l.name) == st.guest_interfaces.end()) continue;
+    bool known = std::any_of(wanted.begin(), wanted.end(), [&](const auto& w) { return w.second == l.index; });
+    warn(set_sysctl("net/ipv4/conf/" + l.name + "/rp_filter", known || !in.learn_prefix ? "1" : "0"));
   }
 
   // Owned routes that are no longer wanted go; wanted ones that differ are replaced.

@@ -19,6 +19,10 @@ struct RoutingInput {
   std::string ipoib_interface = "ib0";
   std::vector<std::string> guest_patterns{"vif*"};  // fnmatch globs
   std::map<std::string, std::vector<uint32_t>> guest_addresses;  // interface -> addresses (network order)
+  // Addresses a guest may be learned under from the host's ARP table (the guest asked for
+  // somebody through its interface); prefix 0: learning is off.
+  uint32_t learn_network = 0;  // network order
+  unsigned learn_prefix = 0;
 };
 
 struct RoutingStatus {
@@ -28,6 +32,7 @@ struct RoutingStatus {
   std::string ipoib_address;
   unsigned ipoib_mtu = 0;
   std::vector<std::string> guest_interfaces;
+  std::vector<std::string> learned;  // "vif3.0=10.10.0.8"
   size_t routes = 0;  // owned routes after the reconcile
   size_t added = 0, removed = 0;  // by this reconcile
   std::vector<std::string> warnings;

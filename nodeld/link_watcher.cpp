@@ -22,7 +22,7 @@ LinkWatcher::~LinkWatcher() {
 Result<void> LinkWatcher::start() {
   nl_ = mnl_socket_open2(NETLINK_ROUTE, SOCK_NONBLOCK | SOCK_CLOEXEC);
   if (!nl_) return os_error("netlink socket for link events");
-  if (mnl_socket_bind(nl_, RTMGRP_LINK | RTMGRP_IPV4_IFADDR, MNL_SOCKET_AUTOPID) < 0)
+  if (mnl_socket_bind(nl_, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_NEIGH, MNL_SOCKET_AUTOPID) < 0)
     return os_error("netlink link events");
   fd_.assign(mnl_socket_get_fd(nl_));
   wait();

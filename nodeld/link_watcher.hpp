@@ -1,4 +1,5 @@
-// Tells the daemon when interfaces or IPv4 addresses change (rtnetlink multicast groups), so
+// Tells the daemon when interfaces, IPv4 addresses or neighbours change (rtnetlink multicast
+// groups), so
 // that a guest's interface appearing or going is routed at once, not at the next interval. The
 // netlink socket is watched by the Asio loop; bursts (a VM start brings several messages) are
 // coalesced into one call after a short delay.

@@ -4,6 +4,7 @@
 #include <linux/if.h>
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
+#include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
 
 #include <arpa/inet.h>
@@ -130,6 +131,20 @@ Result<std::vector<Route>> Netlink::routes() {
     out.push_back(r);
   };
   if (auto r = dump(RTM_GETROUTE, AF_INET, parse); !r) return r.error();
+  return out;
+}
+
+Result<std::vector<Neighbour>> Netlink::neighbours() {
+  std::vector<Neighbour> out;
+  auto parse = [&](const nlmsghdr* m) {
+    auto* nd = static_cast<const ndmsg*>(mnl_nlmsg_get_payload(m));
+    if (nd->ndm_family != AF_INET) return;
+    Attributes a;
+    mnl_attr_parse(m, sizeof(*nd), collect_attribute, &a);
+    if (!a.by_type[NDA_DST]) return;
+    out.push_back({nd->ndm_ifindex, mnl_attr_get_u32(a.by_type[NDA_DST]), nd->ndm_state});
+  };
+  if (auto r = dump(RTM_GETNEIGH, AF_INET, parse); !r) return r.error();
   return out;
 }
 

@@ -39,6 +39,12 @@ struct Route {
   uint8_t protocol = 0;
 };
 
+struct Neighbour {
+  int index = 0;
+  uint32_t address = 0;  // network order
+  uint16_t state = 0;    // NUD_*
+};
+
 class Netlink {
  public:
   static Result<Netlink> open();
@@ -50,6 +56,8 @@ class Netlink {
   Result<std::vector<Address>> addresses();
   // Routes of the main table.
   Result<std::vector<Route>> routes();
+  // IPv4 neighbours (the ARP table).
+  Result<std::vector<Neighbour>> neighbours();
 
   Result<void> add_address(int index, uint32_t address, unsigned prefix);
   Result<void> set_up(int index);

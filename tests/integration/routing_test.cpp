@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <sstream>
 #include <thread>
 
@@ -29,6 +30,10 @@ class NetnsLab {
     for (auto it = namespaces_.rbegin(); it != namespaces_.rend(); ++it) run({kIp, "netns", "del", *it});
   }
   std::string ns(const std::string& name) const { return prefix_ + "-" + name; }
+  void remove_namespace(const std::string& name) {
+    must({kIp, "netns", "del", ns(name)});
+    namespaces_.erase(std::find(namespaces_.begin(), namespaces_.end(), ns(name)));
+  }
   void add_namespace(const std::string& name) {
     must({kIp, "netns", "add", ns(name)});
     namespaces_.push_back(ns(name));
@@ -60,9 +65,9 @@ class NetnsLab {
 };
 
 // A long interval: what the test sees happen comes from link events and reloads, not cycles.
-std::string config(const std::string& guests) {
+std::string config(const std::string& guests, const std::string& learn = "") {
   return "[node]\nname = router-test\nlibvirt_uri = test:///default\ninterval = 60\n[report]\nmetrics_listen =\n"
-         "[ipoib]\ninterface = ib0\nguest_interfaces = vif*\nguests = " + guests + "\n";
+         "[ipoib]\ninterface = ib0\nguest_interfaces = vif*\nguest_subnet = " + learn + "\nguests = " + guests + "\n";
 }
 
 }  // namespace
@@ -130,6 +135,21 @@ TEST_CASE("nodeld routes guests onto ib0: ping through the host, guests come and
   REQUIRE(nodeld->wait_for_log("0 guest routes added, 1 removed; 1 in place"));
   CHECK(!lab.ping("g2", "10.10.0.100", 1));
   CHECK(lab.in("host", "ip route show proto 215").find("10.10.0.6") == std::string::npos);
+
+  // A third guest nobody configured is learned from its ARP request, inside guest_subnet only.
+  lab.remove_namespace("g2");  // it has left: its interface, and the kernel's routes through it, are gone
+  write_file(ini, config("vif1.0=10.10.0.5", "10.10.0.0/25"));
+  size_t seen = nodeld->log().size();
+  nodeld->signal(SIGHUP);
+  REQUIRE(nodeld->wait_for_log("reloaded", nullptr, std::chrono::seconds(5), seen));
+  lab.add_namespace("g3");
+  lab.wire("vif3.0", "g3", "10.10.0.8");
+  CHECK(lab.ping("g3", "10.10.0.100", 8));
+  CHECK(lab.in("host", "ip route show proto 215").find("10.10.0.8 dev vif3.0") != std::string::npos);
+  lab.add_namespace("g4");
+  lab.wire("vif4.0", "g4", "10.10.0.200");  // outside 10.10.0.0/25
+  CHECK(!lab.ping("g4", "10.10.0.100", 3));
+  CHECK(lab.in("host", "ip route show proto 215").find("10.10.0.200") == std::string::npos);
 
   // nodeld restarts while the guest pings: the routes stay, no packet is lost.
   std::string ping_out = (t / "ping.out").string();

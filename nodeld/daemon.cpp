@@ -188,7 +188,6 @@ void Daemon::schedule_cycle() {
 }
 
 void Daemon::cycle(std::function<void(const std::string&)> then, bool reschedule) {
-  route_guests();
   bool started = collector_.collect(config_.source_deadline(), [this, then](Snapshot s) {
     on_snapshot(std::move(s));
     if (then) then(report_);
@@ -214,6 +213,14 @@ void Daemon::route_guests() {
   RoutingInput in;
   in.ipoib_interface = config_.ipoib_interface;
   in.guest_patterns = config_.guest_interfaces;
+  // First what libvirt says of its running domains, then the configured addresses.
+  if (latest_.hypervisor)
+    for (const DomainStats& d : latest_.hypervisor->domains)
+      for (const GuestInterface& g : d.interfaces)
+        for (const std::string& text : g.addresses) {
+          uint32_t a = 0;
+          if (parse_ipv4(text, a)) in.guest_addresses[g.device].push_back(a);
+        }
   for (const GuestAddress& g : config_.static_guests) {
     uint32_t a = 0;
     if (parse_ipv4(g.address, a)) in.guest_addresses[g.interface].push_back(a);
@@ -249,10 +256,11 @@ void Daemon::on_snapshot(Snapshot s) {
   s.time = format_utc(std::chrono::system_clock::now());
   s.seq = ++seq_;
   s.interval_seconds = static_cast<uint64_t>(config_.interval.count());
-  s.routing = routing_;
-  s.routing_error = routing_error_;
-  // Keep what the throttle module wrote into the domains it manages (issue 5).
   latest_ = std::move(s);
+  // With the domains' addresses just read: a guest libvirt started is routed now.
+  route_guests();
+  latest_.routing = routing_;
+  latest_.routing_error = routing_error_;
   publish();
   sender_.send(report_);
   std::string status = "report " + std::to_string(latest_.seq) + ": " +

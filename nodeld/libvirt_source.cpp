@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstring>
 #include <map>
+#include <set>
 #include <thread>
 
 namespace smartvm::nodeld {
@@ -265,6 +266,7 @@ Result<HypervisorStats> LibvirtSource::collect_open() {
   }
   if (n < 0) return make_error(last_error("virConnectGetAllDomainStats on " + uri_));
   h.domains.reserve(size_t(n));
+  std::set<std::string> seen;
   for (int i = 0; i < n; ++i) {
     bool has_vcpus = false, has_memory = false;
     DomainStats d = decode_record(*records[i], has_vcpus, has_memory);
@@ -278,9 +280,26 @@ Result<HypervisorStats> LibvirtSource::collect_open() {
         if (!d.cpu_seconds && d.state != "shutoff") d.cpu_seconds = double(di.cpuTime) / 1e9;
       }
     }
+    if (d.state != "shutoff" && d.state != "crashed") {
+      std::string key = d.uuid + "/" + std::to_string(virDomainGetID(records[i]->dom));
+      auto cached = interfaces_.find(key);
+      if (cached == interfaces_.end()) {
+        std::vector<GuestInterface> found;
+        if (char* xml = virDomainGetXMLDesc(records[i]->dom, 0)) {
+          auto parsed = guest_interfaces_from_xml(xml);
+          free(xml);
+          if (parsed) found = std::move(*parsed);
+          else log::warning("domain " + d.name + ": " + parsed.error().message);
+        }
+        cached = interfaces_.emplace(key, std::move(found)).first;
+      }
+      d.interfaces = cached->second;
+      seen.insert(key);
+    }
     h.domains.push_back(std::move(d));
   }
   virDomainStatsRecordListFree(records);
+  std::erase_if(interfaces_, [&](const auto& entry) { return !seen.count(entry.first); });
   std::sort(h.domains.begin(), h.domains.end(), [](const DomainStats& a, const DomainStats& b) { return a.name < b.name; });
   return h;
 }

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -54,6 +55,8 @@ class LibvirtSource {
   std::chrono::steady_clock::time_point next_attempt_{};
   std::chrono::seconds backoff_{0};
   std::string last_open_error_;
+  // Domain XML is read once per run of a domain: by "uuid/id" (the id changes at every start).
+  std::map<std::string, std::vector<GuestInterface>> interfaces_;
 };
 
 // libvirt's numeric state as the report's word.

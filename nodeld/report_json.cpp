@@ -55,6 +55,15 @@ json::object domain_json(const DomainStats& d) {
                                {"rx_pkts", n.rx_pkts}, {"tx_pkts", n.tx_pkts}});
     o["net"] = std::move(a);
   }
+  if (!d.interfaces.empty()) {
+    json::array a;
+    for (const GuestInterface& g : d.interfaces) {
+      json::array addresses;
+      for (const std::string& ad : g.addresses) addresses.push_back(json::string(ad));
+      a.push_back(json::object{{"device", g.device}, {"addresses", std::move(addresses)}});
+    }
+    o["interfaces"] = std::move(a);
+  }
   if (d.throttle)
     o["throttle"] = json::object{{"read_bytes_sec", d.throttle->read_bytes_sec},
                                  {"write_bytes_sec", d.throttle->write_bytes_sec},

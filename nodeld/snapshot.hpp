@@ -2,6 +2,7 @@
 // (report_json.hpp) and the Prometheus text (metrics_text.hpp).
 #pragma once
 
+#include "domain_interfaces.hpp"
 #include "guest_router.hpp"
 #include "host_stats.hpp"
 
@@ -38,6 +39,7 @@ struct DomainStats {
   std::vector<BlockStats> block;
   std::vector<NetStats> net;
   std::optional<Throttle> throttle;
+  std::vector<GuestInterface> interfaces;  // from the domain XML, for the guest router
 };
 
 struct HypervisorStats {

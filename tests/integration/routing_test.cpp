@@ -65,8 +65,17 @@ class NetnsLab {
 };
 
 // A long interval: what the test sees happen comes from link events and reloads, not cycles.
+// libvirt knows one running guest, g5, whose vif5.0 has 10.10.0.20.
 std::string config(const std::string& guests, const std::string& learn = "") {
-  return "[node]\nname = router-test\nlibvirt_uri = test:///default\ninterval = 60\n[report]\nmetrics_listen =\n"
+  static TempDir libvirt_node;
+  std::string node = (libvirt_node / "node.xml").string();
+  write_file(node,
+             "<node><cpu><mhz>2000</mhz><model>x86_64</model><active>4</active><nodes>1</nodes><sockets>1</sockets>"
+             "<cores>4</cores><threads>1</threads></cpu><memory>8388608</memory>"
+             "<domain type='test'><name>g5</name><memory>1048576</memory><vcpu>1</vcpu><os><type>hvm</type></os>"
+             "<devices><interface type='ethernet'><target dev='vif5.0'/><ip address='10.10.0.20'/></interface></devices>"
+             "</domain></node>\n");
+  return "[node]\nname = router-test\nlibvirt_uri = test://" + node + "\ninterval = 60\n[report]\nmetrics_listen =\n"
          "[ipoib]\ninterface = ib0\nguest_interfaces = vif*\nguest_subnet = " + learn + "\nguests = " + guests + "\n";
 }
 
@@ -150,6 +159,17 @@ TEST_CASE("nodeld routes guests onto ib0: ping through the host, guests come and
   lab.wire("vif4.0", "g4", "10.10.0.200");  // outside 10.10.0.0/25
   CHECK(!lab.ping("g4", "10.10.0.100", 3));
   CHECK(lab.in("host", "ip route show proto 215").find("10.10.0.200") == std::string::npos);
+
+  // A guest libvirt knows (its XML names vif5.0 and 10.10.0.20): routed when its interface appears.
+  lab.add_namespace("g5");
+  lab.wire("vif5.0", "g5", "10.10.0.20");
+  bool routed = false;  // before the guest sent anything: not learned, known from libvirt
+  for (int i = 0; i < 60 && !routed; ++i) {
+    routed = lab.in("host", "ip route show proto 215").find("10.10.0.20 dev vif5.0") != std::string::npos;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  CHECK(routed);
+  CHECK(lab.ping("g5", "10.10.0.100", 4));
 
   // nodeld restarts while the guest pings: the routes stay, no packet is lost.
   std::string ping_out = (t / "ping.out").string();

@@ -127,3 +127,34 @@ TEST_CASE("nodeld: libvirt states have the report's names", "[nodeld][libvirt]")
   CHECK(std::string(domain_state_name(VIR_DOMAIN_PMSUSPENDED)) == "pmsuspended");
   CHECK(std::string(domain_state_name(99)) == "nostate");
 }
+
+TEST_CASE("nodeld: a running domain's interfaces and addresses come from its XML", "[nodeld][libvirt]") {
+  test::TempDir t;
+  test::write_file(t / "node.xml",
+                   "<node><cpu><mhz>2000</mhz><model>x86_64</model><active>4</active><nodes>1</nodes><sockets>1</sockets>"
+                   "<cores>4</cores><threads>1</threads></cpu><memory>8388608</memory>"
+                   "<domain type='test'><name>g</name><memory>1048576</memory><vcpu>1</vcpu><os><type>hvm</type></os>"
+                   "<devices><interface type='ethernet'><target dev='vif5.0'/><ip address='10.10.0.50' prefix='32'/>"
+                   "<ip address='10.10.0.51'/><ip address='fd00::5' family='ipv6'/></interface>"
+                   "<interface type='ethernet'><target dev='vif5.1'/></interface></devices></domain></node>\n");
+  LibvirtSource source("test://" + (t / "node.xml").string(), [](const DomainEvent&) {});
+  auto stats = source.collect();
+  REQUIRE(stats);
+  REQUIRE(stats->domains.size() == 1);
+  const auto& ifs = stats->domains[0].interfaces;
+  REQUIRE(ifs.size() == 1);  // vif5.1 has no address
+  CHECK(ifs[0].device == "vif5.0");
+  CHECK(ifs[0].addresses == std::vector<std::string>{"10.10.0.50", "10.10.0.51"});
+  auto again = source.collect();  // from the cache now, the same
+  REQUIRE(again);
+  CHECK(again->domains[0].interfaces.size() == 1);
+}
+
+TEST_CASE("nodeld: domain XML that does not parse is an error naming the line", "[nodeld][libvirt]") {
+  auto bad = guest_interfaces_from_xml("<domain>\n<devices>\n<interface>\n</domain>");
+  REQUIRE(!bad);
+  CHECK(bad.error().message.find("line") != std::string::npos);
+  auto none = guest_interfaces_from_xml("<domain><name>x</name></domain>");
+  REQUIRE(none);
+  CHECK(none->empty());
+}

@@ -42,7 +42,7 @@ bool valid_node_name(std::string_view name) {
 }
 
 uint64_t NodeReport::free_cores() const {
-  if (hypervisor_stale) return 0;
+  if (hypervisor_stale || !fit_for_jobs) return 0;
   uint64_t held = 0;
   for (const auto& d : domains)
     if (holds_resources(d.state)) held += d.vcpus;
@@ -50,7 +50,7 @@ uint64_t NodeReport::free_cores() const {
 }
 
 uint64_t NodeReport::free_memory_kib() const {
-  if (hypervisor_stale) return 0;
+  if (hypervisor_stale || !fit_for_jobs) return 0;
   uint64_t held = 0;
   for (const auto& d : domains)
     if (holds_resources(d.state)) held += d.memory_kib;
@@ -119,6 +119,8 @@ Result<NodeReport> decode_report(std::string_view text) {
   // Domains nodeld could not read this cycle: what the node has free is unknown.
   if (const json::value* stale = o.if_contains("stale"); stale && stale->is_object())
     r.hypervisor_stale = stale->get_object().contains("libvirt");
+  // nodeld says so when guests cannot be routed or the repository does not answer.
+  if (const json::value* fit = o.if_contains("fit_for_jobs"); fit && fit->is_bool()) r.fit_for_jobs = fit->get_bool();
   r.raw = std::move(v);
   return r;
 }

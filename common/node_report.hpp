@@ -30,6 +30,7 @@ struct NodeReport {
   uint64_t capacity_memory_kib = 0;
   std::vector<DomainSummary> domains;
   bool hypervisor_stale = false;  // "stale" names libvirt: nothing is free, as far as placement knows
+  bool fit_for_jobs = true;       // false: guests are not routed or the repository does not answer
   boost::json::value raw;  // the whole report as sent
 
   // What running domains do not hold: the placement view.

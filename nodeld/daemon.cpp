@@ -172,6 +172,7 @@ Result<void> Daemon::reload() {
   if (old.interval != config_.interval) schedule_cycle();
   route_guests();
   publish_routing();
+  probe();
   log::notice("reloaded " + options_.config_path);
   notify("READY=1");
   return result;
@@ -187,7 +188,23 @@ void Daemon::schedule_cycle() {
   });
 }
 
+void Daemon::probe() {
+  if (config_.repository_probe.empty() || !options_.routing) {
+    repository_.reset();
+    return;
+  }
+  probe_repository(io_, config_.repository_probe, config_.source_deadline(), [this](ProbeResult r) {
+    bool was = !repository_ || repository_->reachable;
+    if (was != r.reachable) {
+      if (r.reachable) log::notice("repository " + r.target + " reachable again");
+      else log::warning("repository " + r.target + " unreachable: " + r.error + "; this node is unfit for jobs");
+    }
+    repository_ = std::move(r);
+  });
+}
+
 void Daemon::cycle(std::function<void(const std::string&)> then, bool reschedule) {
+  probe();
   bool started = collector_.collect(config_.source_deadline(), [this, then](Snapshot s) {
     on_snapshot(std::move(s));
     if (then) then(report_);
@@ -261,6 +278,7 @@ void Daemon::on_snapshot(Snapshot s) {
   route_guests();
   latest_.routing = routing_;
   latest_.routing_error = routing_error_;
+  latest_.repository = repository_;
   publish();
   sender_.send(report_);
   std::string status = "report " + std::to_string(latest_.seq) + ": " +

@@ -65,6 +65,7 @@ class Daemon : public HttpHandler {
   // Brings the guests' routes in line with the configuration (at start and every cycle).
   void route_guests();
   void publish_routing();  // the newest reconcile into the report between cycles
+  void probe();             // the repository, once per cycle
   void watchdog();
   void notify(const std::string& state);
 
@@ -92,6 +93,7 @@ class Daemon : public HttpHandler {
   GuestRouter router_;
   std::optional<RoutingStatus> routing_;
   std::string routing_error_;
+  std::optional<ProbeResult> repository_;
 
   uint64_t seq_ = 0;
   Snapshot latest_;

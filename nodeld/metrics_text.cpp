@@ -207,6 +207,11 @@ std::string metrics_text(const Snapshot& s) {
   if (s.host) host_metrics(w, *s.host, s.node);
   if (s.hypervisor) hypervisor_metrics(w, *s.hypervisor, s.node);
   if (s.rdma) rdma_metrics(w, *s.rdma);
+  if (s.repository) {
+    w.family("smartvm_node_repository_reachable", "gauge", "1 when the repository's server accepted a TCP connection.");
+    w.sample("smartvm_node_repository_reachable", {{"node", s.node}, {"probe", s.repository->target}},
+             s.repository->reachable ? 1 : 0);
+  }
   if (s.routing || !s.routing_error.empty()) {
     w.family("smartvm_node_routing_ok", "gauge", "1 when the newest reconcile of the guests' routes onto IPoIB worked.");
     w.sample("smartvm_node_routing_ok", {{"node", s.node}}, s.routing_error.empty() ? 1 : 0);

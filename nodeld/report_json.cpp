@@ -134,6 +134,15 @@ json::object report_json(const Snapshot& s) {
     if (!s.routing_error.empty()) ipoib["error"] = s.routing_error;
     r["ipoib"] = std::move(ipoib);
   }
+  if (s.repository) {
+    json::object repo{{"probe", s.repository->target}, {"reachable", s.repository->reachable},
+                      {"connect_ms", rounded(s.repository->connect_ms)}};
+    if (!s.repository->error.empty()) repo["error"] = s.repository->error;
+    r["repository"] = std::move(repo);
+  }
+  // Whether jobs can run here: guests are routed (when routing is on) and the repository
+  // answers (when a probe is configured). The frontend places nothing on an unfit node.
+  r["fit_for_jobs"] = s.routing_error.empty() && (!s.repository || s.repository->reachable);
   if (!s.stale.empty()) {
     json::object stale;
     for (const auto& [source, st] : s.stale) {

@@ -5,6 +5,7 @@
 #include "domain_interfaces.hpp"
 #include "guest_router.hpp"
 #include "host_stats.hpp"
+#include "repository_probe.hpp"
 
 #include <cstdint>
 #include <map>
@@ -81,6 +82,7 @@ struct Snapshot {
   // The guest router's newest reconcile (none when routing is off); its error when it failed.
   std::optional<RoutingStatus> routing;
   std::string routing_error;
+  std::optional<ProbeResult> repository;  // none when no repository_probe is configured
 };
 
 }  // namespace smartvm::nodeld

@@ -64,7 +64,6 @@ class NetnsLab {
   std::vector<std::string> namespaces_;
 };
 
-// A long interval: what the test sees happen comes from link events and reloads, not cycles.
 // libvirt knows one running guest, g5, whose vif5.0 has 10.10.0.20.
 std::string config(const std::string& guests, const std::string& learn = "") {
   static TempDir libvirt_node;
@@ -75,8 +74,10 @@ std::string config(const std::string& guests, const std::string& learn = "") {
              "<domain type='test'><name>g5</name><memory>1048576</memory><vcpu>1</vcpu><os><type>hvm</type></os>"
              "<devices><interface type='ethernet'><target dev='vif5.0'/><ip address='10.10.0.20'/></interface></devices>"
              "</domain></node>\n");
+  // A long interval: what the test sees happen comes from link events and reloads, not cycles.
   return "[node]\nname = router-test\nlibvirt_uri = test://" + node + "\ninterval = 60\n[report]\nmetrics_listen =\n"
-         "[ipoib]\ninterface = ib0\nguest_interfaces = vif*\nguest_subnet = " + learn + "\nguests = " + guests + "\n";
+         "[ipoib]\ninterface = ib0\nguest_interfaces = vif*\nguest_subnet = " + learn + "\nguests = " + guests +
+         "\nrepository_probe = 10.10.0.100:2049\n";
 }
 
 }  // namespace
@@ -107,11 +108,20 @@ TEST_CASE("nodeld routes guests onto ib0: ping through the host, guests come and
   CHECK(lab.in("host", "cat /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv4/conf/ib0/proxy_arp "
                        "/proc/sys/net/ipv4/conf/vif1.0/proxy_arp") == "1\n1\n1\n");
 
+  // The repository probe: nobody listens on storage's port 2049 yet, then a server does.
+  CHECK(nodeld->wait_for_log("repository 10.10.0.100:2049 unreachable"));
+  BackgroundProcess nfs({kIp, "netns", "exec", lab.ns("storage"), "busybox", "nc", "-ll", "-p", "2049", "-e", "/bin/true"},
+                        (t / "nc.log").string());
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  nodeld->signal(SIGHUP);  // a reload probes again
+  CHECK(nodeld->wait_for_log("repository 10.10.0.100:2049 reachable again"));
+
   // A second guest's address is configured, then its interface appears: routed at once (a link
   // event), then it leaves the configuration: its route goes.
   write_file(ini, config("vif1.0=10.10.0.5 vif2.0=10.10.0.6"));
+  size_t before_reload = nodeld->log().size();
   nodeld->signal(SIGHUP);
-  REQUIRE(nodeld->wait_for_log("reloaded"));
+  REQUIRE(nodeld->wait_for_log("reloaded", nullptr, std::chrono::seconds(5), before_reload));
   lab.add_namespace("g2");
   lab.wire("vif2.0", "g2", "10.10.0.6");
   REQUIRE(nodeld->wait_for_log("1 guest routes added, 0 removed; 2 in place", nullptr, std::chrono::seconds(5)));

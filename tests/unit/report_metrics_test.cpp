@@ -118,3 +118,20 @@ TEST_CASE("nodeld: a node whose domains could not be read offers nothing for pla
   CHECK(stale->free_cores() == 0);
   CHECK(stale->free_memory_kib() == 0);
 }
+
+TEST_CASE("nodeld: a node whose repository does not answer is unfit for jobs, and offers nothing", "[nodeld][report]") {
+  Snapshot s = sample();
+  s.repository = ProbeResult{"10.10.0.1:2049", false, 2000, "no connection within 2000 ms"};
+  auto v = boost::json::parse(report_text(s));
+  CHECK(v.at("fit_for_jobs").as_bool() == false);
+  CHECK(v.at("repository").at("error").as_string() == "no connection within 2000 ms");
+  auto decoded = decode_report(report_text(s));
+  REQUIRE(decoded);
+  CHECK(!decoded->fit_for_jobs);
+  CHECK(decoded->free_cores() == 0);
+  s.repository->reachable = true;
+  s.repository->error.clear();
+  CHECK(decode_report(report_text(s))->free_cores() == 28);
+  CHECK(metrics_text(s).find("smartvm_node_repository_reachable{node=\"node042\",probe=\"10.10.0.1:2049\"} 1") !=
+        std::string::npos);
+}

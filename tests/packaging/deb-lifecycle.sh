@@ -16,7 +16,12 @@ fail() { echo "deb-lifecycle: $*" >&2; exit 1; }
 in_root() { chroot "$root" "$@"; }
 version=$(sed -n 's/^project(smartvm VERSION \([0-9.]*\).*/\1/p' "$src/CMakeLists.txt")
 next="$version.1"
-"$src/packaging/deb/build" "$work/next" "$next" >/dev/null
+# The upgrade is the same package with a higher version: repacked, not built again (a second
+# build would only compile the same code for minutes).
+mkdir -p "$work/next" "$work/repack"
+dpkg-deb -R "$debs/smartvm-agent_${version}_amd64.deb" "$work/repack"
+sed -i "s/^Version: .*/Version: $next/" "$work/repack/DEBIAN/control"
+dpkg-deb --root-owner-group -b "$work/repack" "$work/next/smartvm-agent_${next}_amd64.deb" >/dev/null
 
 cp "$debs/smartvm-agent_${version}_amd64.deb" "$work/next/smartvm-agent_${next}_amd64.deb" "$root/tmp/"
 in_root dpkg -i "/tmp/smartvm-agent_${version}_amd64.deb" >/dev/null 2>&1

@@ -202,3 +202,51 @@ TEST_CASE("nodeld routes guests onto ib0: ping through the host, guests come and
   CHECK(foreign.find("10.10.0.77 dev ib0 proto static") != std::string::npos);
   CHECK(nodeld->stop() == 0);
 }
+
+TEST_CASE("nodeld reconciles 200 guest interfaces that libvirt knows, and follows them when half go away",
+          "[nodeld][routing]") {
+  TempDir t;
+  NetnsLab lab;
+  for (const char* n : {"host", "far"}) lab.add_namespace(n);
+  lab.wire("ib0", "far", "10.30.0.100");
+  lab.must({kIp, "-n", lab.ns("host"), "addr", "add", "10.30.0.1/16", "dev", "ib0"});
+  lab.must({kIp, "-n", lab.ns("host"), "link", "set", "ib0", "up"});
+  // 200 guests: vif<i>.0 on the host, its peer in "far" (unconfigured: only the host side matters).
+  std::string batch, node =
+      "<node><cpu><mhz>2000</mhz><model>x86_64</model><active>64</active><nodes>1</nodes><sockets>1</sockets>"
+      "<cores>64</cores><threads>1</threads></cpu><memory>268435456</memory>\n";
+  for (int i = 1; i <= 200; ++i) {
+    std::string vif = "vif" + std::to_string(i) + ".0", address = "10.30." + std::to_string(i / 250 + 1) + "." +
+                                                               std::to_string(i % 250 + 1);
+    batch += "link add " + vif + " type veth peer name p" + std::to_string(i) + " netns " + lab.ns("far") + "\n";
+    node += "<domain type='test'><name>g" + std::to_string(i) +
+            "</name><memory>65536</memory><vcpu>1</vcpu><os><type>hvm</type></os><devices><interface type='ethernet'>"
+            "<target dev='" + vif + "'/><ip address='" + address + "'/></interface></devices></domain>\n";
+  }
+  write_file(t / "links.batch", batch);
+  lab.must({kIp, "-n", lab.ns("host"), "-batch", (t / "links.batch").string()});
+  write_file(t / "node.xml", node + "</node>\n");
+  write_file(t / "nodeld.ini", "[node]\nname = many\nlibvirt_uri = test://" + (t / "node.xml").string() +
+                                   "\ninterval = 60\n[report]\nmetrics_listen =\n[ipoib]\ninterface = ib0\n");
+  BackgroundProcess nodeld({kIp, "netns", "exec", lab.ns("host"), SMARTVM_NODELD_PATH, "--config", (t / "nodeld.ini").string()},
+                           (t / "nodeld.log").string());
+  REQUIRE(nodeld.wait_for_log("200 guest routes added, 0 removed; 200 in place", nullptr, std::chrono::seconds(20)));
+  auto count_lines = [&](const std::string& cmd) {
+    std::string out = lab.in("host", cmd);
+    return std::count(out.begin(), out.end(), '\n');
+  };
+  CHECK(count_lines("ip route show proto 215") == 200);
+  CHECK(count_lines("ip -4 addr show | grep 'inet 10.30.0.1/32'") == 200);
+  // Its peer is down, hence "linkdown".
+  CHECK(lab.in("host", "ip route show proto 215 | grep 'vif17.0'").find("10.30.1.18 dev vif17.0 scope link src 10.30.0.1") == 0);
+
+  // Half of the guests' interfaces go; the kernel takes their routes, nodeld adds none back.
+  batch.clear();
+  for (int i = 1; i <= 200; i += 2) batch += "link del vif" + std::to_string(i) + ".0\n";
+  write_file(t / "del.batch", batch);
+  lab.must({kIp, "-n", lab.ns("host"), "-batch", (t / "del.batch").string()});
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the link events' reconcile
+  CHECK(count_lines("ip route show proto 215") == 100);
+  CHECK(nodeld.log().find("guest routes added", nodeld.log().find("200 in place") + 1) == std::string::npos);
+  CHECK(nodeld.stop() == 0);
+}

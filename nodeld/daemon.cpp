@@ -262,6 +262,8 @@ void Daemon::route_guests() {
   if (st->added || st->removed)
     log::notice("routing: " + std::to_string(st->added) + " guest routes added, " + std::to_string(st->removed) +
                 " removed; " + std::to_string(st->routes) + " in place");
+  for (const std::string& a : st->reassigned)
+    log::notice("routing: " + a + " belongs to a new guest now; its old connection-tracking entries are removed");
   std::vector<std::string> old = routing_ ? routing_->warnings : std::vector<std::string>{};
   for (const std::string& w : st->warnings)
     if (std::find(old.begin(), old.end(), w) == old.end()) log::warning("routing: " + w);

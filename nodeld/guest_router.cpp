@@ -1,5 +1,6 @@
 #include "guest_router.hpp"
 
+#include "conntrack.hpp"
 #include "small_file.hpp"
 
 #include <fcntl.h>
@@ -125,6 +126,16 @@ Result<RoutingStatus> GuestRouter::reconcile(Netlink& nl, const RoutingInput& in
     if (std::find(st.guest_interfaces.begin(), st.guest_interfaces.end(), l.name) == st.guest_interfaces.end()) continue;
     bool known = std::any_of(wanted.begin(), wanted.end(), [&](const auto& w) { return w.second == l.index; });
     warn(set_sysctl("net/ipv4/conf/" + l.name + "/rp_filter", known || !in.learn_prefix ? "1" : "0"));
+  }
+
+  // An address now behind another interface than before: a new VM has it, and the old one's
+  // tracked connections must go.
+  for (const auto& [address, oif] : wanted) {
+    auto [it, inserted] = owners_.try_emplace(address, oif);
+    if (inserted || it->second == oif) continue;
+    it->second = oif;
+    st.reassigned.push_back(ipv4_text(address));
+    if (auto forgot = forget_connections(address); !forgot) st.warnings.push_back(forgot.error().message);
   }
 
   // Owned routes that are no longer wanted go; wanted ones that differ are replaced.

@@ -36,6 +36,7 @@ struct RoutingStatus {
   size_t routes = 0;  // owned routes after the reconcile
   size_t added = 0, removed = 0;  // by this reconcile
   std::vector<std::string> warnings;
+  std::vector<std::string> reassigned;  // "10.10.0.5": a new guest took the address; its old connections were forgotten
 };
 
 class GuestRouter {
@@ -51,6 +52,9 @@ class GuestRouter {
  private:
   Result<void> set_sysctl(const std::string& path, const char* value);
   std::string proc_sys_;
+  // The interface (by index) each guest address was last routed to: an address that turns up
+  // behind another interface belongs to a new VM.
+  std::map<uint32_t, int> owners_;
 };
 
 }  // namespace smartvm::nodeld

@@ -5,15 +5,22 @@
 // routes, as with Xen's vif-route. Namespaces are set up with `ip` (the test's own tooling;
 // nodeld itself uses netlink) and deleted, with every veth in them, when the test ends.
 #include "background_process.hpp"
+#include "conntrack.hpp"
 #include "process.hpp"
 #include "temp_dir.hpp"
 
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <libnetfilter_conntrack/libnetfilter_conntrack.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <functional>
 #include <sstream>
 #include <thread>
 
@@ -248,5 +255,81 @@ TEST_CASE("nodeld reconciles 200 guest interfaces that libvirt knows, and follow
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the link events' reconcile
   CHECK(count_lines("ip route show proto 215") == 100);
   CHECK(nodeld.log().find("guest routes added", nodeld.log().find("200 in place") + 1) == std::string::npos);
+  CHECK(nodeld.stop() == 0);
+}
+
+namespace {
+
+// Runs `fn` in a child that joined network namespace `ns`; its return value is the exit status.
+int in_netns(const std::string& ns, const std::function<int()>& fn) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fd = open(("/run/netns/" + ns).c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || setns(fd, CLONE_NEWNET) != 0) _exit(100);
+    _exit(fn());
+  }
+  int st = 0;
+  waitpid(pid, &st, 0);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+// A tracked UDP flow from `from` to the storage server's NFS port, as the old VM left it.
+int track_flow(const char* from) {
+  nfct_handle* h = nfct_open(CONNTRACK, 0);
+  nf_conntrack* ct = nfct_new();
+  if (!h || !ct) return 1;
+  uint32_t src = 0, dst = 0;
+  inet_pton(AF_INET, from, &src);
+  inet_pton(AF_INET, "10.10.0.100", &dst);
+  nfct_set_attr_u8(ct, ATTR_L3PROTO, AF_INET);
+  nfct_set_attr_u32(ct, ATTR_IPV4_SRC, src);
+  nfct_set_attr_u32(ct, ATTR_IPV4_DST, dst);
+  nfct_set_attr_u8(ct, ATTR_L4PROTO, IPPROTO_UDP);
+  nfct_set_attr_u16(ct, ATTR_PORT_SRC, htons(700));
+  nfct_set_attr_u16(ct, ATTR_PORT_DST, htons(2049));
+  nfct_set_attr_u32(ct, ATTR_TIMEOUT, 300);
+  nfct_setobjopt(ct, NFCT_SOPT_SETUP_REPLY);  // the reply tuple, mirrored
+  int r = nfct_query(h, NFCT_Q_CREATE, ct);
+  if (r != 0) std::perror("conntrack create");
+  nfct_destroy(ct);
+  nfct_close(h);
+  return r == 0 ? 0 : 2;
+}
+
+}  // namespace
+
+TEST_CASE("nodeld: a guest address a new VM takes over loses the old VM's tracked connections", "[nodeld][routing]") {
+  TempDir t;
+  NetnsLab lab;
+  for (const char* n : {"host", "g1", "storage"}) lab.add_namespace(n);
+  lab.wire("vif1.0", "g1", "10.10.0.5");
+  lab.wire("ib0", "storage", "10.10.0.100");
+  lab.must({kIp, "-n", lab.ns("host"), "addr", "add", "10.10.0.1/24", "dev", "ib0"});
+  lab.must({kIp, "-n", lab.ns("host"), "link", "set", "ib0", "up"});
+  std::string ini = (t / "nodeld.ini").string();
+  write_file(ini, config("vif1.0=10.10.0.5 vif6.0=10.10.0.5"));
+  BackgroundProcess nodeld({kIp, "netns", "exec", lab.ns("host"), SMARTVM_NODELD_PATH, "--config", ini},
+                           (t / "nodeld.log").string());
+  REQUIRE(nodeld.wait_for_log("1 guest routes added"));
+  REQUIRE(in_netns(lab.ns("host"), [] { return track_flow("10.10.0.5"); }) == 0);
+  REQUIRE(in_netns(lab.ns("host"), [] { return track_flow("10.10.0.7"); }) == 0);  // somebody else's
+  auto count = [&](const char* address) {
+    return in_netns(lab.ns("host"), [address] {
+      uint32_t a = 0;
+      inet_pton(AF_INET, address, &a);
+      auto n = smartvm::nodeld::count_connections(a);
+      return n ? int(*n) : 99;
+    });
+  };
+  REQUIRE(count("10.10.0.5") == 1);
+
+  // The VM behind vif1.0 is gone; a new one comes up behind vif6.0 with the same address.
+  lab.remove_namespace("g1");
+  lab.add_namespace("g6");
+  lab.wire("vif6.0", "g6", "10.10.0.5");
+  REQUIRE(nodeld.wait_for_log("10.10.0.5 belongs to a new guest now"));
+  CHECK(count("10.10.0.5") == 0);
+  CHECK(count("10.10.0.7") == 1);
+  CHECK(lab.ping("g6", "10.10.0.100", 4));
   CHECK(nodeld.stop() == 0);
 }

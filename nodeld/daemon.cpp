@@ -250,6 +250,7 @@ void Daemon::route_guests() {
       in.learn_prefix = net.prefix_length();
     }
   }
+  router_.set_sysfs(config_.sysfs_root);
   auto st = router_.reconcile(*netlink_, in);
   std::string error = st ? "" : st.error().message;
   // Log a change of state, not every cycle's repeat of it.

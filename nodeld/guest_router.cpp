@@ -17,6 +17,12 @@
 
 namespace smartvm::nodeld {
 
+std::string read_ipoib_mode(const std::string& sysfs, const std::string& name) {
+  auto text = read_small_file(sysfs + "/class/net/" + name + "/mode", 64);
+  if (!text) return "";
+  return text->substr(0, text->find('\n'));
+}
+
 Result<void> GuestRouter::set_sysctl(const std::string& path, const char* value) {
   std::string file = proc_sys_ + "/" + path;
   // Written only when different: a reconcile that changes nothing writes nothing.
@@ -52,6 +58,10 @@ Result<RoutingStatus> GuestRouter::reconcile(Netlink& nl, const RoutingInput& in
   st.ipoib_present = true;
   st.ipoib_is_infiniband = ib->type == ARPHRD_INFINIBAND;
   st.ipoib_mtu = ib->mtu;
+  st.ipoib_mode = read_ipoib_mode(sysfs_, in.ipoib_interface);
+  if (st.ipoib_is_infiniband && st.ipoib_mode.empty())
+    st.warnings.push_back(in.ipoib_interface + " is InfiniBand but says no IPoIB mode (no " + sysfs_ + "/class/net/" +
+                          in.ipoib_interface + "/mode)");
   uint32_t source = 0;
   for (const Address& a : *addresses)
     if (a.index == ib->index && a.prefix < 32) {

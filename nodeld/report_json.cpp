@@ -120,6 +120,7 @@ json::object report_json(const Snapshot& s) {
       const RoutingStatus& r = *s.routing;
       ipoib["interface"] = r.ipoib_interface;
       ipoib["infiniband"] = r.ipoib_is_infiniband;
+      if (!r.ipoib_mode.empty()) ipoib["mode"] = r.ipoib_mode;
       ipoib["address"] = r.ipoib_address;
       ipoib["mtu"] = r.ipoib_mtu;
       json::array guests;

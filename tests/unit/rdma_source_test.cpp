@@ -1,4 +1,5 @@
 #include "catch_result.hpp"
+#include "guest_router.hpp"
 #include "rdma_source.hpp"
 #include "temp_dir.hpp"
 
@@ -99,4 +100,13 @@ TEST_CASE("nodeld: port rates from verbs width and speed codes", "[nodeld][rdma]
   CHECK(ib_rate_gbps(1, 1) == 2.5);   // 1x SDR
   CHECK(ib_rate_gbps(3, 4) == 0);     // not a width code
   CHECK(std::string(ib_phys_state_name(5)) == "LinkUp");
+}
+
+TEST_CASE("nodeld: the IPoIB mode the router reports comes from sysfs", "[nodeld][rdma]") {
+  test::TempDir t;
+  fake_interface(t, "ib0", "32", "80:00:00:48:fe:80:00:00:00:00:00:00:00:02:c9:03:00:0a:bc:de", "connected", "65520");
+  fake_interface(t, "eth0", "1", "52:54:00:12:34:56", "", "1500");
+  CHECK(read_ipoib_mode(t.path().string(), "ib0") == "connected");
+  CHECK(read_ipoib_mode(t.path().string(), "eth0").empty());
+  CHECK(read_ipoib_mode(t.path().string(), "ib9").empty());
 }

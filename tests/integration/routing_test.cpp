@@ -52,6 +52,15 @@ class NetnsLab {
     must({kIp, "-n", ns(other), "addr", "add", address + "/24", "dev", "eth0"});
     must({kIp, "-n", ns(other), "link", "set", "eth0", "up"});
   }
+  // The usual three: guest g1 (10.10.0.5) behind the host's vif1.0, storage (10.10.0.100) behind
+  // its ib0 (10.10.0.1/24).
+  void guest_host_storage() {
+    for (const char* n : {"host", "g1", "storage"}) add_namespace(n);
+    wire("vif1.0", "g1", "10.10.0.5");
+    wire("ib0", "storage", "10.10.0.100");
+    must({kIp, "-n", ns("host"), "addr", "add", "10.10.0.1/24", "dev", "ib0"});
+    must({kIp, "-n", ns("host"), "link", "set", "ib0", "up"});
+  }
   ProcessResult run(const std::vector<std::string>& argv) const { return run_process(argv, {{}, std::chrono::seconds(30), {}}); }
   void must(const std::vector<std::string>& argv) const {
     auto r = run(argv);
@@ -93,11 +102,7 @@ TEST_CASE("nodeld routes guests onto ib0: ping through the host, guests come and
           "loses nothing", "[nodeld][routing]") {
   TempDir t;
   NetnsLab lab;
-  for (const char* n : {"host", "g1", "storage"}) lab.add_namespace(n);
-  lab.wire("vif1.0", "g1", "10.10.0.5");
-  lab.wire("ib0", "storage", "10.10.0.100");
-  lab.must({kIp, "-n", lab.ns("host"), "addr", "add", "10.10.0.1/24", "dev", "ib0"});
-  lab.must({kIp, "-n", lab.ns("host"), "link", "set", "ib0", "up"});
+  lab.guest_host_storage();
   // Routes that are not nodeld's: they must survive every reconcile.
   lab.must({kIp, "-n", lab.ns("host"), "route", "add", "192.0.2.0/24", "dev", "ib0"});
   lab.must({kIp, "-n", lab.ns("host"), "route", "add", "10.10.0.77/32", "dev", "ib0", "proto", "static"});
@@ -301,11 +306,7 @@ int track_flow(const char* from) {
 TEST_CASE("nodeld: a guest address a new VM takes over loses the old VM's tracked connections", "[nodeld][routing]") {
   TempDir t;
   NetnsLab lab;
-  for (const char* n : {"host", "g1", "storage"}) lab.add_namespace(n);
-  lab.wire("vif1.0", "g1", "10.10.0.5");
-  lab.wire("ib0", "storage", "10.10.0.100");
-  lab.must({kIp, "-n", lab.ns("host"), "addr", "add", "10.10.0.1/24", "dev", "ib0"});
-  lab.must({kIp, "-n", lab.ns("host"), "link", "set", "ib0", "up"});
+  lab.guest_host_storage();
   std::string ini = (t / "nodeld.ini").string();
   write_file(ini, config("vif1.0=10.10.0.5 vif6.0=10.10.0.5"));
   BackgroundProcess nodeld({kIp, "netns", "exec", lab.ns("host"), SMARTVM_NODELD_PATH, "--config", ini},

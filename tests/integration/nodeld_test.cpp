@@ -18,10 +18,14 @@
 #include <systemd/sd-bus.h>
 #include <grp.h>
 #include <signal.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <thread>
 
 using namespace smartvm;
@@ -262,4 +266,47 @@ TEST_CASE("nodeld: a libvirtd that goes away and comes back: reports go on, libv
   INFO(log);
   CHECK(count(log, "cannot connect to " + libvirtd.uri()) == 1);  // the outage is logged once, not per attempt
   CHECK(nodeld.stop() == 0);
+}
+
+TEST_CASE("nodeld: systemd's notify protocol: READY, STATUS, watchdog pings from the loop, RELOADING, STOPPING",
+          "[nodeld][systemd]") {
+  Setup s;
+  std::string path = (s.t / "notify.sock").string();
+  int sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  REQUIRE(sock >= 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+  REQUIRE(bind(sock, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  std::vector<std::string> got;
+  // Everything nodeld sends within `ms`.
+  auto receive = [&](int ms) {
+    auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    while (std::chrono::steady_clock::now() < until) {
+      pollfd p{sock, POLLIN, 0};
+      if (poll(&p, 1, 20) <= 0) continue;
+      char buf[4096];
+      ssize_t n = recv(sock, buf, sizeof buf, 0);
+      if (n > 0) got.emplace_back(buf, size_t(n));
+    }
+  };
+  auto seen = [&](const std::string& prefix) {
+    return std::count_if(got.begin(), got.end(), [&](const std::string& m) { return m.rfind(prefix, 0) == 0; });
+  };
+  BackgroundProcess nodeld(s.nodeld(), (s.t / "nodeld.log").string(), {"NOTIFY_SOCKET=" + path, "WATCHDOG_USEC=200000"});
+  receive(1500);
+  CHECK(seen("READY=1") == 1);
+  CHECK(seen("STATUS=report 1: 5 domains") == 1);
+  CHECK(seen("WATCHDOG=1") >= 5);  // every 100 ms: half the watchdog interval
+  got.clear();
+  nodeld.signal(SIGHUP);
+  receive(500);
+  CHECK(seen("RELOADING=1") == 1);
+  CHECK(seen("READY=1") == 1);
+  got.clear();
+  nodeld.signal(SIGTERM);
+  receive(500);
+  CHECK(seen("STOPPING=1") == 1);
+  CHECK(nodeld.stop() == 0);
+  close(sock);
 }

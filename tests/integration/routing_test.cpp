@@ -115,6 +115,16 @@ TEST_CASE("nodeld routes guests onto ib0: ping through the host, guests come and
   REQUIRE(nodeld->wait_for_log("1 guest routes added"));
   // The guest's failed ARP for the storage server (above) is retried within a second.
   CHECK(lab.ping("g1", "10.10.0.100", 8));
+  // And a TCP transfer, 8 MiB with iperf3, guest to storage through the host.
+  {
+    BackgroundProcess server({kIp, "netns", "exec", lab.ns("storage"), "iperf3", "-s", "-1", "-B", "10.10.0.100", "--logfile", (t / "iperf3-server.out").string()},
+                             (t / "iperf3-server.log").string());
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    auto client = lab.run({kIp, "netns", "exec", lab.ns("g1"), "iperf3", "-c", "10.10.0.100", "-n", "8M"});
+    INFO(client.out << client.err);
+    CHECK(client.exit_code == 0);
+    CHECK(client.out.find("receiver") != std::string::npos);
+  }
   std::string routes = lab.in("host", "ip route show proto 215");
   CHECK(routes.find("10.10.0.5 dev vif1.0 scope link src 10.10.0.1") != std::string::npos);
   CHECK(lab.in("host", "cat /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv4/conf/ib0/proxy_arp "

@@ -16,6 +16,8 @@ struct Collector::Cycle {
 
 Collector::Collector(asio::io_context& io, SourceFunctions sources) : io_(io), sources_(std::move(sources)) {}
 
+bool Collector::collecting() const { return running_ && !running_->finished; }
+
 bool Collector::any_busy() const { return host_.worker.busy() || hypervisor_.worker.busy() || rdma_.worker.busy(); }
 
 template <typename T>

@@ -36,8 +36,11 @@ class Collector {
   bool collect(std::chrono::milliseconds deadline, std::function<void(Snapshot)> done);
   // Whether a source's job is still running (nodeld does not wait for it at exit).
   bool any_busy() const;
+  // Whether a cycle is under way.
+  bool collecting() const;
 
  private:
+  struct Cycle;
   template <typename T>
   struct Slot {
     std::optional<T> last_good;
@@ -47,7 +50,6 @@ class Collector {
     std::string busy_reason;  // why it was not asked in the running cycle
     SourceWorker worker;
   };
-  struct Cycle;
 
   template <typename T>
   void start(const char* name, Slot<T>& slot, std::function<Result<T>()>& fn, const std::shared_ptr<Cycle>& cycle);

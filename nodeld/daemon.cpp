@@ -293,6 +293,12 @@ void Daemon::on_snapshot(Snapshot s) {
 
 void Daemon::on_domain_event(const DomainEvent& ev) {
   log::info("domain " + ev.name + " " + ev.event);
+  // A domain that started may bring guest interfaces and addresses (its XML): collect now
+  // rather than at the next interval, so that its route is there when its network comes up.
+  if (ev.event == "started" && !stopping_ && !collector_.collecting() && options_.control_bus) {
+    cycle_timer_.cancel();
+    cycle();
+  }
   if (!latest_.hypervisor) return;
   auto& domains = latest_.hypervisor->domains;
   auto it = std::find_if(domains.begin(), domains.end(), [&](const DomainStats& d) { return d.name == ev.name; });

@@ -6,6 +6,7 @@
 // nodeld itself uses netlink) and deleted, with every veth in them, when the test ends.
 #include "background_process.hpp"
 #include "conntrack.hpp"
+#include "libvirtd.hpp"
 #include "process.hpp"
 #include "temp_dir.hpp"
 
@@ -342,5 +343,33 @@ TEST_CASE("nodeld: a guest address a new VM takes over loses the old VM's tracke
   CHECK(count("10.10.0.5") == 0);
   CHECK(count("10.10.0.7") == 1);
   CHECK(lab.ping("g6", "10.10.0.100", 4));
+  CHECK(nodeld.stop() == 0);
+}
+
+TEST_CASE("nodeld routes a guest the moment libvirtd starts its domain (lifecycle event, then its XML)",
+          "[nodeld][routing][libvirtd]") {
+  TempDir t;
+  NetnsLab lab;
+  lab.guest_host_storage();
+  Libvirtd libvirtd(t);
+  REQUIRE(libvirtd.start());
+  lab.add_namespace("g7");
+  lab.wire("vif7.0", "g7", "10.10.0.30");  // the interface is there; nobody knows its address yet
+  std::string ini = (t / "nodeld.ini").string();
+  write_file(ini, "[node]\nname = events\nlibvirt_uri = " + libvirtd.uri() +
+                      "\ninterval = 60\n[report]\nmetrics_listen =\n[ipoib]\ninterface = ib0\n");
+  BackgroundProcess nodeld({kIp, "netns", "exec", lab.ns("host"), SMARTVM_NODELD_PATH, "--config", ini},
+                           (t / "nodeld.log").string());
+  REQUIRE(nodeld.wait_for_log("ready: first report made"));
+  CHECK(lab.in("host", "ip route show proto 215").find("10.10.0.30") == std::string::npos);
+  write_file(t / "g7.xml", "<domain type='test'><name>g7</name><memory>65536</memory><vcpu>1</vcpu><os><type>hvm</type></os>"
+                           "<devices><interface type='ethernet'><target dev='vif7.0'/><ip address='10.10.0.30'/>"
+                           "</interface></devices></domain>\n");
+  auto created = lab.run({"/usr/bin/virsh", "-c", libvirtd.uri(), "create", (t / "g7.xml").string()});
+  INFO(created.out << created.err);
+  REQUIRE(created.exit_code == 0);
+  // Well within the 60 s interval: the started event made nodeld read the domain at once.
+  CHECK(nodeld.wait_for_log("1 guest routes added", nullptr, std::chrono::seconds(5)));
+  CHECK(lab.ping("g7", "10.10.0.100", 4));
   CHECK(nodeld.stop() == 0);
 }

@@ -227,9 +227,13 @@ Result<void> LibvirtSource::ensure_open() {
   virConnSetErrorFunc(conn_, nullptr, quiet);
   // Keepalives let a dead libvirtd be noticed between calls (not every driver has them).
   virConnectSetKeepAlive(conn_, 5, 3);
-  virConnectRegisterCloseCallback(conn_, on_close, &uri_, nullptr);
-  callback_id_ = virConnectDomainEventRegisterAny(conn_, nullptr, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-                                                  VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), &on_event_, nullptr);
+  virConnectRegisterCloseCallback(conn_, on_close, new std::string(uri_),
+                                  [](void* opaque) { delete static_cast<std::string*>(opaque); });
+  // The callback gets a copy of its own, which libvirt frees when it no longer calls it: an event
+  // being delivered while this source closes the connection cannot reach a destroyed object.
+  callback_id_ = virConnectDomainEventRegisterAny(
+      conn_, nullptr, VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), new EventCallback(on_event_),
+      [](void* opaque) { delete static_cast<EventCallback*>(opaque); });
   if (callback_id_ < 0) log::warning(last_error("libvirt lifecycle events on " + uri_ + " unavailable"));
   return {};
 }

@@ -51,3 +51,22 @@ in_root dpkg -P smartvm-agent >/dev/null
 left=$(cd "$root" && find . -name '*smartvm*' ! -path './tmp/*' | head -n 5)
 [ -z "$left" ] || fail "purge: left behind: $left"
 echo "deb-lifecycle: purge: ok"
+
+# nodeld: its libraries (libvirt, libibverbs, ...) are not in the minimal tree, so dependencies
+# are forced; what is checked is the package's own files, conffiles and maintainer scripts.
+cp "$debs/smartvm-nodeld_${version}_amd64.deb" "$root/tmp/"
+in_root dpkg -i --force-depends "/tmp/smartvm-nodeld_${version}_amd64.deb" >/dev/null 2>&1 || true
+[ -x "$root/usr/sbin/nodeld" ] || fail "nodeld install: no /usr/sbin/nodeld"
+[ -f "$root/usr/share/man/man8/nodeld.8.gz" ] || fail "nodeld install: no man page"
+[ -f "$root/usr/share/dbus-1/system.d/org.smartvm.Nodeld1.conf" ] || fail "nodeld install: no D-Bus policy"
+conffiles=$(in_root dpkg-query -W -f='${Conffiles}\n' smartvm-nodeld)
+echo "$conffiles" | grep -q ' /etc/smartvm/nodeld.ini ' || fail "nodeld install: nodeld.ini is not a conffile"
+echo "$conffiles" | grep -q ' /etc/init.d/nodeld ' || fail "nodeld install: the init script is not a conffile"
+[ -L "$root/etc/systemd/system/multi-user.target.wants/nodeld.service" ] || fail "nodeld install: unit not enabled"
+ls "$root"/etc/rc2.d/S*nodeld >/dev/null 2>&1 || fail "nodeld install: init script not enabled"
+[ ! -e "$root/run/nodeld.pid" ] || fail "nodeld install: nodeld was started"
+echo "deb-lifecycle: nodeld install: ok"
+in_root dpkg -P --force-depends smartvm-nodeld >/dev/null 2>&1
+left=$(cd "$root" && find . \( -name '*nodeld*' -o -path './etc/smartvm' \) ! -path './tmp/*' | head -n 5)
+[ -z "$left" ] || fail "nodeld purge: left behind: $left"
+echo "deb-lifecycle: nodeld purge: ok"

@@ -227,8 +227,9 @@ Result<void> LibvirtSource::ensure_open() {
   virConnSetErrorFunc(conn_, nullptr, quiet);
   // Keepalives let a dead libvirtd be noticed between calls (not every driver has them).
   virConnectSetKeepAlive(conn_, 5, 3);
-  virConnectRegisterCloseCallback(conn_, on_close, new std::string(uri_),
-                                  [](void* opaque) { delete static_cast<std::string*>(opaque); });
+  // libvirt does not free a close callback's data on unregistering: it points at uri_, and
+  // close() unregisters before the connection (and this object) go.
+  virConnectRegisterCloseCallback(conn_, on_close, &uri_, nullptr);
   // The callback gets a copy of its own, which libvirt frees when it no longer calls it: an event
   // being delivered while this source closes the connection cannot reach a destroyed object.
   callback_id_ = virConnectDomainEventRegisterAny(

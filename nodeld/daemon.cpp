@@ -24,32 +24,9 @@ Daemon::Daemon(asio::io_context& io, NodeldConfig config, DaemonOptions options)
     : io_(io),
       config_(std::move(config)),
       options_(std::move(options)),
-      collector_(io,
-                 SourceFunctions{
-                     [this]() -> Result<HostStats> {
-                       std::shared_ptr<HostStatsSource> s;
-                       {
-                         std::lock_guard lock(sources_mutex_);
-                         s = host_;
-                       }
-                       return s->collect();
-                     },
-                     [this]() -> Result<HypervisorStats> {
-                       std::shared_ptr<LibvirtSource> s;
-                       {
-                         std::lock_guard lock(sources_mutex_);
-                         s = libvirt_;
-                       }
-                       return s->collect();
-                     },
-                     [this]() -> Result<std::vector<RdmaPort>> {
-                       std::shared_ptr<RdmaSource> s;
-                       {
-                         std::lock_guard lock(sources_mutex_);
-                         s = rdma_;
-                       }
-                       return s->collect();
-                     }}),
+      collector_(io, SourceFunctions{[this] { return current(host_)->collect(); },
+                                     [this] { return current(libvirt_)->collect(); },
+                                     [this] { return current(rdma_)->collect(); }}),
       sender_(io),
       cycle_timer_(io),
       watchdog_timer_(io),

@@ -55,6 +55,12 @@ class Daemon : public HttpHandler {
   size_t body_limit() const override { return 0; }
 
   void apply(const NodeldConfig& old);
+  // The source a reload may swap at any time, as a worker thread takes it for one cycle.
+  template <typename Source>
+  std::shared_ptr<Source> current(const std::shared_ptr<Source>& source) {
+    std::lock_guard lock(sources_mutex_);
+    return source;
+  }
   Result<void> listen_metrics();
   void wait_signal();
   void schedule_cycle();

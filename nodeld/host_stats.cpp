@@ -2,9 +2,7 @@
 
 #include "small_file.hpp"
 
-#include <cerrno>
 #include <charconv>
-#include <cstdlib>
 #include <vector>
 
 namespace smartvm::nodeld {
@@ -29,14 +27,10 @@ bool to_uint(std::string_view s, uint64_t& v) {
   return e == std::errc() && p == s.data() + s.size();
 }
 
-// /proc prints fixed-point decimals ("0.52", "12.05"); strtod needs a terminated string and
-// follows the C locale, which is what a daemon runs under.
+// /proc prints fixed-point decimals ("0.52", "12.05"), locale-independent like from_chars.
 bool to_double(std::string_view s, double& v) {
-  std::string copy(s);
-  char* end = nullptr;
-  errno = 0;
-  v = std::strtod(copy.c_str(), &end);
-  return errno == 0 && end == copy.c_str() + copy.size() && !copy.empty();
+  auto [p, e] = std::from_chars(s.data(), s.data() + s.size(), v);
+  return e == std::errc() && p == s.data() + s.size() && !s.empty();
 }
 
 template <typename F>

@@ -1,6 +1,7 @@
 #include "nodeld_config.hpp"
 
 #include "config_reader.hpp"
+#include "http_server.hpp"
 #include "node_report.hpp"
 #include "small_file.hpp"
 #include "token_file.hpp"
@@ -39,12 +40,12 @@ bool valid_ipv4(const std::string& s) {
   return !ec && a.is_v4();
 }
 
-bool valid_host_port(const std::string& s, bool port_zero = false) {
+bool valid_host_port(const std::string& s) {
   size_t colon = s.rfind(':');
   if (colon == std::string::npos || colon == 0) return false;
   unsigned port = 0;
   auto [p, e] = std::from_chars(s.data() + colon + 1, s.data() + s.size(), port);
-  return e == std::errc() && p == s.data() + s.size() && (port > 0 || port_zero) && port <= 65535;
+  return e == std::errc() && p == s.data() + s.size() && port > 0 && port <= 65535;
 }
 
 std::string host_name() {
@@ -92,10 +93,8 @@ LoadedConfig load_nodeld_config(const IniDocument& doc, bool read_token) {
   c.interval = std::chrono::seconds(r.get_uint("node", "interval", 10, 1, 3600));
   c.proc_root = r.get_string("node", "proc_root", c.proc_root);
   c.sysfs_root = r.get_string("node", "sysfs_root", c.sysfs_root);
-  for (const char* key : {"proc_root", "sysfs_root"}) {
-    const std::string& v = std::string(key) == "proc_root" ? c.proc_root : c.sysfs_root;
-    if (v.empty() || v.front() != '/') r.error("node", key, "\"" + v + "\" must be an absolute path");
-  }
+  for (auto [key, value] : {std::pair{"proc_root", &c.proc_root}, std::pair{"sysfs_root", &c.sysfs_root}})
+    if (value->empty() || value->front() != '/') r.error("node", key, "\"" + *value + "\" must be an absolute path");
 
   // [report]
   std::string frontend = r.get_string("report", "frontend");
@@ -118,7 +117,8 @@ LoadedConfig load_nodeld_config(const IniDocument& doc, bool read_token) {
   }
   c.post_timeout = std::chrono::seconds(r.get_uint("report", "timeout", 5, 1, 300));
   c.metrics_listen = r.get_string("report", "metrics_listen", c.metrics_listen);
-  if (!c.metrics_listen.empty() && !valid_host_port(c.metrics_listen, true))  // 0: any free port
+  // Checked by the parser the metrics server binds with (port 0: any free port).
+  if (!c.metrics_listen.empty() && !parse_listen_address(c.metrics_listen))
     r.error("report", "metrics_listen", "\"" + c.metrics_listen + "\" is not ADDRESS:PORT (127.0.0.1:9650)");
 
   // [ipoib]

@@ -26,9 +26,9 @@ void Collector::start(const char* name, Slot<T>& slot, std::function<Result<T>()
   slot.answered = false;
   slot.busy_reason.clear();
   if (!fn) return;
-  bool started = slot.worker.run([this, &slot, &fn, cycle] {
+  bool started = slot.worker.run(io_, [this, &slot, &fn, cycle] {
     auto result = std::make_shared<Result<T>>(fn());
-    asio::post(io_, [this, &slot, cycle, result] {
+    return [this, &slot, cycle, result] {
       if (result->has_value()) {
         slot.last_good = std::move(result->value());
         slot.last_good_at = std::chrono::system_clock::now();
@@ -39,7 +39,7 @@ void Collector::start(const char* name, Slot<T>& slot, std::function<Result<T>()
       if (cycle->finished) return;  // too late for its cycle; kept for the next one
       slot.answered = true;
       if (--cycle->pending == 0) finish(cycle);
-    });
+    };
   });
   if (started) {
     ++cycle->pending;

@@ -23,15 +23,18 @@ class SourceWorker {
   SourceWorker(const SourceWorker&) = delete;
   SourceWorker& operator=(const SourceWorker&) = delete;
 
-  // Runs `job` on the worker thread; `job` must post its answer to the main loop itself.
-  // Returns false, doing nothing, while the previous job still runs.
-  template <typename Job>
-  bool run(Job job) {
+  // Runs `work` on the worker thread; `work` returns the answer, a callable that is posted to
+  // `answer_to` once the worker is free again, so that whoever handles the answer may hand
+  // the worker its next job at once. Returns false, doing nothing, while the previous job
+  // still runs.
+  template <typename Work>
+  bool run(boost::asio::io_context& answer_to, Work work) {
     if (busy_.exchange(true)) return false;
     started_ = std::chrono::steady_clock::now();
-    boost::asio::post(io_, [this, job = std::move(job)]() mutable {
-      job();
+    boost::asio::post(io_, [this, &answer_to, work = std::move(work)]() mutable {
+      auto answer = work();
       busy_ = false;
+      boost::asio::post(answer_to, std::move(answer));
     });
     return true;
   }

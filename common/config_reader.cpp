@@ -78,10 +78,8 @@ unsigned ConfigReader::get_umask(const std::string& section, const std::string& 
   return static_cast<unsigned>(*v);
 }
 
-uint64_t ConfigReader::get_size(const std::string& section, const std::string& key, uint64_t def) {
-  const IniEntry* e = lookup(section, key);
-  if (!e || e->value.empty()) return def;
-  std::string_view s = e->value;
+std::optional<uint64_t> parse_size(std::string_view s) {
+  if (s.empty()) return std::nullopt;
   unsigned shift = 0;
   switch (s.back()) {
     case 'K': case 'k': shift = 10; break;
@@ -92,11 +90,19 @@ uint64_t ConfigReader::get_size(const std::string& section, const std::string& k
   }
   if (shift) s.remove_suffix(1);
   auto v = parse_uint(s);
-  if (!v || (shift && *v > (UINT64_MAX >> shift))) {
+  if (!v || (shift && *v > (UINT64_MAX >> shift))) return std::nullopt;
+  return *v << shift;
+}
+
+uint64_t ConfigReader::get_size(const std::string& section, const std::string& key, uint64_t def) {
+  const IniEntry* e = lookup(section, key);
+  if (!e || e->value.empty()) return def;
+  auto v = parse_size(e->value);
+  if (!v) {
     bad_value(*e, "a size in bytes, optionally with a K, M, G or T suffix");
     return def;
   }
-  return *v << shift;
+  return *v;
 }
 
 size_t ConfigReader::get_choice(const std::string& section, const std::string& key, size_t def,

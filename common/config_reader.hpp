@@ -10,10 +10,14 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 namespace smartvm {
+
+// A byte count with an optional K, M, G or T suffix (powers of 1024); none when it is not one.
+std::optional<uint64_t> parse_size(std::string_view text);
 
 class ConfigReader {
  public:

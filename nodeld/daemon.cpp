@@ -73,7 +73,7 @@ Result<void> Daemon::start() {
       bus_.reset();
     }
   }
-  if (options_.routing) {
+  if (options_.act) {
     link_watcher_ = std::make_unique<LinkWatcher>(io_, [this] {
       route_guests();
       publish_routing();
@@ -82,6 +82,11 @@ Result<void> Daemon::start() {
       log::warning(r.error().message + "; guest interfaces are routed at each interval only");
       link_watcher_.reset();
     }
+  }
+  if (options_.act) {
+    throttler_ = std::make_unique<Throttler>(io_, [this] { return current(libvirt_); });
+    throttler_->configure(throttle_settings(config_));
+    throttler_->start();
   }
   signals_.add(SIGTERM);
   signals_.add(SIGINT);
@@ -123,6 +128,7 @@ void Daemon::stop() {
   watchdog_timer_.cancel();
   signals_.cancel(ignored);
   if (metrics_server_) metrics_server_->stop();
+  if (throttler_) throttler_->stop();
   bus_.reset();
   io_.stop();
 }
@@ -147,6 +153,10 @@ Result<void> Daemon::reload() {
     }
   }
   if (old.interval != config_.interval) schedule_cycle();
+  if (throttler_) {
+    throttler_->configure(throttle_settings(config_));
+    throttler_->kick();  // new limits apply now, not at the next tick
+  }
   route_guests();
   publish_routing();
   probe();
@@ -166,7 +176,7 @@ void Daemon::schedule_cycle() {
 }
 
 void Daemon::probe() {
-  if (config_.repository_probe.empty() || !options_.routing) {
+  if (config_.repository_probe.empty() || !options_.act) {
     repository_.reset();
     return;
   }
@@ -191,7 +201,7 @@ void Daemon::cycle(std::function<void(const std::string&)> then, bool reschedule
 }
 
 void Daemon::route_guests() {
-  if (!options_.routing || config_.ipoib_mode == IpoibMode::off) {
+  if (!options_.act || config_.ipoib_mode == IpoibMode::off) {
     routing_.reset();
     routing_error_.clear();
     return;
@@ -259,7 +269,7 @@ void Daemon::on_snapshot(Snapshot s) {
   latest_.routing = routing_;
   latest_.routing_error = routing_error_;
   latest_.repository = repository_;
-  publish();
+  publish_throttle();
   sender_.send(report_);
   std::string status = "report " + std::to_string(latest_.seq) + ": " +
                        std::to_string(latest_.hypervisor ? latest_.hypervisor->domains.size() : 0) + " domains";
@@ -276,6 +286,8 @@ void Daemon::on_domain_event(const DomainEvent& ev) {
     cycle_timer_.cancel();
     cycle();
   }
+  // Its disks get their limits before the guest does much I/O.
+  if (ev.event == "started" && throttler_) throttler_->kick();
   if (!latest_.hypervisor) return;
   auto& domains = latest_.hypervisor->domains;
   auto it = std::find_if(domains.begin(), domains.end(), [&](const DomainStats& d) { return d.name == ev.name; });
@@ -299,6 +311,18 @@ void Daemon::on_domain_event(const DomainEvent& ev) {
 void Daemon::publish_routing() {
   latest_.routing = routing_;
   latest_.routing_error = routing_error_;
+  publish();
+}
+
+void Daemon::publish_throttle() {
+  if (throttler_ && latest_.hypervisor) {
+    auto applied = throttler_->applied();
+    for (DomainStats& d : latest_.hypervisor->domains) {
+      auto it = applied.find(d.name);
+      if (it != applied.end()) d.throttle = it->second;
+      else d.throttle.reset();
+    }
+  }
   publish();
 }
 

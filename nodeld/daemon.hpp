@@ -14,6 +14,7 @@
 #include "nodeld_config.hpp"
 #include "rdma_source.hpp"
 #include "report_sender.hpp"
+#include "throttler.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -28,7 +29,7 @@ namespace smartvm::nodeld {
 struct DaemonOptions {
   std::string config_path;
   bool control_bus = true;  // off for --once
-  bool routing = true;      // off for --once: a report must not change the host
+  bool act = true;  // routing and throttling; off for --once: a report must not change the host
   // Where RDMA ports come from; libibverbs unless a test gives a fake.
   std::function<std::unique_ptr<RdmaDevices>()> rdma_devices = make_verbs_devices;
 };
@@ -47,7 +48,7 @@ class Daemon : public HttpHandler {
   Result<void> reload();
   void stop();
   // Whether a source's job still runs (nodeld then exits without waiting for it).
-  bool sources_busy() const { return collector_.any_busy(); }
+  bool sources_busy() const { return collector_.any_busy() || (throttler_ && throttler_->busy()); }
 
  private:
   HttpResponse handle(const HttpRequest& req, int64_t now) override;
@@ -71,6 +72,7 @@ class Daemon : public HttpHandler {
   // Brings the guests' routes in line with the configuration (at start and every cycle).
   void route_guests();
   void publish_routing();  // the newest reconcile into the report between cycles
+  void publish_throttle();  // the limits nodeld applied, into the report
   void probe();             // the repository, once per cycle
   void watchdog();
   void notify(const std::string& state);
@@ -100,6 +102,7 @@ class Daemon : public HttpHandler {
   std::optional<RoutingStatus> routing_;
   std::string routing_error_;
   std::optional<ProbeResult> repository_;
+  std::unique_ptr<Throttler> throttler_;
 
   uint64_t seq_ = 0;
   Snapshot latest_;

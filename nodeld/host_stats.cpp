@@ -108,6 +108,10 @@ Result<Pressure> parse_pressure(std::string_view text) {
     if (!to_double(f[1].substr(6), v)) return;
     if (f[0] == "some") p.some_avg10 = v, some = true;
     if (f[0] == "full") p.full_avg10 = v;
+    if (f[0] == "some" && f.size() >= 5 && f[4].substr(0, 6) == "total=") {
+      auto total = f[4].substr(6);
+      std::from_chars(total.data(), total.data() + total.size(), p.some_total_us);
+    }
   });
   if (!some) return make_error("no \"some avg10=\" line");
   return p;

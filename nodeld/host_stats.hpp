@@ -22,6 +22,7 @@ struct CpuTimes {
 struct Pressure {
   double some_avg10 = 0;  // percent of time some task stalled, over 10 s
   double full_avg10 = 0;  // percent of time all tasks stalled (not for cpu on older kernels)
+  uint64_t some_total_us = 0;  // stall time since boot: its deltas give the pressure of any period
 };
 
 struct HostStats {

@@ -85,7 +85,7 @@ int main(int argc, char** argv) {
   nodeld::DaemonOptions options;
   options.config_path = config_path;
   options.control_bus = !once;
-  options.routing = !once;
+  options.act = !once;
   nodeld::Daemon daemon(io, std::move(loaded.config), std::move(options));
   if (once) {
     std::string report;

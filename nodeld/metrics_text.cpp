@@ -147,12 +147,12 @@ void hypervisor_metrics(Writer& w, const HypervisorStats& hv, const std::string&
   struct ThrottleGauge {
     const char* name;
     const char* help;
-    uint64_t Throttle::*field;
+    uint64_t IoLimits::*field;
   } throttle[] = {
-      {"smartvm_domain_throttle_read_bytes_per_second", "Per-disk read limit nodeld set (0: none).", &Throttle::read_bytes_sec},
-      {"smartvm_domain_throttle_write_bytes_per_second", "Per-disk write limit nodeld set (0: none).", &Throttle::write_bytes_sec},
-      {"smartvm_domain_throttle_read_iops", "Per-disk read operations limit nodeld set (0: none).", &Throttle::read_iops_sec},
-      {"smartvm_domain_throttle_write_iops", "Per-disk write operations limit nodeld set (0: none).", &Throttle::write_iops_sec}};
+      {"smartvm_domain_throttle_read_bytes_per_second", "Per-disk read limit nodeld set (0: none).", &IoLimits::read_bytes_sec},
+      {"smartvm_domain_throttle_write_bytes_per_second", "Per-disk write limit nodeld set (0: none).", &IoLimits::write_bytes_sec},
+      {"smartvm_domain_throttle_read_iops", "Per-disk read operations limit nodeld set (0: none).", &IoLimits::read_iops_sec},
+      {"smartvm_domain_throttle_write_iops", "Per-disk write operations limit nodeld set (0: none).", &IoLimits::write_iops_sec}};
   bool any_throttle = false;
   for (const DomainStats& d : hv.domains) any_throttle = any_throttle || d.throttle.has_value();
   if (!any_throttle) return;

@@ -48,6 +48,15 @@ bool valid_host_port(const std::string& s) {
   return e == std::errc() && p == s.data() + s.size() && port > 0 && port <= 65535;
 }
 
+IoLimits read_limits(ConfigReader& r, const std::string& section) {
+  IoLimits l;
+  l.read_bytes_sec = r.get_size(section, "read_bytes_sec", 0);
+  l.write_bytes_sec = r.get_size(section, "write_bytes_sec", 0);
+  l.read_iops_sec = r.get_uint(section, "read_iops_sec", 0, 0, 100'000'000);
+  l.write_iops_sec = r.get_uint(section, "write_iops_sec", 0, 0, 100'000'000);
+  return l;
+}
+
 std::string host_name() {
   struct utsname u {};
   if (uname(&u) != 0) return "localhost";
@@ -169,11 +178,37 @@ LoadedConfig load_nodeld_config(const IniDocument& doc, bool read_token) {
   c.throttle_enabled = r.get_bool("throttle", "enabled", true);
   c.throttle_mode = r.get_choice("throttle", "mode", 1, {"static", "adaptive"}) == 0 ? ThrottleMode::fixed
                                                                                       : ThrottleMode::adaptive;
-  c.read_bytes_sec = r.get_size("throttle", "read_bytes_sec", 0);
-  c.write_bytes_sec = r.get_size("throttle", "write_bytes_sec", 0);
-  c.read_iops_sec = r.get_uint("throttle", "read_iops_sec", 0, 0, 100'000'000);
-  c.write_iops_sec = r.get_uint("throttle", "write_iops_sec", 0, 0, 100'000'000);
+  c.throttle_limits = read_limits(r, "throttle");
   c.target_io_pressure = static_cast<unsigned>(r.get_uint("throttle", "target_io_pressure", 10, 1, 100));
+  c.throttle_backend = r.get_choice("throttle", "backend", 0, {"libvirt", "cgroup"}) == 0 ? ThrottleBackend::libvirt
+                                                                                           : ThrottleBackend::cgroup;
+  c.throttle_cgroup = r.get_string("throttle", "cgroup");
+  if (c.throttle_backend == ThrottleBackend::cgroup && c.throttle_enabled) {
+    if (c.throttle_cgroup.empty() || c.throttle_cgroup[0] != '/')
+      r.error("throttle", "cgroup", "backend = cgroup needs the guests' cgroup directory as an absolute path with %n, %u or %i in it "
+                                    "(/sys/fs/cgroup/blkio/machine/%n.libvirt-qemu)");
+    else if (c.throttle_cgroup.find_first_of("%") == std::string::npos)
+      r.error("throttle", "cgroup", "\"" + c.throttle_cgroup + "\" names one directory for every guest: put %n (name), %u (uuid) or %i (id) in it");
+  }
+  c.floor_bytes_sec = r.get_size("throttle", "floor_bytes_sec", c.floor_bytes_sec);
+  c.floor_iops_sec = r.get_uint("throttle", "floor_iops_sec", c.floor_iops_sec, 1, 100'000'000);
+  c.throttle_step = static_cast<unsigned>(r.get_uint("throttle", "step", c.throttle_step, 5, 90));
+  c.relax_after = std::chrono::seconds(r.get_uint("throttle", "relax_after", 5, 1, 3600));
+  c.override_foreign_limits = r.get_bool("throttle", "override_foreign_limits", false);
+  // [throttle:GLOB] sections, in the order of the file: the first that matches a domain wins.
+  std::vector<std::string> sections;
+  for (const IniEntry& e : doc.entries())
+    if (e.section.rfind("throttle:", 0) == 0 && std::find(sections.begin(), sections.end(), e.section) == sections.end())
+      sections.push_back(e.section);
+  for (const std::string& section : sections) {
+    IoLimits l = read_limits(r, section);
+    ThrottleOverride o;
+    o.pattern = section.substr(9);
+    for (size_t i = 0; i < 4; ++i)
+      if (doc.find(section, throttle_keys[i])) o.limits[i] = l.*IoLimits::fields[i];
+    if (o.pattern.empty()) r.error(section, "", "[throttle:GLOB] needs a glob of domain names, such as [throttle:bigdata-*]");
+    c.throttle_sections.push_back(std::move(o));
+  }
 
   out.diagnostics = r.finish();
   return out;

@@ -4,6 +4,8 @@
 #pragma once
 
 #include "diagnostic.hpp"
+#include "io_limits.hpp"
+#include "throttle_policy.hpp"
 #include "error.hpp"
 #include "ini_document.hpp"
 
@@ -30,6 +32,7 @@ struct GuestAddress {
 
 enum class IpoibMode { route, off };
 enum class ThrottleMode { fixed, adaptive };  // "static" in the file; static is a C++ keyword
+enum class ThrottleBackend { libvirt, cgroup };
 
 struct NodeldConfig {
   // [node]
@@ -57,8 +60,17 @@ struct NodeldConfig {
   // [throttle]
   bool throttle_enabled = true;
   ThrottleMode throttle_mode = ThrottleMode::adaptive;
-  uint64_t read_bytes_sec = 0, write_bytes_sec = 0, read_iops_sec = 0, write_iops_sec = 0;
+  IoLimits throttle_limits;  // read_bytes_sec ... write_iops_sec
   unsigned target_io_pressure = 10;
+  ThrottleBackend throttle_backend = ThrottleBackend::libvirt;
+  // backend = cgroup: the guest's cgroup directory, with %n (domain name), %u (uuid) and %i
+  // (libvirt's id) in it; v1 blkio or v2 io.max, whichever the directory has.
+  std::string throttle_cgroup;
+  uint64_t floor_bytes_sec = 1 << 20, floor_iops_sec = 20;  // adaptive caps never go below
+  unsigned throttle_step = 30;                               // percent, the largest change at once
+  std::chrono::seconds relax_after{5};
+  bool override_foreign_limits = false;  // limits nodeld did not set stay unless this is true
+  std::vector<ThrottleOverride> throttle_sections;  // [throttle:GLOB], in file order
 
   // How long one source may take before its part of a report is marked stale: half the
   // interval, at most 5 s, so that the report still goes out on time.

@@ -5,6 +5,7 @@
 #include "domain_interfaces.hpp"
 #include "guest_router.hpp"
 #include "host_stats.hpp"
+#include "io_limits.hpp"
 #include "repository_probe.hpp"
 
 #include <cstdint>
@@ -25,11 +26,6 @@ struct NetStats {
   uint64_t rx_bytes = 0, tx_bytes = 0, rx_pkts = 0, tx_pkts = 0;
 };
 
-// The per-disk I/O limits applied to a domain (issue 5's throttle fills it in).
-struct Throttle {
-  uint64_t read_bytes_sec = 0, write_bytes_sec = 0, read_iops_sec = 0, write_iops_sec = 0;
-};
-
 struct DomainStats {
   std::string name;
   std::string uuid;
@@ -39,7 +35,7 @@ struct DomainStats {
   std::optional<double> cpu_seconds;
   std::vector<BlockStats> block;
   std::vector<NetStats> net;
-  std::optional<Throttle> throttle;
+  std::optional<IoLimits> throttle;  // the per-disk limits nodeld applied (none: nodeld set none)
   std::vector<GuestInterface> interfaces;  // from the domain XML, for the guest router
 };
 

@@ -98,6 +98,10 @@ TEST_CASE("nodeld: CPU use is bounded and needs time to pass", "[nodeld][host]")
   CHECK(!cpu_use_between({10, 100}, {5, 200}));  // counters went back: a different boot
   CHECK(*cpu_use_between({0, 0}, {50, 100}) == Approx(50.0));
   CHECK(!parse_pressure("full avg10=1.00 avg60=0 avg300=0 total=0\n"));
+  auto io = parse_pressure("some avg10=2.50 avg60=0.71 avg300=0.33 total=103441923\nfull avg10=1.00 avg60=0 avg300=0 total=75271675\n");
+  REQUIRE(io);
+  CHECK(io->some_total_us == 103441923u);  // the throttle's one-second pressure comes from its deltas
+  CHECK(io->some_avg10 == Approx(2.5));
   unsigned cores = 0;
   CHECK(!parse_proc_stat_cpu("intr 1\n", &cores));
 }

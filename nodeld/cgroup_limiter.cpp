@@ -1,0 +1,142 @@
+#include "cgroup_limiter.hpp"
+
+#include "small_file.hpp"
+
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+
+namespace smartvm::nodeld {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const char* const v1_files[4] = {"blkio.throttle.read_bps_device", "blkio.throttle.write_bps_device",
+                                 "blkio.throttle.read_iops_device", "blkio.throttle.write_iops_device"};
+const char* const v2_keys[4] = {"rbps", "wbps", "riops", "wiops"};
+
+bool is_v2(const std::string& dir) { return fs::exists(dir + "/io.max"); }
+
+// One write(2) of the whole line: cgroup files take one rule per write.
+Result<void> write_rule(const std::string& file, const std::string& line) {
+  std::ofstream out(file);
+  if (!out) return make_error(file + ": " + std::strerror(errno));
+  out << line << std::flush;
+  if (!out) return make_error("writing \"" + line + "\" to " + file + ": " + std::strerror(errno));
+  return {};
+}
+
+std::optional<uint64_t> number(std::string_view s) {
+  uint64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+}  // namespace
+
+Result<BlockDevice> block_device_of(const std::string& path, const std::string& sysfs_root) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) return make_error(path + ": " + std::strerror(errno));
+  dev_t dev = S_ISBLK(st.st_mode) ? st.st_rdev : st.st_dev;
+  BlockDevice d{major(dev), minor(dev)};
+  if (d.major == 0) return make_error(path + " is not on a block device (" + d.text() + "): nothing to throttle");
+  std::error_code ec;
+  fs::path node = fs::canonical(sysfs_root + "/dev/block/" + d.text(), ec);
+  if (ec) return make_error(sysfs_root + "/dev/block/" + d.text() + ": " + ec.message());
+  if (fs::exists(node / "partition")) {
+    auto parent = read_small_file((node.parent_path() / "dev").string(), 64);
+    if (!parent) return parent.error();
+    std::string text = *parent;
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+    size_t colon = text.find(':');
+    std::optional<uint64_t> ma, mi;
+    if (colon != std::string::npos) {
+      ma = number(std::string_view(text).substr(0, colon));
+      mi = number(std::string_view(text).substr(colon + 1));
+    }
+    if (!ma || !mi) return make_error((node.parent_path() / "dev").string() + ": not MAJOR:MINOR");
+    d.major = static_cast<unsigned>(*ma);
+    d.minor = static_cast<unsigned>(*mi);
+  }
+  return d;
+}
+
+std::string expand_cgroup_template(const std::string& tmpl, const std::string& name, const std::string& uuid, int id) {
+  std::string out;
+  for (size_t i = 0; i < tmpl.size(); ++i) {
+    if (tmpl[i] != '%' || i + 1 == tmpl.size()) {
+      out += tmpl[i];
+      continue;
+    }
+    switch (tmpl[++i]) {
+      case 'n': out += name; break;
+      case 'u': out += uuid; break;
+      case 'i': out += std::to_string(id); break;
+      case '%': out += '%'; break;
+      default: out += '%', out += tmpl[i];
+    }
+  }
+  return out;
+}
+
+Result<void> apply_cgroup_limits(const std::string& dir, const std::vector<BlockDevice>& devices, const IoLimits& limits) {
+  if (!fs::is_directory(dir)) return make_error("cgroup " + dir + " does not exist");
+  bool v2 = is_v2(dir);
+  if (!v2 && !fs::exists(dir + "/" + v1_files[0]))
+    return make_error("cgroup " + dir + " has neither io.max (v2 io controller) nor blkio.throttle.* (v1 blkio)");
+  for (const BlockDevice& d : devices) {
+    if (v2) {
+      std::string line = d.text();
+      for (int f = 0; f < 4; ++f) {
+        uint64_t v = limits.*IoLimits::fields[f];
+        line += std::string(" ") + v2_keys[f] + "=" + (v ? std::to_string(v) : "max");
+      }
+      if (auto r = write_rule(dir + "/io.max", line); !r) return r;
+    } else {
+      for (int f = 0; f < 4; ++f)  // 0 removes the rule
+        if (auto r = write_rule(dir + "/" + v1_files[f], d.text() + " " + std::to_string(limits.*IoLimits::fields[f])); !r)
+          return r;
+    }
+  }
+  return {};
+}
+
+Result<IoLimits> cgroup_limits(const std::string& dir, const BlockDevice& device) {
+  IoLimits l;
+  std::string prefix = device.text() + " ";
+  auto scan = [&](const std::string& file, auto on_line) -> Result<void> {
+    auto text = read_small_file(file, 1 << 20);
+    if (!text) return text.error();
+    std::istringstream in(*text);
+    for (std::string line; std::getline(in, line);)
+      if (line.rfind(prefix, 0) == 0) on_line(line.substr(prefix.size()));
+    return {};
+  };
+  if (is_v2(dir)) {
+    auto r = scan(dir + "/io.max", [&](const std::string& rest) {
+      std::istringstream words(rest);
+      for (std::string w; words >> w;)
+        for (int f = 0; f < 4; ++f)
+          if (w.rfind(std::string(v2_keys[f]) + "=", 0) == 0)
+            l.*IoLimits::fields[f] = number(w.substr(std::strlen(v2_keys[f]) + 1)).value_or(0);  // "max": none
+    });
+    if (!r) return r.error();
+    return l;
+  }
+  for (int f = 0; f < 4; ++f) {
+    auto r = scan(dir + "/" + v1_files[f], [&](const std::string& rest) { l.*IoLimits::fields[f] = number(rest).value_or(0); });
+    if (!r) return r.error();
+  }
+  return l;
+}
+
+}  // namespace smartvm::nodeld

@@ -1,0 +1,318 @@
+#include "throttler.hpp"
+
+#include "cgroup_limiter.hpp"
+#include "host_stats.hpp"
+#include "log.hpp"
+#include "small_file.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <set>
+
+namespace smartvm::nodeld {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+std::string describe(const IoLimits& l) {
+  if (!l.any()) return "none";
+  std::string out;
+  auto part = [&](const char* what, uint64_t v, bool bytes) {
+    if (!v) return;
+    char buf[48];
+    if (bytes) std::snprintf(buf, sizeof buf, "%s %.1f MiB/s", what, double(v) / (1024 * 1024));
+    else std::snprintf(buf, sizeof buf, "%s %llu/s", what, static_cast<unsigned long long>(v));
+    out += out.empty() ? buf : std::string(", ") + buf;
+  };
+  part("read", l.read_bytes_sec, true);
+  part("write", l.write_bytes_sec, true);
+  part("read ops", l.read_iops_sec, false);
+  part("write ops", l.write_iops_sec, false);
+  return out;
+}
+
+}  // namespace
+
+ThrottleSettings throttle_settings(const NodeldConfig& c) {
+  ThrottleSettings s;
+  s.enabled = c.throttle_enabled;
+  s.mode = c.throttle_mode;
+  s.defaults = c.throttle_limits;
+  s.sections = c.throttle_sections;
+  s.backend = c.throttle_backend;
+  s.cgroup = c.throttle_cgroup;
+  s.params.target_pressure = c.target_io_pressure;
+  s.params.step = c.throttle_step / 100.0;
+  s.params.relax_after = c.relax_after;
+  s.params.floor_bytes_sec = c.floor_bytes_sec;
+  s.params.floor_iops_sec = c.floor_iops_sec;
+  s.override_foreign = c.override_foreign_limits;
+  s.proc_root = c.proc_root;
+  s.sysfs_root = c.sysfs_root;
+  s.interval = c.interval;
+  return s;
+}
+
+Throttler::Throttler(asio::io_context& io, LibvirtFn libvirt) : io_(io), libvirt_(std::move(libvirt)), timer_(io), trigger_pause_(io) {}
+
+Throttler::~Throttler() { stop(); }
+
+void Throttler::configure(ThrottleSettings s) {
+  bool trigger_changed = s.proc_root != settings_.proc_root || s.params.target_pressure != settings_.params.target_pressure ||
+                         s.mode != settings_.mode || s.enabled != settings_.enabled;
+  settings_ = std::move(s);
+  if (running_ && trigger_changed) arm_trigger();
+}
+
+void Throttler::start() {
+  running_ = true;
+  arm_trigger();
+  tick();
+}
+
+void Throttler::stop() {
+  running_ = false;
+  timer_.cancel();
+  trigger_pause_.cancel();
+  if (trigger_) {
+    boost::system::error_code ignored;
+    trigger_->close(ignored);
+    trigger_.reset();
+  }
+}
+
+void Throttler::kick() {
+  if (!running_) return;
+  timer_.cancel();
+  tick();
+}
+
+void Throttler::schedule() {
+  if (!running_) return;
+  timer_.expires_after(settings_.mode == ThrottleMode::adaptive ? std::chrono::seconds(1) : settings_.interval);
+  timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) tick();
+  });
+}
+
+void Throttler::tick() {
+  if (settings_.enabled) {
+    // A worker still busy (libvirtd hanging) skips this tick; the next one asks again.
+    worker_.run(io_, [this, s = settings_] {
+      work(s);
+      return [] {};
+    });
+  }
+  schedule();
+}
+
+// A PSI trigger wakes the loop as soon as the host stalls on I/O for more than the target
+// share of a window, without waiting for the next second.
+void Throttler::arm_trigger() {
+  if (trigger_) {
+    boost::system::error_code ignored;
+    trigger_->close(ignored);
+    trigger_.reset();
+  }
+  if (!settings_.enabled || settings_.mode != ThrottleMode::adaptive) return;
+  std::string why;
+  // The kernel takes windows of 500 ms to 10 s from privileged writers and multiples of 2 s
+  // from others (and from containers without CAP_SYS_RESOURCE): try 1 s, then 2 s.
+  for (const std::string& file : {settings_.proc_root + "/pressure/io", std::string("/sys/fs/cgroup/unified/io.pressure"),
+                                   std::string("/sys/fs/cgroup/io.pressure")})
+    for (unsigned window_us : {1'000'000u, 2'000'000u}) {
+      int fd = ::open(file.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
+      if (fd < 0) {
+        why = file + ": " + std::strerror(errno);
+        break;
+      }
+      std::string spec = "some " + std::to_string(window_us / 100 * unsigned(settings_.params.target_pressure)) + " " +
+                         std::to_string(window_us);
+      if (::write(fd, spec.c_str(), spec.size() + 1) < 0) {
+        why = file + ": trigger \"" + spec + "\": " + std::strerror(errno);
+        ::close(fd);
+        continue;
+      }
+      trigger_.emplace(io_, fd);
+      log::info("I/O pressure trigger armed on " + file + " (" + spec + ")");
+      wait_trigger();
+      return;
+    }
+  log::info("no I/O pressure trigger (" + why + "); pressure is read once a second");
+}
+
+void Throttler::wait_trigger() {
+  if (!trigger_) return;
+  trigger_->async_wait(asio::posix::stream_descriptor::wait_error, [this](const boost::system::error_code& ec) {
+    if (ec || !running_) return;
+    kick();
+    // The trigger fires at most once per window; wait a second before listening again.
+    trigger_pause_.expires_after(std::chrono::seconds(1));
+    trigger_pause_.async_wait([this](const boost::system::error_code& e) {
+      if (!e) wait_trigger();
+    });
+  });
+}
+
+std::map<std::string, IoLimits> Throttler::applied() const {
+  std::lock_guard lock(applied_mutex_);
+  return applied_;
+}
+
+std::optional<double> Throttler::io_pressure(const ThrottleSettings& s) {
+  auto text = read_small_file(s.proc_root + "/pressure/io", 4096);
+  if (!text) return std::nullopt;
+  auto p = parse_pressure(*text);
+  if (!p) return std::nullopt;
+  auto now = Clock::now();
+  std::optional<double> out;
+  double seconds = std::chrono::duration<double>(now - stall_at_).count();
+  if (stall_us_ && seconds > 0.1 && p->some_total_us >= *stall_us_)
+    out = std::min(100.0, double(p->some_total_us - *stall_us_) / 1e6 / seconds * 100);
+  else
+    out = p->some_avg10;  // the first reading: the kernel's own average
+  stall_us_ = p->some_total_us;
+  stall_at_ = now;
+  return out;
+}
+
+Result<IoLimits> Throttler::current_limits(const ThrottleSettings& s, LibvirtSource& src, const GuestBlockLoad& g) {
+  IoLimits tightest;
+  if (s.backend == ThrottleBackend::libvirt) {
+    for (const GuestDisk& d : g.disks) {
+      auto l = src.block_tune(g.uuid, d.target);
+      if (!l) return l.error();
+      tightest = tighter(tightest, *l);
+    }
+    return tightest;
+  }
+  std::string dir = expand_cgroup_template(s.cgroup, g.name, g.uuid, g.id);
+  for (const GuestDisk& d : g.disks) {
+    if (d.source.empty()) continue;
+    auto dev = block_device_of(d.source, s.sysfs_root);
+    if (!dev) return dev.error();
+    auto l = cgroup_limits(dir, *dev);
+    if (!l) return l.error();
+    tightest = tighter(tightest, *l);
+  }
+  return tightest;
+}
+
+Result<void> Throttler::apply_limits(const ThrottleSettings& s, LibvirtSource& src, const GuestBlockLoad& g, const IoLimits& l) {
+  if (s.backend == ThrottleBackend::libvirt) return src.set_block_tune(g.uuid, g.disks, l);
+  std::vector<BlockDevice> devices;
+  for (const GuestDisk& d : g.disks) {
+    if (d.source.empty()) continue;
+    auto dev = block_device_of(d.source, s.sysfs_root);
+    if (!dev) return dev.error().context("disk " + d.target);
+    if (std::find(devices.begin(), devices.end(), *dev) == devices.end()) devices.push_back(*dev);
+  }
+  if (auto r = apply_cgroup_limits(expand_cgroup_template(s.cgroup, g.name, g.uuid, g.id), devices, l); !r) return r;
+  // The record lets a restarted nodeld know these limits as its own; a driver without
+  // metadata only costs that knowledge.
+  if (auto r = src.record_applied(g.uuid, l); !r) log::debug("domain " + g.name + ": " + r.error().message);
+  return {};
+}
+
+void Throttler::work(const ThrottleSettings& s) {
+  auto src = libvirt_();
+  auto loads = src->block_load();
+  if (!loads) {
+    // The report's libvirt source logs a lost connection already; once is enough at notice.
+    if (loads.error().message != last_error_) log::info("throttle paused: " + loads.error().message);
+    last_error_ = loads.error().message;
+    return;
+  }
+  if (!last_error_.empty()) log::info("throttle: libvirt answers again");
+  last_error_.clear();
+  controller_.set_params(s.params);
+  std::optional<double> pressure = io_pressure(s);
+  auto now = Clock::now();
+
+  std::vector<GuestIo> inputs;
+  std::map<std::string, const GuestBlockLoad*> by_name;
+  std::set<std::string> present;
+  for (const GuestBlockLoad& g : *loads) {
+    std::string key = g.uuid + "/" + std::to_string(g.id);
+    present.insert(key);
+    Guest& k = guests_[key];
+    GuestIo in;
+    in.name = g.name;
+    double seconds = std::chrono::duration<double>(now - k.counted_at).count();
+    for (int f = 0; f < 4; ++f) {
+      if (k.counted_at != Clock::time_point{} && seconds > 0 && g.counters[f] >= k.counters[f])
+        in.rate[f] = double(g.counters[f] - k.counters[f]) / seconds;
+      k.counters[f] = g.counters[f];
+    }
+    k.counted_at = now;
+
+    std::optional<ThrottleOverride> metadata;
+    if (!g.policy_xml.empty()) {
+      auto parsed = parse_throttle_element(g.policy_xml);
+      if (parsed) metadata = std::move(*parsed);
+      else if (g.first_sight) log::warning("domain " + g.name + ": " + parsed.error().message + "; the [throttle] policy applies");
+    }
+    in.ceiling = resolve_throttle_policy(s.defaults, s.sections, g.name, metadata ? &*metadata : nullptr);
+
+    if ((g.first_sight || !k.checked) && !g.disks.empty()) {
+      // Are the limits on it now nodeld's own (what it recorded), or somebody else's?
+      auto current = current_limits(s, *src, g);
+      if (!current) {
+        log::warning("throttle: domain " + g.name + ": " + current.error().message);
+        continue;
+      }
+      IoLimits mine = g.recorded.value_or(k.applied_known ? k.applied : IoLimits{});
+      bool was_foreign = k.foreign;
+      k.foreign = current->any() && *current != mine;
+      if (k.foreign && !s.override_foreign) {
+        k.checked = true;
+        if (!was_foreign)
+          log::warning("throttle: domain " + g.name + " has limits nodeld did not set (" + describe(*current) +
+                       "); left alone (override_foreign_limits = false)");
+        continue;
+      }
+      if (k.foreign) log::notice("throttle: domain " + g.name + ": replacing limits nodeld did not set (" + describe(*current) + ")");
+      k.foreign = false;
+      k.checked = true;
+      k.applied = *current;
+      k.applied_known = true;
+    }
+    if (k.foreign || g.disks.empty()) continue;
+    by_name[g.name] = &g;
+    inputs.push_back(std::move(in));
+  }
+  std::erase_if(guests_, [&](const auto& kv) { return !present.count(kv.first); });
+
+  std::map<std::string, std::string> reasons;
+  if (s.mode == ThrottleMode::adaptive && pressure)
+    for (ThrottleChange& c : controller_.step(now, *pressure, inputs)) reasons[c.name] = std::move(c.reason);
+
+  std::map<std::string, IoLimits> applied;
+  for (const GuestIo& in : inputs) {
+    const GuestBlockLoad& g = *by_name[in.name];
+    Guest& k = guests_[g.uuid + "/" + std::to_string(g.id)];
+    IoLimits want = s.mode == ThrottleMode::adaptive ? controller_.limits(in) : in.ceiling;
+    if (!k.applied_known || want != k.applied) {
+      auto r = apply_limits(s, *src, g, want);
+      if (!r) {
+        log::warning("throttle: domain " + g.name + ": " + r.error().message);
+      } else {
+        std::string why = reasons.count(in.name) ? reasons[in.name] : "policy";
+        log::notice("throttle: domain " + g.name + ": " + describe(want) + " per disk (" + why + ")");
+        k.applied = want;
+        k.applied_known = true;
+      }
+    }
+    if (k.applied_known && k.applied.any()) applied[g.name] = k.applied;
+  }
+  std::lock_guard lock(applied_mutex_);
+  applied_ = std::move(applied);
+}
+
+}  // namespace smartvm::nodeld

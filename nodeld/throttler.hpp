@@ -1,0 +1,102 @@
+// Guest disk I/O throttling (nodeld(8), [throttle]): applies each running guest's static
+// limits when nodeld first sees it (at start, and when libvirt starts a domain), and in
+// adaptive mode tightens and relaxes them once a second through ThrottleController so that
+// the host's own I/O stays responsive. Every libvirt call and cgroup write happens on a worker
+// thread of its own, so a hanging libvirtd stalls neither the reports nor the routing.
+//
+// Limits somebody else set (virsh blkdeviotune, a provisioning tool) are left alone unless
+// override_foreign_limits is set: nodeld records what it applied in the domain's metadata, so
+// it knows its own limits again after a restart.
+#pragma once
+
+#include "libvirt_source.hpp"
+#include "nodeld_config.hpp"
+#include "source_worker.hpp"
+#include "throttle_controller.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+namespace smartvm::nodeld {
+
+// What one tick needs of the configuration (a copy: the worker never sees a reload half-done).
+struct ThrottleSettings {
+  bool enabled = true;
+  ThrottleMode mode = ThrottleMode::adaptive;
+  IoLimits defaults;
+  std::vector<ThrottleOverride> sections;
+  ThrottleBackend backend = ThrottleBackend::libvirt;
+  std::string cgroup;
+  ControllerParams params;
+  bool override_foreign = false;
+  std::string proc_root = "/proc";
+  std::string sysfs_root = "/sys";
+  std::chrono::seconds interval{10};  // static mode ticks this often (and on domain starts)
+};
+
+ThrottleSettings throttle_settings(const NodeldConfig& c);
+
+class Throttler {
+ public:
+  using LibvirtFn = std::function<std::shared_ptr<LibvirtSource>()>;
+  Throttler(boost::asio::io_context& io, LibvirtFn libvirt);
+  ~Throttler();
+
+  void configure(ThrottleSettings s);  // main loop; takes effect at the next tick
+  void start();
+  void stop();
+  void kick();  // a domain started, or a pressure spike: tick now
+  // The limits nodeld applied, by domain name (for the report and /metrics).
+  std::map<std::string, IoLimits> applied() const;
+  bool busy() const { return worker_.busy(); }
+
+ private:
+  struct Guest {
+    IoLimits applied;
+    bool applied_known = false;
+    bool foreign = false;
+    bool checked = false;  // whether the limits on it were compared with nodeld's record
+    uint64_t counters[4] = {0, 0, 0, 0};
+    std::chrono::steady_clock::time_point counted_at{};
+  };
+
+  void schedule();
+  void tick();
+  void arm_trigger();
+  void wait_trigger();
+  // The worker's side.
+  void work(const ThrottleSettings& s);
+  std::optional<double> io_pressure(const ThrottleSettings& s);
+  Result<IoLimits> current_limits(const ThrottleSettings& s, LibvirtSource& src, const GuestBlockLoad& g);
+  Result<void> apply_limits(const ThrottleSettings& s, LibvirtSource& src, const GuestBlockLoad& g, const IoLimits& l);
+
+  boost::asio::io_context& io_;
+  LibvirtFn libvirt_;
+  ThrottleSettings settings_;
+  boost::asio::steady_timer timer_;
+  std::optional<boost::asio::posix::stream_descriptor> trigger_;
+  boost::asio::steady_timer trigger_pause_;
+  bool running_ = false;
+
+  // Worker only.
+  ThrottleController controller_;
+  std::map<std::string, Guest> guests_;  // by "uuid/id"
+  std::optional<uint64_t> stall_us_;
+  std::chrono::steady_clock::time_point stall_at_{};
+  std::string last_error_;
+
+  mutable std::mutex applied_mutex_;
+  std::map<std::string, IoLimits> applied_;
+
+  SourceWorker worker_;  // last: its thread stops before the state above goes
+};
+
+}  // namespace smartvm::nodeld

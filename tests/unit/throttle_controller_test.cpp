@@ -1,0 +1,195 @@
+// The adaptive controller against a simulated host: guests want some I/O rate, get at most
+// their limit, and the host's pressure follows the total.
+#include "throttle_controller.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <functional>
+
+using namespace smartvm::nodeld;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr double MiB = 1024 * 1024;
+
+struct Sim {
+  ThrottleController controller;
+  ThrottleController::Clock::time_point now{};
+  std::map<std::string, double> demand;  // write bytes/s each guest wants
+  std::map<std::string, IoLimits> ceiling;
+  std::function<double(double)> pressure_of;  // total write bytes/s -> percent
+  std::map<std::string, IoLimits> applied;
+  std::vector<std::pair<int, ThrottleChange>> changes;  // (second, change)
+  double pressure = 0;
+  int second = 0;
+
+  explicit Sim(std::function<double(double)> p, ControllerParams params = {}) : controller(params), pressure_of(std::move(p)) {}
+
+  double rate(const std::string& name) {
+    double want = demand[name];
+    uint64_t limit = applied[name].write_bytes_sec;
+    return limit ? std::min(want, static_cast<double>(limit)) : want;
+  }
+
+  void run(int seconds) {
+    for (int i = 0; i < seconds; ++i, ++second) {
+      now += 1s;
+      std::vector<GuestIo> guests;
+      double total = 0;
+      for (auto& [name, want] : demand) {
+        GuestIo g;
+        g.name = name;
+        g.rate[1] = rate(name);
+        g.ceiling = ceiling[name];
+        total += g.rate[1];
+        guests.push_back(g);
+      }
+      pressure = pressure_of(total);
+      for (ThrottleChange& c : controller.step(now, pressure, guests)) {
+        applied[c.name] = c.limits;
+        changes.emplace_back(second, c);
+      }
+    }
+  }
+
+  size_t changes_since(int s) const {
+    return static_cast<size_t>(std::count_if(changes.begin(), changes.end(), [&](const auto& c) { return c.first >= s; }));
+  }
+};
+
+// A disk that stays calm up to 50 MiB/s and stalls more and more above it.
+double disk(double total) { return std::max(0.0, (total - 50 * MiB) / MiB * 0.2); }
+
+}  // namespace
+
+TEST_CASE("throttle controller: one heavy guest is cut until the host is under the target", "[nodeld][throttle]") {
+  Sim sim(disk);
+  sim.demand["storm"] = 200 * MiB;
+  sim.applied["storm"] = {};
+  sim.run(60);
+  CHECK(sim.pressure <= 10);
+  REQUIRE(sim.applied["storm"].write_bytes_sec > 0);
+  // No deeper than needed: the host's target is 100 MiB/s here, and one step is 30 %.
+  CHECK(sim.applied["storm"].write_bytes_sec >= 0.7 * 0.7 * 100 * MiB);
+  CHECK(sim.applied["storm"].read_bytes_sec == 0);  // it does not read: no read cap
+  REQUIRE(!sim.changes.empty());
+  CHECK(sim.changes.front().second.reason.find("cut write bytes/s") != std::string::npos);
+  CHECK(sim.changes.front().second.reason.find("host I/O pressure 30.0%") != std::string::npos);
+}
+
+TEST_CASE("throttle controller: a steady load settles, no oscillation", "[nodeld][throttle]") {
+  // Pressures where a rise overshoots: cut and rise alternate unless the controller learns.
+  for (double knee : {40.0, 60.0, 90.0}) {
+    Sim sim([knee](double total) { return total > knee * MiB ? 30.0 : 2.0; });
+    sim.demand["steady"] = 200 * MiB;
+    sim.run(600);
+    INFO("knee " << knee << " MiB/s: " << sim.changes.size() << " changes");
+    // In the last five minutes, at most one rise-and-cut pair.
+    CHECK(sim.changes_since(300) <= 2);
+    CHECK(sim.rate("steady") >= 0.5 * knee * MiB);  // and not starved
+  }
+}
+
+TEST_CASE("throttle controller: never below the floor, whatever the pressure", "[nodeld][throttle]") {
+  ControllerParams p;
+  p.floor_bytes_sec = 4 << 20;
+  Sim sim([](double) { return 100.0; }, p);  // something else stalls the host
+  sim.demand["a"] = 100 * MiB;
+  sim.run(120);
+  CHECK(sim.applied["a"].write_bytes_sec == p.floor_bytes_sec);
+  sim.changes.clear();
+  sim.run(60);
+  CHECK(sim.changes.empty());  // at the floor there is nothing more to do
+}
+
+TEST_CASE("throttle controller: never faster than one step", "[nodeld][throttle]") {
+  Sim sim([](double) { return 50.0; });
+  sim.demand["a"] = 100 * MiB;
+  sim.run(10);
+  REQUIRE(sim.changes.size() >= 2);
+  double last = 100 * MiB;
+  for (auto& [s, c] : sim.changes) {
+    CHECK(static_cast<double>(c.limits.write_bytes_sec) >= 0.7 * last - 1);
+    last = static_cast<double>(c.limits.write_bytes_sec);
+  }
+}
+
+TEST_CASE("throttle controller: two heavy guests end with the same cap, also when one came later", "[nodeld][throttle]") {
+  Sim sim(disk);
+  sim.demand["first"] = 150 * MiB;
+  sim.run(40);
+  uint64_t alone = sim.applied["first"].write_bytes_sec;
+  REQUIRE(alone > 0);
+  sim.demand["second"] = 150 * MiB;
+  sim.run(120);
+  double a = static_cast<double>(sim.applied["first"].write_bytes_sec);
+  double b = static_cast<double>(sim.applied["second"].write_bytes_sec);
+  REQUIRE(a > 0);
+  REQUIRE(b > 0);
+  CHECK(std::abs(a - b) <= 0.1 * std::max(a, b));
+  CHECK(sim.pressure <= 10);
+}
+
+TEST_CASE("throttle controller: a light guest beside a heavy one is left alone", "[nodeld][throttle]") {
+  Sim sim(disk);
+  sim.demand["heavy"] = 200 * MiB;
+  sim.demand["light"] = 5 * MiB;
+  sim.run(60);
+  CHECK(sim.applied["heavy"].write_bytes_sec > 0);
+  CHECK(sim.applied["light"].write_bytes_sec == 0);
+}
+
+TEST_CASE("throttle controller: caps rise step by step and go once the pressure is gone", "[nodeld][throttle]") {
+  Sim sim(disk);
+  sim.demand["a"] = 200 * MiB;
+  sim.run(30);
+  REQUIRE(sim.applied["a"].write_bytes_sec > 0);
+  sim.demand["a"] = 20 * MiB;  // the storm is over
+  sim.run(5);
+  CHECK(sim.applied["a"].write_bytes_sec > 0);  // not at once: relax_after
+  sim.run(60);
+  CHECK(sim.applied["a"] == IoLimits{});
+  CHECK(sim.controller.caps("a") == IoLimits{});
+  CHECK(sim.changes.back().second.reason.find("lifted") != std::string::npos);
+}
+
+TEST_CASE("throttle controller: between half the target and the target nothing changes", "[nodeld][throttle]") {
+  Sim sim([](double total) { return total > 100 * MiB ? 30.0 : 7.0; });
+  sim.demand["a"] = 200 * MiB;
+  sim.run(20);
+  size_t n = sim.changes.size();
+  REQUIRE(n > 0);
+  sim.run(120);
+  CHECK(sim.changes.size() == n);
+}
+
+TEST_CASE("throttle controller: the static policy always applies on top", "[nodeld][throttle]") {
+  Sim sim([](double) { return 50.0; });
+  sim.demand["a"] = 100 * MiB;
+  sim.ceiling["a"].write_bytes_sec = 10 << 20;
+  sim.ceiling["a"].read_iops_sec = 500;
+  sim.applied["a"] = sim.ceiling["a"];
+  sim.run(30);
+  CHECK(sim.applied["a"].read_iops_sec == 500);
+  CHECK(sim.applied["a"].write_bytes_sec <= (10u << 20));
+  CHECK(sim.applied["a"].write_bytes_sec >= (1u << 20));
+
+  // Below its ceiling a guest is not capped at all.
+  Sim calm([](double) { return 50.0; });
+  calm.demand["b"] = 100 * MiB;
+  calm.ceiling["b"].write_bytes_sec = 100 << 10;  // far below the floor
+  calm.applied["b"] = calm.ceiling["b"];
+  calm.run(30);
+  CHECK(calm.changes.empty());
+}
+
+TEST_CASE("throttle controller: a guest that stops is forgotten", "[nodeld][throttle]") {
+  Sim sim([](double) { return 50.0; });
+  sim.demand["a"] = 100 * MiB;
+  sim.run(5);
+  REQUIRE(sim.controller.caps("a").any());
+  sim.demand.clear();
+  sim.run(1);
+  CHECK(!sim.controller.caps("a").any());
+}

@@ -185,7 +185,7 @@ LoadedConfig load_nodeld_config(const IniDocument& doc, bool read_token) {
   c.throttle_cgroup = r.get_string("throttle", "cgroup");
   if (c.throttle_backend == ThrottleBackend::cgroup && c.throttle_enabled) {
     if (c.throttle_cgroup.empty() || c.throttle_cgroup[0] != '/')
-      r.error("throttle", "cgroup", "backend = cgroup needs the guests' cgroup directory as an absolute path with %n, %u or %i in it "
+      r.error("throttle", c.throttle_cgroup.empty() ? "backend" : "cgroup", "backend = cgroup needs the guests' cgroup directory as an absolute path with %n, %u or %i in it "
                                     "(/sys/fs/cgroup/blkio/machine/%n.libvirt-qemu)");
     else if (c.throttle_cgroup.find_first_of("%") == std::string::npos)
       r.error("throttle", "cgroup", "\"" + c.throttle_cgroup + "\" names one directory for every guest: put %n (name), %u (uuid) or %i (id) in it");

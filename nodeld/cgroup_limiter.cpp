@@ -139,4 +139,35 @@ Result<IoLimits> cgroup_limits(const std::string& dir, const BlockDevice& device
   return l;
 }
 
+Result<std::array<uint64_t, 4>> cgroup_io_counters(const std::string& dir) {
+  std::array<uint64_t, 4> out{};
+  if (is_v2(dir)) {
+    auto text = read_small_file(dir + "/io.stat", 1 << 20);
+    if (!text) return text.error();
+    std::istringstream in(*text);
+    for (std::string w; in >> w;)
+      for (int f = 0; f < 4; ++f) {
+        static const char* const keys[4] = {"rbytes=", "wbytes=", "rios=", "wios="};
+        if (w.rfind(keys[f], 0) == 0) out[size_t(f)] += number(w.substr(std::strlen(keys[f]))).value_or(0);
+      }
+    return out;
+  }
+  // "254:0 Read 4096" lines per device, then "Total" lines.
+  const char* files[2] = {"blkio.throttle.io_service_bytes", "blkio.throttle.io_serviced"};
+  for (int i = 0; i < 2; ++i) {
+    auto text = read_small_file(dir + "/" + files[i], 1 << 20);
+    if (!text) return text.error();
+    std::istringstream in(*text);
+    for (std::string line; std::getline(in, line);) {
+      std::istringstream words(line);
+      std::string device, op, value;
+      if (!(words >> device >> op >> value)) continue;
+      uint64_t v = number(value).value_or(0);
+      if (op == "Read") out[size_t(2 * i)] += v;
+      else if (op == "Write") out[size_t(2 * i + 1)] += v;
+    }
+  }
+  return out;
+}
+
 }  // namespace smartvm::nodeld

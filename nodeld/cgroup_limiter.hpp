@@ -7,6 +7,8 @@
 #include "error.hpp"
 #include "io_limits.hpp"
 
+#include <array>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -29,5 +31,9 @@ std::string expand_cgroup_template(const std::string& tmpl, const std::string& n
 Result<void> apply_cgroup_limits(const std::string& dir, const std::vector<BlockDevice>& devices, const IoLimits& limits);
 // The limits the cgroup has for a device now.
 Result<IoLimits> cgroup_limits(const std::string& dir, const BlockDevice& device);
+
+// What the cgroup's processes did, all devices: read bytes, write bytes, read and write
+// operations (v1 blkio.throttle.io_service_bytes and io_serviced; v2 io.stat).
+Result<std::array<uint64_t, 4>> cgroup_io_counters(const std::string& dir);
 
 }  // namespace smartvm::nodeld

@@ -195,6 +195,9 @@ LoadedConfig load_nodeld_config(const IniDocument& doc, bool read_token) {
   c.throttle_step = static_cast<unsigned>(r.get_uint("throttle", "step", c.throttle_step, 5, 90));
   c.relax_after = std::chrono::seconds(r.get_uint("throttle", "relax_after", 5, 1, 3600));
   c.override_foreign_limits = r.get_bool("throttle", "override_foreign_limits", false);
+  c.throttle_pressure = r.get_string("throttle", "pressure");
+  if (!c.throttle_pressure.empty() && c.throttle_pressure[0] != '/')
+    r.error("throttle", "pressure", "\"" + c.throttle_pressure + "\" is not an absolute path to a PSI file (/sys/fs/cgroup/system.slice/io.pressure)");
   // [throttle:GLOB] sections, in the order of the file: the first that matches a domain wins.
   std::vector<std::string> sections;
   for (const IniEntry& e : doc.entries())

@@ -54,6 +54,7 @@ ThrottleSettings throttle_settings(const NodeldConfig& c) {
   s.params.floor_iops_sec = c.floor_iops_sec;
   s.override_foreign = c.override_foreign_limits;
   s.proc_root = c.proc_root;
+  s.pressure = c.throttle_pressure.empty() ? c.proc_root + "/pressure/io" : c.throttle_pressure;
   s.sysfs_root = c.sysfs_root;
   s.interval = c.interval;
   return s;
@@ -64,7 +65,7 @@ Throttler::Throttler(asio::io_context& io, LibvirtFn libvirt) : io_(io), libvirt
 Throttler::~Throttler() { stop(); }
 
 void Throttler::configure(ThrottleSettings s) {
-  bool trigger_changed = s.proc_root != settings_.proc_root || s.params.target_pressure != settings_.params.target_pressure ||
+  bool trigger_changed = s.pressure != settings_.pressure || s.params.target_pressure != settings_.params.target_pressure ||
                          s.mode != settings_.mode || s.enabled != settings_.enabled;
   settings_ = std::move(s);
   if (running_ && trigger_changed) arm_trigger();
@@ -124,8 +125,12 @@ void Throttler::arm_trigger() {
   std::string why;
   // The kernel takes windows of 500 ms to 10 s from privileged writers and multiples of 2 s
   // from others (and from containers without CAP_SYS_RESOURCE): try 1 s, then 2 s.
-  for (const std::string& file : {settings_.proc_root + "/pressure/io", std::string("/sys/fs/cgroup/unified/io.pressure"),
-                                   std::string("/sys/fs/cgroup/io.pressure")})
+  std::vector<std::string> files{settings_.pressure};
+  // Some kernels refuse triggers on /proc/pressure but take them on the cgroup2 root's file,
+  // which has the same numbers.
+  if (settings_.pressure == settings_.proc_root + "/pressure/io" && settings_.proc_root == "/proc")
+    files.insert(files.end(), {"/sys/fs/cgroup/unified/io.pressure", "/sys/fs/cgroup/io.pressure"});
+  for (const std::string& file : files)
     for (unsigned window_us : {1'000'000u, 2'000'000u}) {
       int fd = ::open(file.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
       if (fd < 0) {
@@ -166,7 +171,7 @@ std::map<std::string, IoLimits> Throttler::applied() const {
 }
 
 std::optional<double> Throttler::io_pressure(const ThrottleSettings& s) {
-  auto text = read_small_file(s.proc_root + "/pressure/io", 4096);
+  auto text = read_small_file(s.pressure, 4096);
   if (!text) return std::nullopt;
   auto p = parse_pressure(*text);
   if (!p) return std::nullopt;
@@ -244,11 +249,17 @@ void Throttler::work(const ThrottleSettings& s) {
     Guest& k = guests_[key];
     GuestIo in;
     in.name = g.name;
+    // With the cgroup backend, what the host's disk saw of the guest (its qdisk or device
+    // model's I/O) counts; libvirt's counters when the cgroup has none.
+    uint64_t counters[4] = {g.counters[0], g.counters[1], g.counters[2], g.counters[3]};
+    if (s.backend == ThrottleBackend::cgroup)
+      if (auto c = cgroup_io_counters(expand_cgroup_template(s.cgroup, g.name, g.uuid, g.id)))
+        for (int f = 0; f < 4; ++f) counters[f] = (*c)[size_t(f)];
     double seconds = std::chrono::duration<double>(now - k.counted_at).count();
     for (int f = 0; f < 4; ++f) {
-      if (k.counted_at != Clock::time_point{} && seconds > 0 && g.counters[f] >= k.counters[f])
-        in.rate[f] = double(g.counters[f] - k.counters[f]) / seconds;
-      k.counters[f] = g.counters[f];
+      if (k.counted_at != Clock::time_point{} && seconds > 0 && counters[f] >= k.counters[f])
+        in.rate[f] = double(counters[f] - k.counters[f]) / seconds;
+      k.counters[f] = counters[f];
     }
     k.counted_at = now;
 

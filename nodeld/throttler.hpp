@@ -38,6 +38,7 @@ struct ThrottleSettings {
   ControllerParams params;
   bool override_foreign = false;
   std::string proc_root = "/proc";
+  std::string pressure = "/proc/pressure/io";  // the PSI file whose "some" is the host's I/O pressure
   std::string sysfs_root = "/sys";
   std::chrono::seconds interval{10};  // static mode ticks this often (and on domain starts)
 };

@@ -210,6 +210,11 @@ TEST_CASE("throttle: the cgroup v1 blkio backend holds a real process's direct w
 
   double free_run = direct_write(cg.dir, (t / "disk.img").string(), 8);
   REQUIRE(free_run >= 0);
+  // What the guest did, as the throttle's rates read it from the cgroup.
+  auto done = cgroup_io_counters(cg.dir);
+  REQUIRE(done);
+  CHECK((*done)[1] >= 8 * MiB);
+  CHECK((*done)[3] >= 8);
 
   REQUIRE(apply_cgroup_limits(cg.dir, {*dev}, IoLimits{0, 4 * MiB, 0, 0}));
   auto back = cgroup_limits(cg.dir, *dev);

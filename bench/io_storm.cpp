@@ -1,0 +1,216 @@
+// The paper's Dom0 experiment on this host: a guest-like I/O storm against the host's disk while
+// a probe measures the host's own response time, without and with nodeld's adaptive throttle.
+//
+// The "guest" is a process doing what qemu with cache=none does for a busy guest: O_DIRECT
+// 1 MiB writes and reads over a 256 MiB image, in a cgroup of its own (v1 blkio here). The
+// "host" is a probe in a cgroup2 group of its own (its io.pressure is the host's pressure, as
+// system.slice's is on a systemd host): every 20 ms a 4 KiB write + fdatasync and a file
+// create + unlink, as a daemon logging or a shell working would do. nodeld runs with libvirt's
+// test driver naming one running domain "guest" whose cgroup is the storm's (backend = cgroup).
+//
+// Usage (root): bench_io_storm [SECONDS per phase, default 20] [TARGET io pressure %, default 10]
+//                              [DIR on the disk, default /var/tmp]
+#include "cgroup_limiter.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using smartvm::nodeld::cgroup_io_counters;
+
+namespace {
+
+const std::string guest_cgroup = "/sys/fs/cgroup/blkio/smartvm-bench-guest";
+const std::string host_cgroup = "/sys/fs/cgroup/unified/smartvm-bench-host";
+constexpr size_t block = 1 << 20;
+constexpr size_t image_blocks = 256;
+
+void write_text(const std::string& file, const std::string& text) {
+  std::ofstream out(file);
+  out << text << std::flush;
+  if (!out) {
+    std::fprintf(stderr, "bench_io_storm: writing %s: %s\n", file.c_str(), std::strerror(errno));
+    std::exit(1);
+  }
+}
+
+// The storm, in its cgroup, until killed.
+pid_t start_storm(const std::string& image) {
+  pid_t pid = fork();
+  if (pid != 0) return pid;
+  write_text(guest_cgroup + "/cgroup.procs", "0");
+  write_text("/sys/fs/cgroup/unified/cgroup.procs", "0");  // out of the host's group: its stalls are not the host's
+  int fd = open(image.c_str(), O_RDWR | O_DIRECT);
+  if (fd < 0) _exit(1);
+  void* buf = nullptr;
+  if (posix_memalign(&buf, 4096, block) != 0) _exit(1);
+  std::memset(buf, 0x5a, block);
+  for (size_t i = 0;; ++i) {
+    off_t at = off_t((i % image_blocks) * block);
+    ssize_t n = (i / image_blocks) % 2 == 0 ? pwrite(fd, buf, block, at) : pread(fd, buf, block, at);
+    if (n < 0) _exit(1);
+  }
+}
+
+void stop(pid_t pid) {
+  if (pid <= 0) return;
+  kill(pid, SIGTERM);
+  waitpid(pid, nullptr, 0);
+}
+
+struct Probe {
+  double p50_ms = 0, p99_ms = 0;
+  size_t samples = 0;
+};
+
+Probe probe(const std::string& dir, int seconds) {
+  std::vector<double> ms;
+  std::string data = dir + "/probe.dat", meta = dir + "/probe.meta";
+  char page[4096];
+  std::memset(page, 'p', sizeof page);
+  auto end = Clock::now() + std::chrono::seconds(seconds);
+  while (Clock::now() < end) {
+    auto t = Clock::now();
+    int fd = open(data.c_str(), O_WRONLY | O_CREAT, 0600);
+    if (fd >= 0) {
+      if (write(fd, page, sizeof page) < 0 || fdatasync(fd) < 0) std::perror("probe");
+      close(fd);
+    }
+    int m = open(meta.c_str(), O_WRONLY | O_CREAT, 0600);
+    if (m >= 0) close(m);
+    unlink(meta.c_str());
+    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t).count());
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  unlink(data.c_str());
+  std::sort(ms.begin(), ms.end());
+  Probe p;
+  p.samples = ms.size();
+  if (!ms.empty()) {
+    p.p50_ms = ms[ms.size() / 2];
+    p.p99_ms = ms[std::min(ms.size() - 1, ms.size() * 99 / 100)];
+  }
+  return p;
+}
+
+// Guest MiB/s over the probe: what its cgroup moved (reads + writes).
+struct Phase {
+  const char* name;
+  Probe probe;
+  double guest_mib_s = -1;
+};
+
+Phase storm_phase(const char* name, const std::string& dir, const std::string& image, int seconds, int settle) {
+  Phase ph{name, {}, 0};
+  pid_t storm = start_storm(image);
+  std::this_thread::sleep_for(std::chrono::seconds(settle));
+  auto before = cgroup_io_counters(guest_cgroup);
+  auto t0 = Clock::now();
+  ph.probe = probe(dir, seconds);
+  auto after = cgroup_io_counters(guest_cgroup);
+  double s = std::chrono::duration<double>(Clock::now() - t0).count();
+  if (before && after) ph.guest_mib_s = double((*after)[0] + (*after)[1] - (*before)[0] - (*before)[1]) / s / (1 << 20);
+  stop(storm);
+  return ph;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int seconds = argc > 1 ? std::atoi(argv[1]) : 20;
+  std::string target = argc > 2 ? argv[2] : "10";
+  std::string base = argc > 3 ? argv[3] : "/var/tmp";
+  if (geteuid() != 0) {
+    std::fprintf(stderr, "bench_io_storm: run as root (cgroups)\n");
+    return 2;
+  }
+  std::string dir = base + "/smartvm-bench-io." + std::to_string(getpid());
+  fs::create_directories(dir);
+  fs::create_directory(guest_cgroup);
+  fs::create_directory(host_cgroup);
+  write_text(host_cgroup + "/cgroup.procs", "0");  // the probe (this process) is "the host"
+
+  std::string image = dir + "/guest.img";
+  {
+    int fd = open(image.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    std::vector<char> zeros(block, 0);
+    for (size_t i = 0; i < image_blocks; ++i)
+      if (write(fd, zeros.data(), block) < 0) return 1;
+    fsync(fd);
+    close(fd);
+  }
+
+  std::vector<Phase> phases;
+  phases.push_back({"idle", probe(dir, seconds), 0});
+  phases.push_back(storm_phase("storm, no nodeld", dir, image, seconds, 2));
+
+  // nodeld: the test driver's node with one running domain, "guest", whose disk is the image.
+  write_text(dir + "/node.xml",
+             "<node><cpu><mhz>2000</mhz><model>x86_64</model><active>2</active><nodes>1</nodes><sockets>1</sockets>"
+             "<cores>2</cores><threads>1</threads></cpu><memory>4194304</memory>"
+             "<domain type='test'><name>guest</name><memory>1048576</memory><vcpu>1</vcpu><os><type>hvm</type></os>"
+             "<devices><disk type='file' device='disk'><source file='" + image + "'/><target dev='vda'/></disk></devices>"
+             "</domain></node>\n");
+  write_text(dir + "/nodeld.ini", "[node]\nname = bench\nlibvirt_uri = test://" + dir +
+                                      "/node.xml\n[report]\nmetrics_listen =\n[ipoib]\nmode = off\n"
+                                      "[throttle]\nmode = adaptive\nbackend = cgroup\n"
+                                      "cgroup = /sys/fs/cgroup/blkio/smartvm-bench-%n\n"
+                                      "pressure = " + host_cgroup + "/io.pressure\ntarget_io_pressure = " + target + "\n");
+  std::string log = dir + "/nodeld.log";
+  pid_t nodeld = fork();
+  if (nodeld == 0) {
+    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(fd, 2);
+    write_text("/sys/fs/cgroup/unified/cgroup.procs", "0");  // nodeld's own I/O is not the probe's
+    std::string config = dir + "/nodeld.ini";
+    execl(SMARTVM_NODELD_PATH, "nodeld", "--config", config.c_str(), nullptr);
+    _exit(127);
+  }
+  phases.push_back(storm_phase("storm, nodeld adaptive", dir, image, seconds, 15));
+  stop(nodeld);
+
+  std::string changes;
+  {
+    std::ifstream in(log);
+    int n = 0;
+    std::string last;
+    for (std::string line; std::getline(in, line);)
+      if (line.find("throttle: domain guest") != std::string::npos) ++n, last = line;
+    changes = std::to_string(n) + " limit changes; last: " + last;
+  }
+
+  write_text("/sys/fs/cgroup/unified/cgroup.procs", "0");
+  rmdir(host_cgroup.c_str());
+  rmdir(guest_cgroup.c_str());
+  fs::remove_all(dir);
+
+  double idle99 = phases[0].probe.p99_ms, storm_mib = phases[1].guest_mib_s;
+  std::printf("%d s per phase, probe every 20 ms (4 KiB write + fdatasync, create + unlink), target_io_pressure = %s\n\n",
+              seconds, target.c_str());
+  std::printf("| phase                  | probe p50 (ms) | probe p99 (ms) | p99 / idle | guest MiB/s | guest / unthrottled |\n");
+  std::printf("|------------------------|----------------|----------------|------------|-------------|---------------------|\n");
+  for (const Phase& ph : phases) {
+    char guest[32] = "-", share[32] = "-";
+    if (ph.guest_mib_s > 0) std::snprintf(guest, sizeof guest, "%.1f", ph.guest_mib_s);
+    if (ph.guest_mib_s > 0 && storm_mib > 0) std::snprintf(share, sizeof share, "%.2f", ph.guest_mib_s / storm_mib);
+    std::printf("| %-22s | %14.2f | %14.2f | %10.1f | %11s | %19s |\n", ph.name, ph.probe.p50_ms, ph.probe.p99_ms,
+                idle99 > 0 ? ph.probe.p99_ms / idle99 : 0, guest, share);
+  }
+  std::printf("\nnodeld: %s\n", changes.c_str());
+  return 0;
+}

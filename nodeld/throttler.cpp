@@ -6,6 +6,8 @@
 #include "small_file.hpp"
 
 #include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -135,6 +137,14 @@ void Throttler::arm_trigger() {
       int fd = ::open(file.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
       if (fd < 0) {
         why = file + ": " + std::strerror(errno);
+        break;
+      }
+      // Only the kernel's PSI files take triggers; a trigger written into an ordinary file
+      // (a test's stand-in) would overwrite it.
+      struct statfs fsinfo {};
+      if (fstatfs(fd, &fsinfo) != 0 || (fsinfo.f_type != PROC_SUPER_MAGIC && fsinfo.f_type != CGROUP2_SUPER_MAGIC)) {
+        why = file + " is not in /proc or a cgroup2 file system";
+        ::close(fd);
         break;
       }
       std::string spec = "some " + std::to_string(window_us / 100 * unsigned(settings_.params.target_pressure)) + " " +

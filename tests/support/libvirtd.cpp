@@ -10,7 +10,7 @@ namespace smartvm::test {
 namespace fs = std::filesystem;
 
 Libvirtd::Libvirtd(const TempDir& dir) : root_((dir / "libvirtd").string()) {
-  for (const char* d : {"run", "lib", "cache", "etc"}) fs::create_directories(root_ + "/" + d);
+  for (const char* d : {"run", "lib", "cache", "etc", "log"}) fs::create_directories(root_ + "/" + d);
   write_file(root_ + "/etc/libvirtd.conf", "auth_unix_rw = \"none\"\nauth_unix_ro = \"none\"\nunix_sock_dir = \"" + root_ +
                                                "/run\"\n");
   write_file(root_ + "/etc/qemu.conf",
@@ -26,6 +26,9 @@ bool Libvirtd::start() {
   std::string script =
       "set -e; mount --bind " + root_ + "/passwd /etc/passwd; mount --bind " + root_ + "/group /etc/group; " +
       "mkdir -p /etc/libvirt /var/lib/libvirt /var/cache/libvirt; mount --bind " + root_ + "/etc /etc/libvirt; " +
+      // A tmpfs over /var/log (this namespace's only) holds the mount point of the log
+      // directory, so that no empty /var/log/libvirt is left on the host.
+      "mount -t tmpfs tmpfs /var/log; mkdir /var/log/libvirt; mount --bind " + root_ + "/log /var/log/libvirt; " +
       "mount --bind " + root_ + "/lib /var/lib/libvirt; mount --bind " + root_ + "/cache /var/cache/libvirt; " +
       "mount -t tmpfs tmpfs /run; exec libvirtd -f " + root_ + "/etc/libvirtd.conf";
   process_ = std::make_unique<BackgroundProcess>(
@@ -44,6 +47,8 @@ void Libvirtd::stop() {
 }
 
 std::string Libvirtd::uri() const { return "test+unix:///default?socket=" + root_ + "/run/libvirt-sock"; }
+
+std::string Libvirtd::qemu_uri() const { return "qemu+unix:///system?socket=" + root_ + "/run/libvirt-sock"; }
 
 std::string Libvirtd::log() const { return process_ ? process_->log() : read_file(root_ + "/libvirtd.log"); }
 

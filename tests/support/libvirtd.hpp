@@ -1,6 +1,7 @@
 // A real libvirtd for one test, serving libvirt's test driver over a Unix socket in the test's
-// directory (test+unix:///default?socket=...). It runs in a private mount namespace with its
-// own /run, /etc/libvirt, /var/lib/libvirt and /var/cache/libvirt (and a passwd with the
+// directory (test+unix:///default?socket=...), and its QEMU driver for real TCG domains. It
+// runs in a private mount namespace with its own /run, /etc/libvirt, /var/lib/libvirt,
+// /var/cache/libvirt and /var/log/libvirt (and a passwd with the
 // libvirt-qemu user its qemu driver insists on), so that nothing of it leaks onto the host; it
 // is stopped by the PID recorded when it started.
 #pragma once
@@ -21,6 +22,8 @@ class Libvirtd {
   void stop();
   // The URI of its test driver.
   std::string uri() const;
+  // The URI of its QEMU driver (domains type='qemu', TCG; their logs stay in the test's tree).
+  std::string qemu_uri() const;
   std::string log() const;
 
  private:

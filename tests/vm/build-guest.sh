@@ -36,6 +36,7 @@ modules() {
 modules ata_piix sr_mod isofs > "$stage/lib/modules/cdrom.list"
 modules virtio_pci 9pnet_virtio 9p > "$stage/lib/modules/9p.list"
 modules virtio_pci virtio_net nfsv4 > "$stage/lib/modules/nfs.list"
+modules virtio_pci virtio_blk > "$stage/lib/modules/disk.list"
 for f in $(cat "$stage"/lib/modules/*.list | sort -u); do cp "$f" "$stage/lib/modules/"; done
 for l in "$stage"/lib/modules/*.list; do
   sed -i 's|.*/||' "$l"
@@ -79,6 +80,12 @@ if grep -q 'smartvm.repo=nfs' /proc/cmdline; then
   ip link set eth0 up
   ip addr add 10.0.2.15/24 dev eth0
   ip route add default via 10.0.2.2
+fi
+# A busy guest for the throttling test: reads its disk with O_DIRECT, as fast as it may, forever.
+if grep -q 'smartvm.io=read' /proc/cmdline; then
+  load disk
+  echo "smartvm-guest: reading /dev/vda at $(cut -d' ' -f1 /proc/uptime) s"
+  while :; do dd if=/dev/vda of=/dev/null bs=1M iflag=direct 2>/dev/null || sleep 1; done
 fi
 echo "smartvm-guest: agent starts at $(cut -d' ' -f1 /proc/uptime) s"
 exec /usr/sbin/smartvm-agent --context-wait 20

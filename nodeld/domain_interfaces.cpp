@@ -1,22 +1,15 @@
 #include "domain_interfaces.hpp"
 
-#include <boost/property_tree/ptree.hpp>
-#include <boost/property_tree/xml_parser.hpp>
-
-#include <sstream>
+#include "xml_tree.hpp"
 
 namespace smartvm::nodeld {
 
 namespace pt = boost::property_tree;
 
 Result<std::vector<GuestInterface>> guest_interfaces_from_xml(const std::string& domain_xml) {
-  pt::ptree tree;
-  try {
-    std::istringstream in(domain_xml);
-    pt::read_xml(in, tree);
-  } catch (const pt::xml_parser_error& e) {
-    return make_error(std::string("domain XML: ") + e.message() + " at line " + std::to_string(e.line()));
-  }
+  auto parsed = parse_xml_tree(domain_xml, "domain XML");
+  if (!parsed) return parsed.error();
+  const pt::ptree& tree = *parsed;
   std::vector<GuestInterface> out;
   auto devices = tree.get_child_optional("domain.devices");
   if (!devices) return out;

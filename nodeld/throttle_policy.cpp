@@ -1,27 +1,20 @@
 #include "throttle_policy.hpp"
 
 #include "config_reader.hpp"
-
-#include <boost/property_tree/ptree.hpp>
-#include <boost/property_tree/xml_parser.hpp>
+#include "xml_tree.hpp"
 
 #include <fnmatch.h>
 
 #include <charconv>
-#include <sstream>
 
 namespace smartvm::nodeld {
 
 namespace pt = boost::property_tree;
 
 Result<ThrottleOverride> parse_throttle_element(const std::string& xml) {
-  pt::ptree tree;
-  try {
-    std::istringstream in(xml);
-    pt::read_xml(in, tree);
-  } catch (const pt::xml_parser_error& e) {
-    return make_error(std::string("throttle metadata: ") + e.message() + " at line " + std::to_string(e.line()));
-  }
+  auto parsed = parse_xml_tree(xml, "throttle metadata");
+  if (!parsed) return parsed.error();
+  const pt::ptree& tree = *parsed;
   ThrottleOverride out;
   if (tree.empty()) return out;
   const pt::ptree& element = tree.begin()->second;

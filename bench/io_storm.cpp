@@ -129,6 +129,8 @@ Phase storm_phase(const char* name, const std::string& dir, const std::string& i
   return ph;
 }
 
+double storm_mib_free(const std::vector<Phase>& phases) { return phases.size() > 1 ? phases[1].guest_mib_s : 0; }
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -158,6 +160,19 @@ int main(int argc, char** argv) {
   std::vector<Phase> phases;
   phases.push_back({"idle", probe(dir, seconds), 0});
   phases.push_back(storm_phase("storm, no nodeld", dir, image, seconds, 2));
+
+  // Static limits at half and a quarter of what the storm did: what any throttle can buy here.
+  auto device = smartvm::nodeld::block_device_of(image);
+  for (double share : {0.5, 0.25}) {
+    if (!device || storm_mib_free(phases) <= 0) break;
+    auto limit = static_cast<uint64_t>(share * storm_mib_free(phases) * (1 << 20));
+    smartvm::nodeld::apply_cgroup_limits(guest_cgroup, {*device}, smartvm::nodeld::IoLimits{limit, limit, 0, 0});
+    static std::string names[2];
+    std::string& name = names[share == 0.5 ? 0 : 1];
+    name = "storm, static " + std::to_string(int(share * 100)) + " % cap";
+    phases.push_back(storm_phase(name.c_str(), dir, image, seconds, 2));
+    smartvm::nodeld::apply_cgroup_limits(guest_cgroup, {*device}, smartvm::nodeld::IoLimits{});
+  }
 
   // nodeld: the test driver's node with one running domain, "guest", whose disk is the image.
   write_text(dir + "/node.xml",

@@ -11,6 +11,7 @@
 // Usage (root): bench_io_storm [SECONDS per phase, default 20] [TARGET io pressure %, default 10]
 //                              [DIR on the disk, default /var/tmp]
 #include "cgroup_limiter.hpp"
+#include "io_probe.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -40,15 +41,6 @@ const std::string host_cgroup = "/sys/fs/cgroup/unified/smartvm-bench-host";
 constexpr size_t block = 1 << 20;
 constexpr size_t image_blocks = 256;
 
-void write_text(const std::string& file, const std::string& text) {
-  std::ofstream out(file);
-  out << text << std::flush;
-  if (!out) {
-    std::fprintf(stderr, "bench_io_storm: writing %s: %s\n", file.c_str(), std::strerror(errno));
-    std::exit(1);
-  }
-}
-
 // The storm, in its cgroup, until killed.
 pid_t start_storm(const std::string& image) {
   pid_t pid = fork();
@@ -73,49 +65,8 @@ void stop(pid_t pid) {
   waitpid(pid, nullptr, 0);
 }
 
-struct Probe {
-  double p50_ms = 0, p99_ms = 0;
-  size_t samples = 0;
-};
-
-Probe probe(const std::string& dir, int seconds) {
-  std::vector<double> ms;
-  std::string data = dir + "/probe.dat", meta = dir + "/probe.meta";
-  char page[4096];
-  std::memset(page, 'p', sizeof page);
-  auto end = Clock::now() + std::chrono::seconds(seconds);
-  while (Clock::now() < end) {
-    auto t = Clock::now();
-    int fd = open(data.c_str(), O_WRONLY | O_CREAT, 0600);
-    if (fd >= 0) {
-      if (write(fd, page, sizeof page) < 0 || fdatasync(fd) < 0) std::perror("probe");
-      close(fd);
-    }
-    int m = open(meta.c_str(), O_WRONLY | O_CREAT, 0600);
-    if (m >= 0) close(m);
-    unlink(meta.c_str());
-    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t).count());
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  unlink(data.c_str());
-  std::sort(ms.begin(), ms.end());
-  Probe p;
-  p.samples = ms.size();
-  if (!ms.empty()) {
-    p.p50_ms = ms[ms.size() / 2];
-    p.p99_ms = ms[std::min(ms.size() - 1, ms.size() * 99 / 100)];
-  }
-  return p;
-}
-
-// Guest MiB/s over the probe: what its cgroup moved (reads + writes).
-struct Phase {
-  const char* name;
-  Probe probe;
-  double guest_mib_s = -1;
-};
-
-Phase storm_phase(const char* name, const std::string& dir, const std::string& image, int seconds, int settle) {
+// The storm for `settle` seconds, then for the probe; guest MiB/s: what its cgroup moved.
+Phase storm_phase(const std::string& name, const std::string& dir, const std::string& image, int seconds, int settle) {
   Phase ph{name, {}, 0};
   pid_t storm = start_storm(image);
   std::this_thread::sleep_for(std::chrono::seconds(settle));
@@ -158,7 +109,7 @@ int main(int argc, char** argv) {
   }
 
   std::vector<Phase> phases;
-  phases.push_back({"idle", probe(dir, seconds), 0});
+  phases.push_back({"idle", probe(dir, seconds), -1});
   phases.push_back(storm_phase("storm, no nodeld", dir, image, seconds, 2));
 
   // Static limits at half and a quarter of what the storm did: what any throttle can buy here.
@@ -167,10 +118,7 @@ int main(int argc, char** argv) {
     if (!device || storm_mib_free(phases) <= 0) break;
     auto limit = static_cast<uint64_t>(share * storm_mib_free(phases) * (1 << 20));
     smartvm::nodeld::apply_cgroup_limits(guest_cgroup, {*device}, smartvm::nodeld::IoLimits{limit, limit, 0, 0});
-    static std::string names[2];
-    std::string& name = names[share == 0.5 ? 0 : 1];
-    name = "storm, static " + std::to_string(int(share * 100)) + " % cap";
-    phases.push_back(storm_phase(name.c_str(), dir, image, seconds, 2));
+    phases.push_back(storm_phase("storm, static " + std::to_string(int(share * 100)) + " % cap", dir, image, seconds, 2));
     smartvm::nodeld::apply_cgroup_limits(guest_cgroup, {*device}, smartvm::nodeld::IoLimits{});
   }
 
@@ -214,18 +162,9 @@ int main(int argc, char** argv) {
   rmdir(guest_cgroup.c_str());
   fs::remove_all(dir);
 
-  double idle99 = phases[0].probe.p99_ms, storm_mib = phases[1].guest_mib_s;
   std::printf("%d s per phase, probe every 20 ms (4 KiB write + fdatasync, create + unlink), target_io_pressure = %s\n\n",
               seconds, target.c_str());
-  std::printf("| phase                  | probe p50 (ms) | probe p99 (ms) | p99 / idle | guest MiB/s | guest / unthrottled |\n");
-  std::printf("|------------------------|----------------|----------------|------------|-------------|---------------------|\n");
-  for (const Phase& ph : phases) {
-    char guest[32] = "-", share[32] = "-";
-    if (ph.guest_mib_s > 0) std::snprintf(guest, sizeof guest, "%.1f", ph.guest_mib_s);
-    if (ph.guest_mib_s > 0 && storm_mib > 0) std::snprintf(share, sizeof share, "%.2f", ph.guest_mib_s / storm_mib);
-    std::printf("| %-22s | %14.2f | %14.2f | %10.1f | %11s | %19s |\n", ph.name, ph.probe.p50_ms, ph.probe.p99_ms,
-                idle99 > 0 ? ph.probe.p99_ms / idle99 : 0, guest, share);
-  }
+  print_table(phases, storm_mib_free(phases));
   std::printf("\nnodeld: %s\n", changes.c_str());
   return 0;
 }

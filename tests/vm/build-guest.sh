@@ -81,11 +81,15 @@ if grep -q 'smartvm.repo=nfs' /proc/cmdline; then
   ip addr add 10.0.2.15/24 dev eth0
   ip route add default via 10.0.2.2
 fi
-# A busy guest for the throttling test: reads its disk with O_DIRECT, as fast as it may, forever.
-if grep -q 'smartvm.io=read' /proc/cmdline; then
+# A busy guest for the throttling test and benchmark: reads its disk (smartvm.io=read), or
+# writes and reads it in turn (smartvm.io=mixed), with O_DIRECT, as fast as it may, forever.
+if grep -q 'smartvm.io=' /proc/cmdline; then
   load disk
   echo "smartvm-guest: reading /dev/vda at $(cut -d' ' -f1 /proc/uptime) s"
-  while :; do dd if=/dev/vda of=/dev/null bs=1M iflag=direct 2>/dev/null || sleep 1; done
+  while :; do
+    grep -q 'smartvm.io=mixed' /proc/cmdline && dd if=/dev/zero of=/dev/vda bs=1M oflag=direct 2>/dev/null
+    dd if=/dev/vda of=/dev/null bs=1M iflag=direct 2>/dev/null || sleep 1
+  done
 fi
 echo "smartvm-guest: agent starts at $(cut -d' ' -f1 /proc/uptime) s"
 exec /usr/sbin/smartvm-agent --context-wait 20

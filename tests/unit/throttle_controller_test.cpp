@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <fstream>
 #include <functional>
 
 using namespace smartvm::nodeld;
@@ -192,4 +194,38 @@ TEST_CASE("throttle controller: a guest that stops is forgotten", "[nodeld][thro
   sim.demand.clear();
   sim.run(1);
   CHECK(!sim.controller.caps("a").any());
+}
+
+TEST_CASE("throttle controller: a recorded storm (this VM's /proc/pressure/io, second by second)", "[nodeld][throttle]") {
+  std::vector<double> trace;
+  {
+    std::ifstream in(SMARTVM_SOURCE_DIR "/tests/unit/data/io_pressure_storm.txt");
+    for (std::string line; std::getline(in, line);)
+      if (!line.empty() && line[0] != '#') trace.push_back(std::stod(line));
+  }
+  REQUIRE(trace.size() == 45);
+  for (int i = 0; i < 30; ++i) trace.push_back(0);  // and quiet for longer than the recording
+  ThrottleController c;
+  ThrottleController::Clock::time_point now{};
+  IoLimits applied;
+  std::vector<int> changed_at;
+  for (size_t s = 0; s < trace.size(); ++s) {
+    now += 1s;
+    // The guest is the storm: it wants 1 GiB/s while the recording shows one, within its limit.
+    bool storming = s >= 10 && s < 30;
+    GuestIo g;
+    g.name = "storm";
+    double want = storming ? 1024 * MiB : 0;
+    g.rate[1] = applied.write_bytes_sec ? std::min(want, double(applied.write_bytes_sec)) : want;
+    for (ThrottleChange& ch : c.step(now, trace[s], {g})) {
+      applied = ch.limits;
+      changed_at.push_back(int(s));
+    }
+    CHECK((!applied.write_bytes_sec || applied.write_bytes_sec >= 1u << 20));  // never below the floor
+  }
+  REQUIRE(!changed_at.empty());
+  CHECK(changed_at.front() == 10);  // nothing while the host was idle, a cut in the storm's first second
+  CHECK(applied == IoLimits{});     // lifted once the host stayed quiet
+  size_t after_storm = size_t(std::count_if(changed_at.begin(), changed_at.end(), [](int s) { return s >= 30; }));
+  CHECK(after_storm <= 5);  // rises every relax_after, then the lift: no flapping
 }

@@ -233,8 +233,12 @@ Result<void> LibvirtSource::ensure_open() {
   conn_ = virConnectOpen(uri_.c_str());
   if (!conn_) {
     std::string error = last_error("cannot connect to " + uri_);
-    // The first failure is logged; repeats of the same one are not, until it changes.
-    if (error != last_open_error_) log::warning(error);
+    // An outage is logged once, at its first failure. Its cause may change while it lasts
+    // (a socket that refuses, then one that is gone): that is worth a debug line, not a warning.
+    if (last_open_error_.empty())
+      log::warning(error);
+    else if (error != last_open_error_)
+      log::debug(error);
     last_open_error_ = error;
     backoff_ = std::min<std::chrono::seconds>(backoff_.count() ? backoff_ * 2 : std::chrono::seconds(1),
                                               std::chrono::seconds(60));

@@ -268,6 +268,11 @@ Result<void> LibvirtSource::ensure_open() {
   return {};
 }
 
+bool LibvirtSource::connected() {
+  std::lock_guard lock(mutex_);
+  return conn_ && virConnectIsAlive(conn_) == 1;
+}
+
 Result<HypervisorStats> LibvirtSource::collect() {
   std::lock_guard lock(mutex_);
   if (auto open = ensure_open(); !open) return open.error();

@@ -66,6 +66,9 @@ class LibvirtSource {
   Result<void> set_block_tune(const std::string& uuid, const std::vector<GuestDisk>& disks, const IoLimits& limits);
   // Records limits applied by another backend (cgroup) in the domain's metadata.
   Result<void> record_applied(const std::string& uuid, const IoLimits& limits);
+  // Whether the connection is open and libvirtd alive: a failed call on a lost connection is
+  // the connection's failure (logged once by the source), not the domain's.
+  bool connected();
   // Whether the bulk call runs with VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT.
   bool nowait() const { return nowait_; }
 

@@ -237,13 +237,13 @@ Result<void> Throttler::apply_limits(const ThrottleSettings& s, LibvirtSource& s
 
 void Throttler::work(const ThrottleSettings& s) {
   auto src = libvirt_();
+  // The report's libvirt source logs a lost connection already; once is enough, at info.
+  auto pause = [this](const Error& e) {
+    if (e.message != last_error_) log::info("throttle paused: " + e.message);
+    last_error_ = e.message;
+  };
   auto loads = src->block_load();
-  if (!loads) {
-    // The report's libvirt source logs a lost connection already; once is enough at notice.
-    if (loads.error().message != last_error_) log::info("throttle paused: " + loads.error().message);
-    last_error_ = loads.error().message;
-    return;
-  }
+  if (!loads) return pause(loads.error());
   if (!last_error_.empty()) log::info("throttle: libvirt answers again");
   last_error_.clear();
   controller_.set_params(s.params);
@@ -285,6 +285,7 @@ void Throttler::work(const ThrottleSettings& s) {
       // Are the limits on it now nodeld's own (what it recorded), or somebody else's?
       auto current = current_limits(s, *src, g);
       if (!current) {
+        if (!src->connected()) return pause(current.error());  // libvirtd went away meanwhile
         log::warning("throttle: domain " + g.name + ": " + current.error().message);
         continue;
       }
@@ -322,6 +323,7 @@ void Throttler::work(const ThrottleSettings& s) {
     if (!k.applied_known || want != k.applied) {
       auto r = apply_limits(s, *src, g, want);
       if (!r) {
+        if (!src->connected()) return pause(r.error());
         log::warning("throttle: domain " + g.name + ": " + r.error().message);
       } else {
         std::string why = reasons.count(in.name) ? reasons[in.name] : "policy";

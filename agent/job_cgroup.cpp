@@ -109,8 +109,15 @@ Result<JobCgroup> JobCgroup::create(const std::string& name, std::string unified
   return cg;
 }
 
+JobCgroup JobCgroup::observe(std::string path) {
+  JobCgroup cg;
+  cg.path_ = std::move(path);
+  cg.owned_ = false;
+  return cg;
+}
+
 JobCgroup::~JobCgroup() {
-  if (path_.empty()) return;
+  if (path_.empty() || !owned_) return;
   procs_.reset();
   // The last exiting process leaves the cgroup a moment after it is reaped.
   for (int i = 0; i < 50 && rmdir(path_.c_str()) != 0 && errno == EBUSY; ++i)

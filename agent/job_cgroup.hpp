@@ -23,10 +23,13 @@ class JobCgroup {
  public:
   // `unified_root` is where cgroup2 is mounted ("" = find it in /proc/self/mountinfo).
   static Result<JobCgroup> create(const std::string& name, std::string unified_root = {});
+  // A cgroup somebody else made and removes (systemd's, for a job run as a unit of its own):
+  // read, never joined or removed.
+  static JobCgroup observe(std::string path);
 
   JobCgroup(JobCgroup&&) = default;
   JobCgroup& operator=(JobCgroup&&) = default;
-  ~JobCgroup();  // removes the cgroup (it must be empty by then)
+  ~JobCgroup();  // removes a cgroup it created (it must be empty by then)
 
   const std::string& path() const { return path_; }
   // Opened for writing before fork: the child writes "0" to join before it execs.
@@ -46,6 +49,7 @@ class JobCgroup {
   JobCgroup() = default;
   std::string path_;
   UniqueFd procs_;
+  bool owned_ = true;
 };
 
 // Where the unified (cgroup2) hierarchy is mounted, or "" when it is not.

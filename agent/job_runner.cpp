@@ -3,11 +3,13 @@
 #include "child_exec.hpp"
 #include "small_file.hpp"
 #include "job_cgroup.hpp"
+#include "job_unit.hpp"
 #include "log.hpp"
 #include "output_pump.hpp"
 #include "repository_tree.hpp"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -16,6 +18,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -107,64 +110,30 @@ class JobRun {
       if (!err_file) return err_file.error();
       stderr_file_ = std::move(*err_file);
     }
-    int out_pipe[2], err_pipe[2] = {-1, -1}, status_pipe[2];
-    if (pipe2(out_pipe, O_CLOEXEC) != 0 || (!shared && pipe2(err_pipe, O_CLOEXEC) != 0) || pipe2(status_pipe, O_CLOEXEC) != 0)
-      return os_error("create pipes");
+    int out_pipe[2], err_pipe[2] = {-1, -1};
+    if (pipe2(out_pipe, O_CLOEXEC) != 0 || (!shared && pipe2(err_pipe, O_CLOEXEC) != 0)) return os_error("create pipes");
     UniqueFd out_r(out_pipe[0]), out_w(out_pipe[1]), err_r(err_pipe[0]), err_w(err_pipe[1]);
-    UniqueFd status_r(status_pipe[0]), status_w(status_pipe[1]);
     UniqueFd devnull(open("/dev/null", O_RDONLY | O_CLOEXEC));
     if (!devnull.valid()) return os_error("open /dev/null");
 
-    if (settings_.use_cgroup) {
-      auto cg = JobCgroup::create("smartvm-job." + std::to_string(getpid()), settings_.unified_root);
-      if (cg)
-        cgroup_.emplace(std::move(*cg));
-      else
-        log::info("no job cgroup (" + cg.error().message + "); containing the job as a child subreaper");
+    if (settings_.systemd_unit) {
+      if (auto runnable = check_executable(); !runnable) return runnable.error();
+      if (auto started = start_unit(devnull.get(), out_w.get(), shared ? out_w.get() : err_w.get()); !started) {
+        // An older systemd that refuses a property, a bus that is not there: the job can still
+        // run, forked by the agent, though inside whatever the agent's unit restricts.
+        log::warning("cannot run the job as a systemd unit (" + started.error().message +
+                     "); forking it, under the agent's own service restrictions");
+        unit_.reset();
+      }
     }
-    record_.containment = cgroup_ ? "cgroup" : "subreaper";
-    // Orphans of the job become our children, so the job cannot slip away by double-forking.
-    prctl(PR_SET_CHILD_SUBREAPER, 1);
-
-    ChildPlan plan;
-    plan.path = argv_[0];
-    plan.argv = argv_.data();
-    plan.envp = envp_.data();
-    plan.stdin_fd = devnull.get();
-    plan.stdout_fd = out_w.get();
-    plan.stderr_fd = shared ? out_w.get() : err_w.get();
-    plan.cgroup_procs_fd = cgroup_ ? cgroup_->procs_fd() : -1;
-    plan.workdir_fd = ws_.workdir.get();
-    plan.uid = creds_.uid;
-    plan.gid = creds_.gid;
-    plan.groups = creds_.groups.data();
-    plan.group_count = creds_.groups.size();
-    plan.umask = static_cast<mode_t>(spec_.umask);
-    plan.parent = getpid();
-    plan.error_fd = status_w.get();
-
-    // Registered before fork so that no SIGCHLD can be missed.
-    child_signal_.async_wait([this](const boost::system::error_code& ec, int) { on_sigchld(ec); });
-    pid_ = fork();
-    if (pid_ < 0) return os_error("fork");
-    if (pid_ == 0) exec_child(plan);
-
-    status_w.reset();
+    if (!unit_) {
+      if (auto forked = start_forked(devnull.get(), out_w.get(), shared ? out_w.get() : err_w.get()); !forked)
+        return forked.error();
+    }
     out_w.reset();
     err_w.reset();
-    ChildFailure failure{};
-    ssize_t n;
-    do n = read(status_r.get(), &failure, sizeof failure);
-    while (n < 0 && errno == EINTR);
-    if (n == sizeof failure) {
-      int st = 0;
-      waitpid(pid_, &st, 0);
-      pid_ = -1;
-      std::string what = describe(failure.step);
-      if (failure.step == ChildStep::exec) what += " " + std::string(argv_[0]);
-      return os_error(what, failure.error);
-    }
-    log::info("job started as pid " + std::to_string(pid_) + ": " + argv_store_[0]);
+    log::info("job started as pid " + std::to_string(pid_) + (unit_ ? " in " + unit_->name() : std::string()) + ": " +
+              argv_store_[0]);
 
     stdout_pump_.emplace(io_, std::move(out_r), stdout_file_.get(), spec_.output_limit, "stdout");
     stdout_pump_->start([this] { check_done(); });
@@ -196,6 +165,129 @@ class JobRun {
     }
     schedule_heartbeat();
     return {};
+  }
+
+  // The job as the agent's child: in a cgroup of its own below the agent's when possible,
+  // else held by the agent as a child subreaper.
+  Result<void> start_forked(int stdin_fd, int stdout_fd, int stderr_fd) {
+    if (settings_.use_cgroup) {
+      auto cg = JobCgroup::create("smartvm-job." + std::to_string(getpid()), settings_.unified_root);
+      if (cg)
+        cgroup_.emplace(std::move(*cg));
+      else
+        log::info("no job cgroup (" + cg.error().message + "); containing the job as a child subreaper");
+    }
+    record_.containment = cgroup_ ? "cgroup" : "subreaper";
+    // Orphans of the job become our children, so the job cannot slip away by double-forking.
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+    int status_pipe[2];
+    if (pipe2(status_pipe, O_CLOEXEC) != 0) return os_error("create pipes");
+    UniqueFd status_r(status_pipe[0]), status_w(status_pipe[1]);
+
+    ChildPlan plan;
+    plan.path = argv_[0];
+    plan.argv = argv_.data();
+    plan.envp = envp_.data();
+    plan.stdin_fd = stdin_fd;
+    plan.stdout_fd = stdout_fd;
+    plan.stderr_fd = stderr_fd;
+    plan.cgroup_procs_fd = cgroup_ ? cgroup_->procs_fd() : -1;
+    plan.workdir_fd = ws_.workdir.get();
+    plan.uid = creds_.uid;
+    plan.gid = creds_.gid;
+    plan.groups = creds_.groups.data();
+    plan.group_count = creds_.groups.size();
+    plan.umask = static_cast<mode_t>(spec_.umask);
+    plan.parent = getpid();
+    plan.error_fd = status_w.get();
+
+    // Registered before fork so that no SIGCHLD can be missed.
+    child_signal_.async_wait([this](const boost::system::error_code& ec, int) { on_sigchld(ec); });
+    pid_ = fork();
+    if (pid_ < 0) return os_error("fork");
+    if (pid_ == 0) exec_child(plan);
+
+    status_w.reset();
+    ChildFailure failure{};
+    ssize_t n;
+    do n = read(status_r.get(), &failure, sizeof failure);
+    while (n < 0 && errno == EINTR);
+    if (n == sizeof failure) {
+      int st = 0;
+      waitpid(pid_, &st, 0);
+      pid_ = -1;
+      std::string what = describe(failure.step);
+      if (failure.step == ChildStep::exec) what += " " + std::string(argv_[0]);
+      return os_error(what, failure.error);
+    }
+    return {};
+  }
+
+  // The job as a transient service of systemd's (job_unit.hpp).
+  // What execve() would say, said before systemd tries: its own failure would only show as
+  // an exit status 203 (and a journal line), which a job could also return.
+  Result<void> check_executable() {
+    std::string what = describe(ChildStep::exec) + std::string(" ") + argv_[0];
+    struct stat st {};
+    if (stat(argv_[0], &st) != 0) return os_error(what);
+    if (!S_ISREG(st.st_mode) || !(st.st_mode & 0111)) return os_error(what, EACCES);
+    return {};
+  }
+
+  Result<void> start_unit(int stdin_fd, int stdout_fd, int stderr_fd) {
+    JobUnitSpec u;
+    u.name = "smartvm-job-" + std::to_string(getpid()) + ".service";
+    u.description = "smartvm job in " + ws_.mountpoint + (spec_.workdir.empty() ? "" : "/" + spec_.workdir);
+    u.argv = argv_store_;
+    u.env = env_store_;
+    u.uid = creds_.uid;
+    u.gid = creds_.gid;
+    u.groups = creds_.groups;
+    u.workdir = ws_.mountpoint + (spec_.workdir.empty() ? "" : "/" + spec_.workdir);
+    u.umask = static_cast<mode_t>(spec_.umask);
+    u.stdin_fd = stdin_fd;
+    u.stdout_fd = stdout_fd;
+    u.stderr_fd = stderr_fd;
+    u.kill_grace = spec_.kill_grace;
+    u.stop_after = settings_.own_unit;
+    auto started = JobUnit::start(u);
+    if (!started) return started.error();
+    unit_.emplace(std::move(*started));
+    pid_ = unit_->main_pid();
+    record_.containment = "systemd";
+    if (std::string root = find_unified_mount(); !root.empty() && !unit_->cgroup().empty())
+      cgroup_.emplace(JobCgroup::observe(root + unit_->cgroup()));
+    bus_watch_.emplace(io_, dup(unit_->fd()));
+    watch_unit();
+    return {};
+  }
+
+  // Nothing of the job runs any more: what its cgroup counted is read before systemd removes
+  // it with the unit. systemd holds a copy of the output pipes' write ends as long as the
+  // unit exists, so the pumps end when the pipes are empty, not at EOF (polled from here on).
+  void release_unit() {
+    final_usage_ = cgroup_ ? cgroup_->usage() : JobCgroup::Usage{};
+    cgroup_.reset();
+    bus_watch_.reset();
+    unit_.reset();
+    writers_gone_ = true;
+    poll_until_gone();
+  }
+
+  // systemd says when the unit changes; the main process's end is one of those changes.
+  void watch_unit() {
+    bus_watch_->async_wait(asio::posix::stream_descriptor::wait_read, [this](const boost::system::error_code& ec) {
+      if (ec || done_) return;
+      while (unit_->process()) {
+        if (main_exited_) continue;
+        if (auto st = unit_->main_exit_status()) {
+          main_status_ = *st;
+          on_main_exit();
+        }
+      }
+      check_done();  // may release the unit, and this watch with it
+      if (!done_ && unit_) watch_unit();
+    });
   }
 
   Result<UniqueFd> open_output(const std::string& rel, const std::string& key) {
@@ -250,6 +342,10 @@ class JobRun {
   }
 
   void signal_job(int sig) {
+    if (unit_) {
+      if (auto r = unit_->kill(sig); !r) log::warning(r.error().message);
+      return;
+    }
     if (cgroup_) {
       cgroup_->signal_all(sig);
       return;
@@ -299,6 +395,10 @@ class JobRun {
     // Our own children may still be zombies waiting for the next SIGCHLD round.
     siginfo_t info{};
     if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid != 0) return;
+    if (unit_) release_unit();
+    if (writers_gone_)
+      for (OutputPump* p : {stdout_pump_ ? &*stdout_pump_ : nullptr, stderr_pump_ ? &*stderr_pump_ : nullptr})
+        if (p) p->close_if_drained();
     if ((stdout_pump_ && !stdout_pump_->eof()) || (stderr_pump_ && !stderr_pump_->eof())) return;
     done_ = true;
     timeout_.cancel();
@@ -307,6 +407,7 @@ class JobRun {
     heartbeat_.cancel();
     child_signal_.cancel();
     stop_signals_.cancel();
+    if (bus_watch_) bus_watch_->cancel();
   }
 
   void schedule_heartbeat() {
@@ -356,8 +457,8 @@ class JobRun {
     record_.user_cpu_seconds = seconds(main_usage_.ru_utime) + orphan_user_;
     record_.system_cpu_seconds = seconds(main_usage_.ru_stime) + orphan_system_;
     record_.max_rss_kib = static_cast<uint64_t>(main_usage_.ru_maxrss);
-    if (cgroup_) {
-      JobCgroup::Usage u = cgroup_->usage();
+    if (cgroup_ || final_usage_) {
+      JobCgroup::Usage u = final_usage_ ? *final_usage_ : cgroup_->usage();
       // The cgroup also counts processes that were never our children.
       if (u.user_seconds + u.system_seconds > 0) {
         record_.user_cpu_seconds = u.user_seconds;
@@ -397,6 +498,10 @@ class JobRun {
   asio::steady_timer timeout_{io_}, grace_{io_}, poll_{io_}, heartbeat_{io_};
   std::optional<OutputPump> stdout_pump_, stderr_pump_;
   std::optional<JobCgroup> cgroup_;
+  std::optional<JobUnit> unit_;
+  std::optional<asio::posix::stream_descriptor> bus_watch_;
+  std::optional<JobCgroup::Usage> final_usage_;  // read before the job's unit went away
+  bool writers_gone_ = false;                     // the pumps end when their pipes are empty
   UniqueFd stdout_file_, stderr_file_;
   std::vector<std::string> argv_store_, env_store_;
   std::vector<char*> argv_, envp_;

@@ -1,4 +1,5 @@
 // smartvm-agent: runs the job of this VM's context. See smartvm-agent(8).
+#include "job_unit.hpp"
 #include "lifecycle.hpp"
 #include "linux_system.hpp"
 #include "log.hpp"
@@ -8,6 +9,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <string_view>
 
 int main(int argc, char** argv) {
   using namespace smartvm;
@@ -36,10 +38,14 @@ int main(int argc, char** argv) {
   LinuxSystemSettings settings;
   settings.context_wait = parsed.options.context_wait;
   if (const char* rd = std::getenv("RUNTIME_DIRECTORY"); rd && *rd) settings.runtime_dir = rd;
-  // Forces the fallback containment (child subreaper, no cgroup): for tests and for guests
-  // whose cgroup setup misbehaves. Documented in smartvm-agent(8).
-  if (const char* c = std::getenv("SMARTVM_CONTAINMENT"); c && std::string_view(c) == "subreaper")
-    settings.runner.use_cgroup = false;
+  // Run by systemd, the job is a unit of its own, free of the agent's service restrictions.
+  // SMARTVM_CONTAINMENT forces a containment: "cgroup" (the agent's child in a cgroup of its
+  // own) or "subreaper" (no cgroup): for tests and for guests whose systemd or cgroup setup
+  // misbehaves. Documented in smartvm-agent(8).
+  std::string_view containment = std::getenv("SMARTVM_CONTAINMENT") ? std::getenv("SMARTVM_CONTAINMENT") : "";
+  settings.runner.systemd_unit = containment.empty() && JobUnit::available();
+  if (settings.runner.systemd_unit) settings.runner.own_unit = JobUnit::own_unit();
+  settings.runner.use_cgroup = containment != "subreaper";
   LinuxSystem system(settings);
   AgentResult result = run_agent(parsed.options, system);
   std::fputs(result.plan.c_str(), stdout);

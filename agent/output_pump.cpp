@@ -2,6 +2,7 @@
 
 #include <boost/asio/buffer.hpp>
 
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -20,14 +21,25 @@ void OutputPump::start(std::function<void()> on_eof) {
 void OutputPump::read_more() {
   pipe_.async_read_some(boost::asio::buffer(buf_), [this](const boost::system::error_code& ec, size_t n) {
     if (n > 0) consume(buf_.data(), n);
-    if (ec) {  // EOF: every writer (the job and whatever it started) is gone
+    // EOF: every writer (the job and whatever it started) is gone; or close_if_drained().
+    if (ec) {
       eof_ = true;
-      pipe_.close();
+      if (pipe_.is_open()) pipe_.close();
       if (on_eof_) on_eof_();
       return;
     }
     read_more();
   });
+}
+
+bool OutputPump::close_if_drained() {
+  if (eof_ || !pipe_.is_open()) return true;
+  int pending = 0;
+  if (ioctl(pipe_.native_handle(), FIONREAD, &pending) == 0 && pending > 0) return false;
+  // The pending read ends with operation_aborted and marks the end; a read that already
+  // completed still delivers its data first.
+  pipe_.close();
+  return true;
 }
 
 void OutputPump::consume(const char* data, size_t n) {

@@ -21,6 +21,10 @@ class OutputPump {
   OutputPump(boost::asio::io_context& io, UniqueFd pipe_read_end, int file, uint64_t limit, std::string name);
 
   void start(std::function<void()> on_eof);
+  // For when every writer of the job is gone but a copy of the pipe's write end lives on
+  // elsewhere (systemd keeps the descriptors a transient unit was given): ends the pump once
+  // the pipe is empty instead of at an EOF that would not come. False while data is left.
+  bool close_if_drained();
   bool eof() const { return eof_; }
   bool truncated() const { return truncated_; }
   const std::string& error() const { return error_; }  // "" or "stdout: No space left on device"

@@ -7,6 +7,7 @@
 
 #include <systemd/sd-bus.h>
 #include <systemd/sd-daemon.h>
+#include <systemd/sd-login.h>
 
 namespace smartvm::systemd {
 
@@ -16,9 +17,35 @@ struct Api {
   decltype(&::sd_bus_call_method) bus_call_method;
   decltype(&::sd_bus_error_free) bus_error_free;
   decltype(&::sd_bus_flush_close_unref) bus_flush_close_unref;
+  // For running the job as a transient service of systemd's (agent/job_unit.hpp).
+  decltype(&::sd_bus_new) bus_new;
+  decltype(&::sd_bus_set_address) bus_set_address;
+  decltype(&::sd_bus_start) bus_start;
+  decltype(&::sd_bus_get_fd) bus_get_fd;
+  decltype(&::sd_bus_process) bus_process;
+  decltype(&::sd_bus_wait) bus_wait;
+  decltype(&::sd_bus_match_signal) bus_match_signal;
+  decltype(&::sd_bus_slot_unref) bus_slot_unref;
+  decltype(&::sd_bus_message_new_method_call) bus_message_new_method_call;
+  decltype(&::sd_bus_message_append) bus_message_append;
+  decltype(&::sd_bus_message_open_container) bus_message_open_container;
+  decltype(&::sd_bus_message_close_container) bus_message_close_container;
+  decltype(&::sd_bus_message_read) bus_message_read;
+  decltype(&::sd_bus_message_unref) bus_message_unref;
+  decltype(&::sd_bus_call) bus_call;
+  decltype(&::sd_bus_get_property_string) bus_get_property_string;
+  decltype(&::sd_bus_get_property_trivial) bus_get_property_trivial;
+  decltype(&::sd_bus_path_encode) bus_path_encode;
+  decltype(&::sd_pid_get_unit) pid_get_unit;
+  decltype(&::sd_pid_get_user_unit) pid_get_user_unit;
 };
 
 // The functions, or nullptr when libsystemd.so.0 cannot be loaded.
 const Api* api();
+
+// A connection to systemd itself (PID 1): its private socket, as systemctl uses it as root,
+// which works while dbus-daemon is not (yet, or any more) running; else the system bus.
+// nullptr when neither answers.
+sd_bus* open_manager_bus(const Api& sd);
 
 }  // namespace smartvm::systemd

@@ -21,6 +21,18 @@ void AgentScenario::write_job(const std::string& job_sections, const std::string
                                               "\nmountpoint = " + mountpoint().string() + "\n" + repository_extra);
 }
 
+namespace {
+
+// The agent in these tests lives in a private mount namespace: a job started by the host's
+// systemd (when the tests themselves run under a systemd service) would not see its mounts.
+void contain_as_child(ProcessOptions& opts) {
+  for (const std::string& e : opts.env)
+    if (e.rfind("SMARTVM_CONTAINMENT=", 0) == 0) return;
+  opts.env.push_back("SMARTVM_CONTAINMENT=cgroup");
+}
+
+}  // namespace
+
 ProcessResult AgentScenario::run(std::vector<std::string> extra_args, ProcessOptions opts) const {
   std::vector<std::string> argv{"/usr/bin/unshare", "--mount", "--pid", "--fork", "--mount-proc",
                                 "--propagation", "private", agent_path()};
@@ -33,6 +45,7 @@ ProcessResult AgentScenario::run(std::vector<std::string> extra_args, ProcessOpt
   if (!has_power) argv.insert(argv.end(), {"--power", "none"});
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   opts.env.push_back("RUNTIME_DIRECTORY=" + (tmp_ / "run").string());
+  contain_as_child(opts);
   return run_process(argv, opts);
 }
 
@@ -40,6 +53,7 @@ ProcessResult AgentScenario::run_shell(const std::string& shell, ProcessOptions 
   opts.env.push_back("AGENT=" + agent_path());
   opts.env.push_back("T=" + tmp_.path().string());
   opts.env.push_back("RUNTIME_DIRECTORY=" + (tmp_ / "run").string());
+  contain_as_child(opts);
   return run_process({"/usr/bin/unshare", "--mount", "--pid", "--fork", "--mount-proc", "--propagation", "private",
                       "/bin/sh", "-c", shell},
                      opts);

@@ -20,14 +20,14 @@ const char* kCompute =
 bool said(const VmRun& r, const std::string& text) { return r.serial().find(text) != std::string::npos; }
 
 // kCompute ran to success: qemu exited (the guest powered itself off), the output is right, and
-// the job was contained in a cgroup of its own.
-void check_computed(const VmScenario& s, const VmRun& r) {
+// the job was contained: in a cgroup of its own, or as a systemd unit of its own.
+void check_computed(const VmScenario& s, const VmRun& r, const std::string& containment = "cgroup") {
   CHECK(r.qemu.exit_code == 0);
   CHECK(read_file(s.repo() / "run/stdout.log") == "42\nnobody\n");
   auto st = s.status("run/exit_status");
   REQUIRE(st);
   CHECK(st->state == JobState::succeeded);
-  CHECK(st->containment == "cgroup");
+  CHECK(st->containment == containment);
 }
 
 }  // namespace
@@ -138,8 +138,49 @@ TEST_CASE("vm: the packaged agent runs under systemd and powers off through logi
   s.make_context(kCompute, Repository::ninep);
   VmRun r = s.boot_systemd(std::string(SMARTVM_GUEST_DIR) + "/systemd-guest.img");
   INFO(r.serial());
-  check_computed(s, r);
+  check_computed(s, r, "systemd");
   CHECK(said(r, "power action poweroff requested through logind"));
+}
+
+TEST_CASE("vm: under systemd the job is a unit of its own, free of the agent's sandbox, with exit code, leftovers and memory recorded",
+          "[vm][systemd]") {
+  VmScenario s;
+  // The job reports its own restrictions and cgroup, leaves a process behind, and fails.
+  s.make_context("[job]\ncommand = /bin/sh\nargs = -c 'grep -E \"^(NoNewPrivs|Seccomp):\" /proc/self/status; "
+                 "cat /proc/self/cgroup; (sleep 300 &); exit 3'\nworkdir = run\nuser = nobody\ntimeout = 60\nkill_grace = 5\n",
+                 Repository::ninep);
+  VmRun r = s.boot_systemd(std::string(SMARTVM_GUEST_DIR) + "/systemd-guest.img");
+  INFO(r.serial());
+  CHECK(r.qemu.exit_code == 0);
+  std::string out = read_file(s.repo() / "run/stdout.log");
+  INFO(out);
+  // The agent's unit filters system calls; the job's unit does not, and only forbids new privileges.
+  CHECK(out.find("NoNewPrivs:\t1\n") != std::string::npos);
+  CHECK(out.find("Seccomp:\t0\n") != std::string::npos);
+  CHECK(out.find("0::/system.slice/smartvm-job-") != std::string::npos);
+  auto st = s.status("run/exit_status");
+  REQUIRE(st);
+  CHECK(st->state == JobState::failed);
+  CHECK(st->exit_code == 3);
+  CHECK(st->containment == "systemd");
+  CHECK(st->leftover_processes >= 1);
+  CHECK(st->memory_peak_kib.value_or(0) > 0);
+  CHECK(said(r, "process(es) of the job still running after it ended"));
+}
+
+TEST_CASE("vm: under systemd a job past its timeout is stopped through systemd and the VM powers off", "[vm][systemd]") {
+  VmScenario s;
+  s.make_context("[job]\ncommand = /bin/sh\nargs = -c \"trap '' TERM; sleep 300\"\nworkdir = run\nuser = nobody\n"
+                 "timeout = 3\nkill_grace = 1\n",
+                 Repository::ninep);
+  VmRun r = s.boot_systemd(std::string(SMARTVM_GUEST_DIR) + "/systemd-guest.img");
+  INFO(r.serial());
+  CHECK(r.qemu.exit_code == 0);
+  auto st = s.status("run/exit_status");
+  REQUIRE(st);
+  CHECK(st->state == JobState::timed_out);
+  CHECK(st->signal == "SIGKILL");
+  CHECK(st->containment == "systemd");
 }
 
 TEST_CASE("vm: a job killed by the OOM killer says so in its status", "[vm]") {

@@ -257,7 +257,6 @@ class JobRun {
     record_.containment = "systemd";
     if (std::string root = find_unified_mount(); !root.empty() && !unit_->cgroup().empty())
       cgroup_.emplace(JobCgroup::observe(root + unit_->cgroup()));
-    bus_watch_.emplace(io_, dup(unit_->fd()));
     watch_unit();
     return {};
   }
@@ -269,6 +268,7 @@ class JobRun {
     final_usage_ = cgroup_ ? cgroup_->usage() : JobCgroup::Usage{};
     cgroup_.reset();
     bus_watch_.reset();
+    unit_retry_.cancel();
     unit_.reset();
     writers_gone_ = true;
     poll_until_gone();
@@ -276,18 +276,32 @@ class JobRun {
 
   // systemd says when the unit changes; the main process's end is one of those changes.
   void watch_unit() {
+    if (unit_->fd() < 0) {  // no connection to systemd just now: try again in a second
+      unit_retry_.expires_after(1s);
+      unit_retry_.async_wait([this](const boost::system::error_code& ec) {
+        if (!ec && !done_) on_unit_event();
+      });
+      return;
+    }
+    if (!bus_watch_ || watched_generation_ != unit_->generation()) {
+      bus_watch_.emplace(io_, dup(unit_->fd()));
+      watched_generation_ = unit_->generation();
+    }
     bus_watch_->async_wait(asio::posix::stream_descriptor::wait_read, [this](const boost::system::error_code& ec) {
-      if (ec || done_) return;
-      while (unit_->process()) {
-        if (main_exited_) continue;
-        if (auto st = unit_->main_exit_status()) {
-          main_status_ = *st;
-          on_main_exit();
-        }
-      }
-      check_done();  // may release the unit, and this watch with it
-      if (!done_ && unit_) watch_unit();
+      if (!ec && !done_) on_unit_event();
     });
+  }
+
+  void on_unit_event() {
+    while (unit_->process()) {
+      if (main_exited_) continue;
+      if (auto st = unit_->main_exit_status()) {
+        main_status_ = *st;
+        on_main_exit();
+      }
+    }
+    check_done();  // may release the unit, and this watch with it
+    if (!done_ && unit_) watch_unit();
   }
 
   Result<UniqueFd> open_output(const std::string& rel, const std::string& key) {
@@ -408,6 +422,7 @@ class JobRun {
     child_signal_.cancel();
     stop_signals_.cancel();
     if (bus_watch_) bus_watch_->cancel();
+    unit_retry_.cancel();
   }
 
   void schedule_heartbeat() {
@@ -499,7 +514,9 @@ class JobRun {
   std::optional<OutputPump> stdout_pump_, stderr_pump_;
   std::optional<JobCgroup> cgroup_;
   std::optional<JobUnit> unit_;
-  std::optional<asio::posix::stream_descriptor> bus_watch_;
+  std::optional<asio::posix::stream_descriptor> bus_watch_;  // a dup of the unit's connection
+  unsigned watched_generation_ = 0;
+  asio::steady_timer unit_retry_{io_};
   std::optional<JobCgroup::Usage> final_usage_;  // read before the job's unit went away
   bool writers_gone_ = false;                     // the pumps end when their pipes are empty
   UniqueFd stdout_file_, stderr_file_;

@@ -93,32 +93,59 @@ bool JobUnit::available() {
   return unit.size() > 8 && unit.ends_with(".service");
 }
 
+Result<void> JobUnit::connect() {
+  const systemd::Api* sd = systemd::api();
+  bus_ = systemd::open_manager_bus(*sd);
+  if (!bus_) return make_error("cannot connect to systemd (neither /run/systemd/private nor the system bus)");
+  ++generation_;
+  // Signals only reach subscribers; matched before the unit exists so that none is missed.
+  // No sender in the match: on systemd's private socket there is none.
+  sd_bus_error err = SD_BUS_ERROR_NULL;
+  int r = sd->bus_call_method(bus_, kSystemd, kManagerPath, kManager, "Subscribe", &err, nullptr, "");
+  if (r < 0) {
+    Error e = bus_error("systemd Subscribe", r, &err);
+    sd->bus_error_free(&err);
+    disconnect();
+    return e;
+  }
+  r = sd->bus_match_signal(
+      bus_, &changes_, nullptr, path_.c_str(), "org.freedesktop.DBus.Properties", "PropertiesChanged",
+      [](sd_bus_message*, void* data, sd_bus_error*) {
+        static_cast<JobUnitEvents*>(data)->changed = true;
+        return 0;
+      },
+      events_.get());
+  if (r < 0) {
+    disconnect();
+    return bus_error("match the unit's PropertiesChanged", r, nullptr);
+  }
+  return {};
+}
+
+void JobUnit::disconnect() {
+  const systemd::Api* sd = systemd::api();
+  if (changes_) sd->bus_slot_unref(changes_);
+  changes_ = nullptr;
+  if (bus_) sd->bus_flush_close_unref(bus_);
+  bus_ = nullptr;
+}
+
 Result<JobUnit> JobUnit::start(const JobUnitSpec& spec) {
   const systemd::Api* sd = systemd::api();
   if (!sd) return make_error("libsystemd.so.0 is not installed");
   JobUnit u;
   u.name_ = spec.name;
-  u.bus_ = systemd::open_manager_bus(*sd);
-  if (!u.bus_) return make_error("cannot connect to systemd (neither /run/systemd/private nor the system bus)");
-  auto events = std::make_unique<JobUnitEvents>();
-
+  u.events_ = std::make_unique<JobUnitEvents>();
   char* path = nullptr;
   if (int r = sd->bus_path_encode("/org/freedesktop/systemd1/unit", spec.name.c_str(), &path); r < 0)
     return bus_error("encode the unit's object path", r, nullptr);
   u.path_ = path;
   std::free(path);
+  if (auto c = u.connect(); !c) return c.error();
 
-  // Signals only reach subscribers; matched before the unit exists so that none is missed.
-  // No sender in the matches: on systemd's private socket there is none.
-  sd_bus_error err = SD_BUS_ERROR_NULL;
-  int r = sd->bus_call_method(u.bus_, kSystemd, kManagerPath, kManager, "Subscribe", &err, nullptr, "");
-  if (r < 0) {
-    Error e = bus_error("systemd Subscribe", r, &err);
-    sd->bus_error_free(&err);
-    return e;
-  }
+  JobUnitEvents* events = u.events_.get();
   sd_bus_slot* jobs = nullptr;
-  r = sd->bus_match_signal(
+  int r = sd->bus_match_signal(
       u.bus_, &jobs, nullptr, kManagerPath, kManager, "JobRemoved",
       [](sd_bus_message* m, void* data, sd_bus_error*) {
         auto* ev = static_cast<JobUnitEvents*>(data);
@@ -128,19 +155,8 @@ Result<JobUnit> JobUnit::start(const JobUnitSpec& spec) {
           ev->job_result = result ? result : "";
         return 0;
       },
-      events.get());
+      events);
   if (r < 0) return bus_error("match systemd's JobRemoved", r, nullptr);
-  r = sd->bus_match_signal(
-      u.bus_, &u.changes_, nullptr, u.path_.c_str(), "org.freedesktop.DBus.Properties", "PropertiesChanged",
-      [](sd_bus_message*, void* data, sd_bus_error*) {
-        static_cast<JobUnitEvents*>(data)->changed = true;
-        return 0;
-      },
-      events.get());
-  if (r < 0) {
-    sd->bus_slot_unref(jobs);
-    return bus_error("match the unit's PropertiesChanged", r, nullptr);
-  }
 
   sd_bus_message* m = nullptr;
   r = sd->bus_message_new_method_call(u.bus_, &m, kSystemd, kManagerPath, kManager, "StartTransientUnit");
@@ -200,6 +216,7 @@ Result<JobUnit> JobUnit::start(const JobUnitSpec& spec) {
     return bus_error("build the StartTransientUnit call", a.r, nullptr);
   }
   sd_bus_message* reply = nullptr;
+  sd_bus_error err = SD_BUS_ERROR_NULL;
   r = sd->bus_call(u.bus_, m, 0, &err, &reply);
   sd->bus_message_unref(m);
   if (r < 0) {
@@ -222,7 +239,6 @@ Result<JobUnit> JobUnit::start(const JobUnitSpec& spec) {
     sd->bus_wait(u.bus_, uint64_t(left.count()));
   }
   sd->bus_slot_unref(jobs);
-  u.events_ = std::move(events);
   if (u.events_->job_result != "done") {
     std::string result = u.events_->job_result.empty() ? "no answer within " + std::to_string(kStartLimit.count()) + " s"
                                                                : u.events_->job_result;
@@ -235,31 +251,44 @@ Result<JobUnit> JobUnit::start(const JobUnitSpec& spec) {
 
 JobUnit::JobUnit(JobUnit&& o) noexcept
     : bus_(o.bus_), changes_(o.changes_), events_(std::move(o.events_)), name_(std::move(o.name_)),
-      path_(std::move(o.path_)), cgroup_(std::move(o.cgroup_)), main_pid_(o.main_pid_), exit_status_(o.exit_status_) {
+      path_(std::move(o.path_)), cgroup_(std::move(o.cgroup_)), main_pid_(o.main_pid_), generation_(o.generation_),
+      exit_status_(o.exit_status_) {
   o.bus_ = nullptr;
   o.changes_ = nullptr;
 }
 
 JobUnit::~JobUnit() {
-  const systemd::Api* sd = systemd::api();
-  if (!bus_ || !sd) return;
+  if (!events_) return;  // moved from
+  if (!bus_ && !connect()) return;
   // Nothing of the job is left by now (the runner waits for that); stopping the unit makes
   // sure, and "failed" units would otherwise stay listed.
+  const systemd::Api* sd = systemd::api();
   sd_bus_error err = SD_BUS_ERROR_NULL;
   if (sd->bus_call_method(bus_, kSystemd, kManagerPath, kManager, "StopUnit", &err, nullptr, "ss", name_.c_str(), "replace") < 0)
     log::debug("systemd StopUnit " + name_ + ": " + (err.message ? err.message : "failed"));
   sd->bus_error_free(&err);
   sd->bus_call_method(bus_, kSystemd, kManagerPath, kManager, "ResetFailedUnit", &err, nullptr, "s", name_.c_str());
   sd->bus_error_free(&err);
-  sd->bus_slot_unref(changes_);
-  sd->bus_flush_close_unref(bus_);  // drops the AddRef reference
+  disconnect();
 }
 
-int JobUnit::fd() const { return systemd::api()->bus_get_fd(bus_); }
+int JobUnit::fd() const { return bus_ ? systemd::api()->bus_get_fd(bus_) : -1; }
 
 bool JobUnit::process() {
+  if (!bus_) return bool(connect());  // lost before: a new connection may have missed changes
   const systemd::Api* sd = systemd::api();
-  while (sd->bus_process(bus_, nullptr) > 0) {
+  int r;
+  while ((r = sd->bus_process(bus_, nullptr)) > 0) {
+  }
+  if (r < 0) {
+    // systemd went away (daemon-reexec) or closed the connection: connect again and look.
+    log::warning("lost the connection to systemd while the job runs; reconnecting");
+    disconnect();
+    if (auto c = connect(); !c) {
+      log::warning(c.error().message + "; trying again in a second");
+      return false;
+    }
+    return true;
   }
   bool changed = events_->changed;
   events_->changed = false;
@@ -269,11 +298,12 @@ bool JobUnit::process() {
 std::optional<int> JobUnit::main_exit_status() {
   if (exit_status_) return exit_status_;
   auto exited_at = property<uint64_t>(kService, "ExecMainExitTimestampMonotonic", 't');
-  if (!exited_at || *exited_at == 0) {
+  if (!exited_at) return std::nullopt;  // no answer (a connection going down): ask again later
+  if (*exited_at == 0) {
     // Stopped from outside (systemctl stop) and already forgotten by systemd: the job is
     // over, its status lost with the unit. systemd stops a unit with SIGTERM.
     auto state = property_string(kUnit, "ActiveState");
-    if (state && *state != "inactive" && *state != "failed") return std::nullopt;
+    if (!state || (*state != "inactive" && *state != "failed")) return std::nullopt;
     log::warning("the job's unit " + name_ + " is gone (stopped from outside?); its exit status is unknown, recorded as SIGTERM");
     exit_status_ = SIGTERM;
     return exit_status_;
@@ -292,6 +322,7 @@ std::optional<int> JobUnit::main_exit_status() {
 }
 
 Result<void> JobUnit::kill(int sig) {
+  if (!bus_) return make_error("systemd KillUnit " + name_ + ": no connection to systemd");
   const systemd::Api* sd = systemd::api();
   sd_bus_error err = SD_BUS_ERROR_NULL;
   int r = sd->bus_call_method(bus_, kSystemd, kManagerPath, kManager, "KillUnit", &err, nullptr, "ssi", name_.c_str(), "all", sig);
@@ -302,6 +333,7 @@ Result<void> JobUnit::kill(int sig) {
 }
 
 Result<std::string> JobUnit::property_string(const char* iface, const char* name) {
+  if (!bus_) return make_error("no connection to systemd");
   const systemd::Api* sd = systemd::api();
   sd_bus_error err = SD_BUS_ERROR_NULL;
   char* value = nullptr;
@@ -318,6 +350,7 @@ Result<std::string> JobUnit::property_string(const char* iface, const char* name
 
 template <typename T>
 Result<T> JobUnit::property(const char* iface, const char* name, char type) {
+  if (!bus_) return make_error("no connection to systemd");
   const systemd::Api* sd = systemd::api();
   sd_bus_error err = SD_BUS_ERROR_NULL;
   T value{};

@@ -68,9 +68,13 @@ class JobUnit {
   // The unit's cgroup, relative to the cgroup2 mount ("" when systemd has none for it).
   const std::string& cgroup() const { return cgroup_; }
 
-  // The bus connection's descriptor: readable when systemd has something to say.
+  // The connection's descriptor: readable when systemd has something to say; -1 while there
+  // is no connection (process() tries again).
   int fd() const;
-  // Handles what has arrived; true when the unit's state may have changed.
+  // Changes whenever fd() is a new connection's.
+  unsigned generation() const { return generation_; }
+  // Handles what has arrived, reconnecting when systemd closed the connection; true when the
+  // unit's state may have changed.
   bool process();
   // The main process's wait(2)-style status once it has ended, else nothing.
   std::optional<int> main_exit_status();
@@ -81,6 +85,8 @@ class JobUnit {
 
  private:
   JobUnit() = default;
+  Result<void> connect();  // systemd's private socket, subscribed, the unit's changes matched
+  void disconnect();
   Result<std::string> property_string(const char* iface, const char* name);
   template <typename T>
   Result<T> property(const char* iface, const char* name, char type);
@@ -90,6 +96,7 @@ class JobUnit {
   std::unique_ptr<JobUnitEvents> events_;
   std::string name_, path_, cgroup_;
   pid_t main_pid_ = 0;
+  unsigned generation_ = 0;
   std::optional<int> exit_status_;
 };
 

@@ -47,7 +47,8 @@ class VmScenario {
 
   // The systemd guest (build-systemd-guest.sh): Debian's kernel and initrd, root on a virtio disk
   // (snapshot: the image stays as built), 9p repository, the agent started by its unit.
-  VmRun boot_systemd(const std::string& image, std::chrono::seconds limit = std::chrono::seconds(180)) const;
+  VmRun boot_systemd(const std::string& image = std::string(SMARTVM_GUEST_DIR) + "/systemd-guest.img",
+                     std::chrono::seconds limit = std::chrono::seconds(180)) const;
 
   std::optional<StatusRecord> status(const std::string& rel) const;
 

@@ -136,7 +136,7 @@ TEST_CASE("vm: the packaged agent runs under systemd and powers off through logi
   VmScenario s;
   write_file(s.repo() / "input.txt", "6 7\n");
   s.make_context(kCompute, Repository::ninep);
-  VmRun r = s.boot_systemd(std::string(SMARTVM_GUEST_DIR) + "/systemd-guest.img");
+  VmRun r = s.boot_systemd();
   INFO(r.serial());
   check_computed(s, r, "systemd");
   CHECK(said(r, "power action poweroff requested through logind"));
@@ -149,7 +149,7 @@ TEST_CASE("vm: under systemd the job is a unit of its own, free of the agent's s
   s.make_context("[job]\ncommand = /bin/sh\nargs = -c 'grep -E \"^(NoNewPrivs|Seccomp):\" /proc/self/status; "
                  "cat /proc/self/cgroup; (sleep 300 &); exit 3'\nworkdir = run\nuser = nobody\ntimeout = 60\nkill_grace = 5\n",
                  Repository::ninep);
-  VmRun r = s.boot_systemd(std::string(SMARTVM_GUEST_DIR) + "/systemd-guest.img");
+  VmRun r = s.boot_systemd();
   INFO(r.serial());
   CHECK(r.qemu.exit_code == 0);
   std::string out = read_file(s.repo() / "run/stdout.log");
@@ -173,7 +173,7 @@ TEST_CASE("vm: under systemd a job past its timeout is stopped through systemd a
   s.make_context("[job]\ncommand = /bin/sh\nargs = -c \"trap '' TERM; sleep 300\"\nworkdir = run\nuser = nobody\n"
                  "timeout = 3\nkill_grace = 1\n",
                  Repository::ninep);
-  VmRun r = s.boot_systemd(std::string(SMARTVM_GUEST_DIR) + "/systemd-guest.img");
+  VmRun r = s.boot_systemd();
   INFO(r.serial());
   CHECK(r.qemu.exit_code == 0);
   auto st = s.status("run/exit_status");
@@ -197,4 +197,21 @@ TEST_CASE("vm: a job killed by the OOM killer says so in its status", "[vm]") {
   CHECK(st->oom_kills >= 1);
   CHECK(st->error.find("the OOM killer killed") == 0);
   CHECK(st->memory_peak_kib.value_or(0) > 100 * 1024);
+}
+
+TEST_CASE("vm: under systemd the agent reconnects when systemd re-executes itself while the job runs", "[vm][systemd]") {
+  VmScenario s;
+  // A root job re-executes systemd (as a package upgrade would): every connection to it drops.
+  s.make_context("[job]\ncommand = /bin/sh\nargs = -c 'systemctl daemon-reexec; sleep 1; exit 4'\nworkdir = run\n"
+                 "user = root\nallow_root = true\ntimeout = 60\n",
+                 Repository::ninep);
+  VmRun r = s.boot_systemd();
+  INFO(r.serial());
+  CHECK(r.qemu.exit_code == 0);
+  auto st = s.status("run/exit_status");
+  REQUIRE(st);
+  CHECK(st->state == JobState::failed);
+  CHECK(st->exit_code == 4);
+  CHECK(st->containment == "systemd");
+  CHECK(said(r, "lost the connection to systemd while the job runs; reconnecting"));
 }

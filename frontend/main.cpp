@@ -9,6 +9,7 @@
 
 #include <boost/asio/signal_set.hpp>
 
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -33,6 +34,8 @@ const char* kUsage =
 int main(int argc, char** argv) {
   using namespace smartvm;
   log::init("smartvm-frontend");
+  // A client that goes away mid-response must cost that response only, never the process.
+  signal(SIGPIPE, SIG_IGN);
   std::string listen = "127.0.0.1:8650", db = "/var/lib/smartvm/frontend.db", token_file, read_token_file;
   std::vector<std::string> args(argv + 1, argv + argc);
   for (size_t i = 0; i < args.size(); ++i) {

@@ -8,6 +8,7 @@
 
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -34,6 +35,11 @@ const char* kUsage =
 int main(int argc, char** argv) {
   using namespace smartvm;
   log::init("nodeld");
+  // libvirt's client writes to libvirtd's socket with write(2): when libvirtd dies between a
+  // call and its reply, that write raises SIGPIPE, whose default action would end nodeld
+  // without a word. libvirt asks its applications to ignore it; the failed call then reports
+  // EPIPE and the source reconnects.
+  signal(SIGPIPE, SIG_IGN);
   std::string config_path = "/etc/smartvm/nodeld.ini";
   bool once = false, check = false, verbose = false;
   std::vector<std::string> args(argv + 1, argv + argc);

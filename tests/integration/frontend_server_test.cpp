@@ -40,6 +40,7 @@ class Frontend {
   }
   int stop() { return process_.stop(); }
   int port() const { return port_; }
+  pid_t pid() const { return process_.pid(); }
   std::string log() const { return process_.log(); }
 
  private:
@@ -96,6 +97,18 @@ TEST_CASE("frontend: an oversized body is refused with 413 before it is read", "
   CHECK(r.body().find("larger than") != std::string::npos);
   Client fresh(fe.port());  // the server is still there for everyone else
   CHECK(fresh.send(http::verb::get, "/v1/nodes").result() == http::status::ok);
+}
+
+TEST_CASE("frontend: SIGPIPE from a client that went away does not end it", "[frontend]") {
+  TempDir t;
+  write_token(t);
+  Frontend fe(t);
+  REQUIRE(fe.port() > 0);
+  REQUIRE(kill(fe.pid(), SIGPIPE) == 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  Client c(fe.port());
+  CHECK(c.send(http::verb::post, "/v1/reports", report("node-a", 1), kToken).result() == http::status::ok);
+  CHECK(fe.stop() == 0);
 }
 
 TEST_CASE("frontend: bad configuration is refused with a clear message", "[frontend]") {

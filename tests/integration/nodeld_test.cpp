@@ -268,6 +268,20 @@ TEST_CASE("nodeld: a libvirtd that goes away and comes back: reports go on, libv
   CHECK(nodeld.stop() == 0);
 }
 
+TEST_CASE("nodeld: SIGPIPE, what a write to a libvirtd that just died raises, does not end it", "[nodeld][libvirtd]") {
+  Setup s;
+  BackgroundProcess nodeld(s.nodeld(), (s.t / "nodeld.log").string());
+  int port = nodeld.wait_for_port("serving /metrics on 127.0.0.1:");
+  REQUIRE(port > 0);
+  REQUIRE(nodeld.wait_for_log("ready: first report made"));
+  // libvirt's client writes with write(2), not send(MSG_NOSIGNAL): the kernel's signal for a
+  // peer that is gone lands in the process, as this one does.
+  REQUIRE(kill(nodeld.pid(), SIGPIPE) == 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  CHECK(http_get(port, "/metrics").find("smartvm_node_source_up") != std::string::npos);
+  CHECK(nodeld.stop() == 0);
+}
+
 TEST_CASE("nodeld: systemd's notify protocol: READY, STATUS, watchdog pings from the loop, RELOADING, STOPPING",
           "[nodeld][systemd]") {
   Setup s;

@@ -297,6 +297,11 @@ class JobRun {
       if (main_exited_) continue;
       if (auto st = unit_->main_exit_status()) {
         main_status_ = *st;
+        // systemd's own failures to set the job up (200 CHDIR, 203 EXEC, 217 USER, ...) are
+        // exit statuses too; the checks before the start make them unlikely, not impossible.
+        if (WIFEXITED(*st) && WEXITSTATUS(*st) >= 200 && WEXITSTATUS(*st) <= 243)
+          log::notice("exit status " + std::to_string(WEXITSTATUS(*st)) +
+                      " is also how systemd reports a job it could not start: journalctl -u " + unit_->name() + " says which");
         on_main_exit();
       }
     }

@@ -223,7 +223,6 @@ class JobRun {
     return {};
   }
 
-  // The job as a transient service of systemd's (job_unit.hpp).
   // What execve() would say, said before systemd tries: its own failure would only show as
   // an exit status 203 (and a journal line), which a job could also return.
   Result<void> check_executable() {
@@ -234,6 +233,7 @@ class JobRun {
     return {};
   }
 
+  // The job as a transient service of systemd's (job_unit.hpp).
   Result<void> start_unit(int stdin_fd, int stdout_fd, int stderr_fd) {
     JobUnitSpec u;
     u.name = "smartvm-job-" + std::to_string(getpid()) + ".service";

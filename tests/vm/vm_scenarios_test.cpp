@@ -215,3 +215,20 @@ TEST_CASE("vm: under systemd the agent reconnects when systemd re-executes itsel
   CHECK(st->containment == "systemd");
   CHECK(said(r, "lost the connection to systemd while the job runs; reconnecting"));
 }
+
+TEST_CASE("vm: under systemd a VM shut down while the job runs records the job as cancelled", "[vm][systemd]") {
+  VmScenario s;
+  // The shutdown comes from inside (a root job asks for it); at shutdown systemd stops the
+  // agent before the job's unit, and the agent stops the job itself and says why.
+  s.make_context("[job]\ncommand = /bin/sh\nargs = -c 'systemctl --no-block poweroff; sleep 300'\nworkdir = run\n"
+                 "user = root\nallow_root = true\ntimeout = 120\nkill_grace = 2\n",
+                 Repository::ninep);
+  VmRun r = s.boot_systemd();
+  INFO(r.serial());
+  CHECK(r.qemu.exit_code == 0);
+  auto st = s.status("run/exit_status");
+  REQUIRE(st);
+  CHECK(st->state == JobState::cancelled);
+  CHECK(st->containment == "systemd");
+  CHECK(st->error.find("the agent received SIGTERM") == 0);
+}

@@ -153,6 +153,12 @@ class Run {
 
   void power_off() {
     if (result_.power == PowerAction::none) return;
+    // Whoever stopped the agent (the VM's shutdown, an administrator's systemctl stop) decides
+    // what happens to the VM; a power action of ours would only race an orderly shutdown.
+    if (sys_.stop_requested() || (result_.status && result_.status->state == JobState::cancelled)) {
+      log::notice("the agent was asked to stop: no power action of its own");
+      return;
+    }
     sys_.notify_step(std::string("power action: ") + to_string(result_.power));
     if (auto r = sys_.power(result_.power, spec_.power_delay); !r) log::error(r.error().message);
   }

@@ -221,6 +221,19 @@ TEST_CASE("a stop during setup is recorded as cancelled and the job never starts
   CHECK(std::find(sys.calls.begin(), sys.calls.end(), "run_job /bin/solve") == sys.calls.end());
   REQUIRE(sys.recorded);
   CHECK(sys.recorded->state == JobState::cancelled);
+  // Whoever stopped the agent decides about the VM.
+  CHECK(std::none_of(sys.calls.begin(), sys.calls.end(), [](const std::string& c) { return c.rfind("power", 0) == 0; }));
+}
+
+TEST_CASE("a job cancelled while it runs is recorded, and the agent leaves the VM to whoever stopped it", "[lifecycle]") {
+  FakeSystem sys;
+  sys.write_context(kJob);
+  sys.job_result.state = JobState::cancelled;
+  sys.job_result.error = "the agent received SIGTERM (the VM is being shut down)";
+  CHECK(run(sys).exit_code == 0);
+  REQUIRE(sys.recorded);
+  CHECK(sys.recorded->state == JobState::cancelled);
+  CHECK(sys.calls.back() == "unmount_context");
 }
 
 TEST_CASE("a status that cannot be recorded makes the agent fail", "[lifecycle]") {

@@ -231,4 +231,5 @@ TEST_CASE("vm: under systemd a VM shut down while the job runs records the job a
   CHECK(st->state == JobState::cancelled);
   CHECK(st->containment == "systemd");
   CHECK(st->error.find("the agent received SIGTERM") == 0);
+  CHECK(said(r, "the agent was asked to stop: no power action of its own"));
 }

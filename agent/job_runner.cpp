@@ -237,13 +237,13 @@ class JobRun {
   Result<void> start_unit(int stdin_fd, int stdout_fd, int stderr_fd) {
     JobUnitSpec u;
     u.name = "smartvm-job-" + std::to_string(getpid()) + ".service";
-    u.description = "smartvm job in " + ws_.mountpoint + (spec_.workdir.empty() ? "" : "/" + spec_.workdir);
+    u.workdir = ws_.mountpoint + (spec_.workdir.empty() ? "" : "/" + spec_.workdir);
+    u.description = "smartvm job in " + u.workdir;
     u.argv = argv_store_;
     u.env = env_store_;
     u.uid = creds_.uid;
     u.gid = creds_.gid;
     u.groups = creds_.groups;
-    u.workdir = ws_.mountpoint + (spec_.workdir.empty() ? "" : "/" + spec_.workdir);
     u.umask = static_cast<mode_t>(spec_.umask);
     u.stdin_fd = stdin_fd;
     u.stdout_fd = stdout_fd;

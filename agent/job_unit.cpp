@@ -89,8 +89,7 @@ std::string JobUnit::own_unit() {
 
 bool JobUnit::available() {
   if (access("/run/systemd/system", F_OK) != 0) return false;  // not booted with systemd
-  std::string unit = own_unit();
-  return unit.size() > 8 && unit.ends_with(".service");
+  return own_unit().ends_with(".service");
 }
 
 Result<void> JobUnit::connect() {
@@ -100,15 +99,11 @@ Result<void> JobUnit::connect() {
   ++generation_;
   // Signals only reach subscribers; matched before the unit exists so that none is missed.
   // No sender in the match: on systemd's private socket there is none.
-  sd_bus_error err = SD_BUS_ERROR_NULL;
-  int r = sd->bus_call_method(bus_, kSystemd, kManagerPath, kManager, "Subscribe", &err, nullptr, "");
-  if (r < 0) {
-    Error e = bus_error("systemd Subscribe", r, &err);
-    sd->bus_error_free(&err);
+  if (auto sub = systemd::call_method(*sd, bus_, kSystemd, kManagerPath, kManager, "Subscribe", ""); !sub) {
     disconnect();
-    return e;
+    return sub.error();
   }
-  r = sd->bus_match_signal(
+  int r = sd->bus_match_signal(
       bus_, &changes_, nullptr, path_.c_str(), "org.freedesktop.DBus.Properties", "PropertiesChanged",
       [](sd_bus_message*, void* data, sd_bus_error*) {
         static_cast<JobUnitEvents*>(data)->changed = true;
@@ -144,9 +139,9 @@ Result<JobUnit> JobUnit::start(const JobUnitSpec& spec) {
   if (auto c = u.connect(); !c) return c.error();
 
   JobUnitEvents* events = u.events_.get();
-  sd_bus_slot* jobs = nullptr;
+  sd_bus_slot* raw_slot = nullptr;
   int r = sd->bus_match_signal(
-      u.bus_, &jobs, nullptr, kManagerPath, kManager, "JobRemoved",
+      u.bus_, &raw_slot, nullptr, kManagerPath, kManager, "JobRemoved",
       [](sd_bus_message* m, void* data, sd_bus_error*) {
         auto* ev = static_cast<JobUnitEvents*>(data);
         uint32_t id = 0;
@@ -157,13 +152,12 @@ Result<JobUnit> JobUnit::start(const JobUnitSpec& spec) {
       },
       events);
   if (r < 0) return bus_error("match systemd's JobRemoved", r, nullptr);
+  // Only for the start: gone on every way out of here.
+  std::unique_ptr<sd_bus_slot, sd_bus_slot* (*)(sd_bus_slot*)> jobs(raw_slot, sd->bus_slot_unref);
 
   sd_bus_message* m = nullptr;
   r = sd->bus_message_new_method_call(u.bus_, &m, kSystemd, kManagerPath, kManager, "StartTransientUnit");
-  if (r < 0) {
-    sd->bus_slot_unref(jobs);
-    return bus_error("StartTransientUnit", r, nullptr);
-  }
+  if (r < 0) return bus_error("StartTransientUnit", r, nullptr);
   std::vector<std::string> groups;
   for (gid_t g : spec.groups) groups.push_back(std::to_string(g));
   Appender a{*sd, m};
@@ -212,7 +206,6 @@ Result<JobUnit> JobUnit::start(const JobUnitSpec& spec) {
   a.append("a(sa(sv))", 0);
   if (a.r < 0) {
     sd->bus_message_unref(m);
-    sd->bus_slot_unref(jobs);
     return bus_error("build the StartTransientUnit call", a.r, nullptr);
   }
   sd_bus_message* reply = nullptr;
@@ -222,7 +215,6 @@ Result<JobUnit> JobUnit::start(const JobUnitSpec& spec) {
   if (r < 0) {
     Error e = bus_error("systemd StartTransientUnit " + spec.name, r, &err);
     sd->bus_error_free(&err);
-    sd->bus_slot_unref(jobs);
     return e;
   }
   const char* job = nullptr;
@@ -238,7 +230,6 @@ Result<JobUnit> JobUnit::start(const JobUnitSpec& spec) {
     if (left.count() <= 0) break;
     sd->bus_wait(u.bus_, uint64_t(left.count()));
   }
-  sd->bus_slot_unref(jobs);
   if (u.events_->job_result != "done") {
     std::string result = u.events_->job_result.empty() ? "no answer within " + std::to_string(kStartLimit.count()) + " s"
                                                                : u.events_->job_result;
@@ -262,13 +253,10 @@ JobUnit::~JobUnit() {
   if (!bus_ && !connect()) return;
   // Nothing of the job is left by now (the runner waits for that); stopping the unit makes
   // sure, and "failed" units would otherwise stay listed.
-  const systemd::Api* sd = systemd::api();
-  sd_bus_error err = SD_BUS_ERROR_NULL;
-  if (sd->bus_call_method(bus_, kSystemd, kManagerPath, kManager, "StopUnit", &err, nullptr, "ss", name_.c_str(), "replace") < 0)
-    log::debug("systemd StopUnit " + name_ + ": " + (err.message ? err.message : "failed"));
-  sd->bus_error_free(&err);
-  sd->bus_call_method(bus_, kSystemd, kManagerPath, kManager, "ResetFailedUnit", &err, nullptr, "s", name_.c_str());
-  sd->bus_error_free(&err);
+  const systemd::Api& sd = *systemd::api();
+  if (auto r = systemd::call_method(sd, bus_, kSystemd, kManagerPath, kManager, "StopUnit", "ss", name_.c_str(), "replace"); !r)
+    log::debug(r.error().message);
+  (void)systemd::call_method(sd, bus_, kSystemd, kManagerPath, kManager, "ResetFailedUnit", "s", name_.c_str());
   disconnect();
 }
 
@@ -323,13 +311,7 @@ std::optional<int> JobUnit::main_exit_status() {
 
 Result<void> JobUnit::kill(int sig) {
   if (!bus_) return make_error("systemd KillUnit " + name_ + ": no connection to systemd");
-  const systemd::Api* sd = systemd::api();
-  sd_bus_error err = SD_BUS_ERROR_NULL;
-  int r = sd->bus_call_method(bus_, kSystemd, kManagerPath, kManager, "KillUnit", &err, nullptr, "ssi", name_.c_str(), "all", sig);
-  Result<void> out;
-  if (r < 0) out = bus_error("systemd KillUnit " + name_, r, &err);
-  sd->bus_error_free(&err);
-  return out;
+  return systemd::call_method(*systemd::api(), bus_, kSystemd, kManagerPath, kManager, "KillUnit", "ssi", name_.c_str(), "all", sig);
 }
 
 Result<std::string> JobUnit::property_string(const char* iface, const char* name) {

@@ -22,18 +22,6 @@ struct BusDeleter {
 };
 using BusPtr = std::unique_ptr<sd_bus, BusDeleter>;
 
-Result<void> call(const systemd::Api& sd, sd_bus* bus, const char* service, const char* path, const char* iface, const char* method,
-                  const char* types, auto... args) {
-  sd_bus_error err = SD_BUS_ERROR_NULL;
-  int r = sd.bus_call_method(bus, service, path, iface, method, &err, nullptr, types, args...);
-  Result<void> out;
-  if (r < 0)
-    out = Error{std::string(service) + "." + method + ": " + (err.message ? err.message : strerror(-r)),
-                std::error_code(-r, std::generic_category())};
-  sd.bus_error_free(&err);
-  return out;
-}
-
 }  // namespace
 
 bool running_in_vm() {
@@ -64,10 +52,10 @@ Result<PowerOutcome> request_power_action(PowerAction action, std::chrono::secon
   if (!sd) {
     why = "libsystemd.so.0 is not installed";
   } else if (r >= 0) {
-    auto via_logind = call(*sd, bus.get(), "org.freedesktop.login1", "/org/freedesktop/login1",
+    auto via_logind = systemd::call_method(*sd, bus.get(), "org.freedesktop.login1", "/org/freedesktop/login1",
                            "org.freedesktop.login1.Manager", logind_method, "b", 0);
     if (via_logind) return PowerOutcome{"logind"};
-    auto via_systemd = call(*sd, bus.get(), "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+    auto via_systemd = systemd::call_method(*sd, bus.get(), "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
                             "org.freedesktop.systemd1.Manager", "StartUnit", "ss", target, "replace-irreversibly");
     if (via_systemd) return PowerOutcome{"systemd"};
     why = via_logind.error().message + "; " + via_systemd.error().message;

@@ -5,9 +5,14 @@
 // it is dlopen()ed when a call needs it; without it those calls report that it is missing.
 #pragma once
 
+#include "error.hpp"
+
 #include <systemd/sd-bus.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-login.h>
+
+#include <cstring>
+#include <string>
 
 namespace smartvm::systemd {
 
@@ -47,5 +52,20 @@ const Api* api();
 // which works while dbus-daemon is not (yet, or any more) running; else the system bus.
 // nullptr when neither answers.
 sd_bus* open_manager_bus(const Api& sd);
+
+// A method call whose reply the caller does not need. The error names the method
+// ("org.freedesktop.systemd1.KillUnit: ...") and says what the peer answered, else errno.
+template <typename... A>
+Result<void> call_method(const Api& sd, sd_bus* bus, const char* service, const char* path, const char* iface,
+                         const char* method, const char* types, A... args) {
+  sd_bus_error err = SD_BUS_ERROR_NULL;
+  int r = sd.bus_call_method(bus, service, path, iface, method, &err, nullptr, types, args...);
+  Result<void> out;
+  if (r < 0)
+    out = Error{std::string(service) + "." + method + ": " + (err.message ? err.message : std::strerror(-r)),
+                std::error_code(-r, std::generic_category())};
+  sd.bus_error_free(&err);
+  return out;
+}
 
 }  // namespace smartvm::systemd

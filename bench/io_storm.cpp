@@ -9,7 +9,9 @@
 // test driver naming one running domain "guest" whose cgroup is the storm's (backend = cgroup).
 //
 // Usage (root): bench_io_storm [SECONDS per phase, default 20] [TARGET io pressure %, default 10]
-//                              [DIR on the disk, default /var/tmp]
+//                              [DIR on the disk, default /var/tmp] [STORM: mixed (default), read, write]
+// read and write storms separate what the probe suffers from: queueing behind the guest's
+// requests (both) or the device cache flush its fdatasync must wait for (writes only).
 #include "cgroup_limiter.hpp"
 #include "io_probe.hpp"
 
@@ -40,6 +42,8 @@ const std::string guest_cgroup = "/sys/fs/cgroup/blkio/smartvm-bench-guest";
 const std::string host_cgroup = "/sys/fs/cgroup/unified/smartvm-bench-host";
 constexpr size_t block = 1 << 20;
 constexpr size_t image_blocks = 256;
+enum class Storm { mixed, read, write };
+Storm storm_kind = Storm::mixed;
 
 // The storm, in its cgroup, until killed.
 pid_t start_storm(const std::string& image) {
@@ -54,7 +58,8 @@ pid_t start_storm(const std::string& image) {
   std::memset(buf, 0x5a, block);
   for (size_t i = 0;; ++i) {
     off_t at = off_t((i % image_blocks) * block);
-    ssize_t n = (i / image_blocks) % 2 == 0 ? pwrite(fd, buf, block, at) : pread(fd, buf, block, at);
+    bool writing = storm_kind == Storm::write || (storm_kind == Storm::mixed && (i / image_blocks) % 2 == 0);
+    ssize_t n = writing ? pwrite(fd, buf, block, at) : pread(fd, buf, block, at);
     if (n < 0) _exit(1);
   }
 }
@@ -80,6 +85,12 @@ Phase storm_phase(const std::string& name, const std::string& dir, const std::st
   return ph;
 }
 
+std::string format_share(double share) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g %%", share * 100);
+  return text;
+}
+
 double storm_mib_free(const std::vector<Phase>& phases) { return phases.size() > 1 ? phases[1].guest_mib_s : 0; }
 
 }  // namespace
@@ -88,6 +99,13 @@ int main(int argc, char** argv) {
   int seconds = argc > 1 ? std::atoi(argv[1]) : 20;
   std::string target = argc > 2 ? argv[2] : "10";
   std::string base = argc > 3 ? argv[3] : "/var/tmp";
+  std::string kind = argc > 4 ? argv[4] : "mixed";
+  if (kind == "read") storm_kind = Storm::read;
+  else if (kind == "write") storm_kind = Storm::write;
+  else if (kind != "mixed") {
+    std::fprintf(stderr, "bench_io_storm: STORM is mixed, read or write, not %s\n", kind.c_str());
+    return 2;
+  }
   if (geteuid() != 0) {
     std::fprintf(stderr, "bench_io_storm: run as root (cgroups)\n");
     return 2;
@@ -114,11 +132,20 @@ int main(int argc, char** argv) {
 
   // Static limits at half and a quarter of what the storm did: what any throttle can buy here.
   auto device = smartvm::nodeld::block_device_of(image);
-  for (double share : {0.5, 0.25}) {
+  std::vector<double> shares{0.5, 0.25};
+  if (const char* list = std::getenv("SMARTVM_BENCH_CAPS")) {  // e.g. "0.1 0.03 0.01": where the tail ends
+    shares.clear();
+    for (char* end = nullptr; *list; list = end) {
+      double v = std::strtod(list, &end);
+      if (end == list) break;
+      shares.push_back(v);
+    }
+  }
+  for (double share : shares) {
     if (!device || storm_mib_free(phases) <= 0) break;
     auto limit = static_cast<uint64_t>(share * storm_mib_free(phases) * (1 << 20));
     smartvm::nodeld::apply_cgroup_limits(guest_cgroup, {*device}, smartvm::nodeld::IoLimits{limit, limit, 0, 0});
-    phases.push_back(storm_phase("storm, static " + std::to_string(int(share * 100)) + " % cap", dir, image, seconds, 2));
+    phases.push_back(storm_phase("storm, static " + format_share(share) + " cap", dir, image, seconds, 2));
     smartvm::nodeld::apply_cgroup_limits(guest_cgroup, {*device}, smartvm::nodeld::IoLimits{});
   }
 
@@ -162,8 +189,8 @@ int main(int argc, char** argv) {
   rmdir(guest_cgroup.c_str());
   fs::remove_all(dir);
 
-  std::printf("%d s per phase, probe every 20 ms (4 KiB write + fdatasync, create + unlink), target_io_pressure = %s\n\n",
-              seconds, target.c_str());
+  std::printf("%d s per phase, %s storm, probe every 20 ms (4 KiB write + fdatasync, create + unlink), "
+              "target_io_pressure = %s\n\n", seconds, kind.c_str(), target.c_str());
   print_table(phases, storm_mib_free(phases));
   std::printf("\nnodeld: %s\n", changes.c_str());
   return 0;

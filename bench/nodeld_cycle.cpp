@@ -6,7 +6,9 @@
 //  2. A /metrics scrape of the real nodeld (100 domains) against Debian's
 //     prometheus-node-exporter on the same host: wall time per scrape and the server's CPU time
 //     per scrape (from /proc/PID/stat), medians of 200.
-//  3. nodeld's resident memory (VmHWM) after those scrapes and 1000-domain cycles.
+//  3. nodeld's resident memory (VmHWM) after those scrapes and 1000-domain cycles, next to the
+//     floor of any libvirt client (bench_libvirt_floor: connect, one stats call, nothing else)
+//     and node_exporter; with PSS, the share of shared pages that is fairly each process's.
 // Targets (issue 3): a 1000-domain cycle under 20 ms CPU; a scrape cheaper than node_exporter's;
 // nodeld RSS under 12 MiB.
 // Usage: bench_nodeld
@@ -28,6 +30,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -128,20 +131,24 @@ double proc_cpu_ms(pid_t pid) {
   return double(utime + stime) * 1000.0 / double(sysconf(_SC_CLK_TCK));
 }
 
-// VmHWM, and what it is made of now: private (anonymous) pages and mapped files, most of them
-// shared libraries whose pages every process using them shares (libvirtd, virsh).
+// VmRSS and VmHWM, and what RSS is made of now: private (anonymous) pages and mapped files,
+// most of them shared libraries whose pages every process using them shares (libvirtd,
+// virsh); PSS divides each shared page among the processes that map it.
 struct Memory {
-  long hwm = -1, anon = -1, file = -1;
+  long rss = -1, hwm = -1, anon = -1, file = -1, pss = -1;
 };
+long field_kib(const std::string& file, const char* name) {
+  std::ifstream in(file);
+  size_t len = std::strlen(name);
+  for (std::string line; std::getline(in, line);)
+    if (line.compare(0, len, name) == 0 && line.size() > len && line[len] == ':') return std::atol(line.c_str() + len + 1);
+  return -1;
+}
 Memory memory_of(pid_t pid) {
-  Memory m;
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind("VmHWM:", 0) == 0) m.hwm = std::atol(line.c_str() + 6);
-    if (line.rfind("RssAnon:", 0) == 0) m.anon = std::atol(line.c_str() + 8);
-    if (line.rfind("RssFile:", 0) == 0) m.file = std::atol(line.c_str() + 8);
-  }
-  return m;
+  std::string proc = "/proc/" + std::to_string(pid);
+  return Memory{field_kib(proc + "/status", "VmRSS"), field_kib(proc + "/status", "VmHWM"),
+                field_kib(proc + "/status", "RssAnon"), field_kib(proc + "/status", "RssFile"),
+                field_kib(proc + "/smaps_rollup", "Pss")};
 }
 
 pid_t start(const std::vector<std::string>& argv, const std::string& log) {
@@ -275,11 +282,23 @@ int main() {
   (void)scrape(nodeld_port, big, 20);
   Memory big_mem = memory_of(big);
   stop(big);
-  std::printf("\n## Resident memory, KiB (peak; and now: private pages, mapped files)\n\n");
-  std::printf("| process | VmHWM | RssAnon | RssFile |\n|---|---:|---:|---:|\n");
-  auto row = [](const char* what, const Memory& m) { std::printf("| %s | %ld | %ld | %ld |\n", what, m.hwm, m.anon, m.file); };
+
+  // The floor: a program that does nothing but link libvirt, connect and fetch stats once.
+  std::string floor_log = (tmp / "floor.log").string();
+  pid_t floor_pid = start({SMARTVM_LIBVIRT_FLOOR_PATH, "test://" + (tmp / "node100.xml").string()}, floor_log);
+  for (int i = 0; i < 100 && std::ifstream(floor_log).peek() == std::ifstream::traits_type::eof(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  Memory floor_mem = memory_of(floor_pid);
+  stop(floor_pid);
+
+  std::printf("\n## Resident memory, KiB (now, peak; what RSS is made of: private pages, mapped files; PSS)\n\n");
+  std::printf("| process | VmRSS | VmHWM | RssAnon | RssFile | Pss |\n|---|---:|---:|---:|---:|---:|\n");
+  auto row = [](const char* what, const Memory& m) {
+    std::printf("| %s | %ld | %ld | %ld | %ld | %ld |\n", what, m.rss, m.hwm, m.anon, m.file, m.pss);
+  };
   row("nodeld, 100 domains, after 210 scrapes", n_mem);
   row("nodeld, 1000 domains, 4 cycles", big_mem);
+  row("libvirt client floor (connect, one stats call), 100 domains", floor_mem);
   row("prometheus-node-exporter", e_mem);
   fs::remove_all(tmp);
   return 0;

@@ -62,21 +62,6 @@ void set_limit(virDomainPtr dom, unsigned long long bytes) {
   virTypedParamsFree(params, n);
 }
 
-// libvirt leaves the domain's empty cgroups behind (every v1 controller).
-void remove_machine_cgroups() {
-  std::error_code ec;
-  for (const auto& c : fs::directory_iterator("/sys/fs/cgroup", ec)) {
-    fs::path m = c.path() / "machine";
-    if (!fs::is_directory(m, ec)) continue;
-    std::vector<fs::path> dirs;
-    for (auto it = fs::recursive_directory_iterator(m, ec); it != fs::recursive_directory_iterator(); it.increment(ec))
-      if (it->is_directory(ec) && it->path().string().find(domain_name) != std::string::npos) dirs.push_back(it->path());
-    std::sort(dirs.rbegin(), dirs.rend());
-    for (const fs::path& d : dirs) rmdir(d.c_str());
-    rmdir(m.c_str());  // only if empty
-  }
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -103,6 +88,7 @@ int main(int argc, char** argv) {
     close(fd);
   }
 
+  smartvm::test::MachineCgroupsCleanup machine_cgroups(domain_name);  // goes after libvirtd
   smartvm::test::TempDir tmp;
   smartvm::test::Libvirtd libvirtd(tmp);
   if (!libvirtd.start()) {
@@ -178,7 +164,6 @@ int main(int argc, char** argv) {
   virDomainFree(dom);
   virConnectClose(conn);
   libvirtd.stop();
-  remove_machine_cgroups();
   write_text("/sys/fs/cgroup/unified/cgroup.procs", "0");
   rmdir(host_cgroup.c_str());
   fs::remove_all(dir);

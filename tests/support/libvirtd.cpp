@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <thread>
 
@@ -51,5 +52,26 @@ std::string Libvirtd::uri() const { return "test+unix:///default?socket=" + root
 std::string Libvirtd::qemu_uri() const { return "qemu+unix:///system?socket=" + root_ + "/run/libvirt-sock"; }
 
 std::string Libvirtd::log() const { return process_ ? process_->log() : read_file(root_ + "/libvirtd.log"); }
+
+MachineCgroupsCleanup::MachineCgroupsCleanup(std::string domain_name) : domain_name_(std::move(domain_name)) {
+  std::error_code ec;
+  for (const auto& c : std::filesystem::directory_iterator("/sys/fs/cgroup", ec))
+    if (std::filesystem::exists(c.path() / "machine", ec)) had_.push_back(c.path() / "machine");
+}
+
+MachineCgroupsCleanup::~MachineCgroupsCleanup() {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  for (const auto& c : fs::directory_iterator("/sys/fs/cgroup", ec)) {
+    fs::path m = c.path() / "machine";
+    if (!fs::is_directory(m, ec)) continue;
+    std::vector<fs::path> dirs;
+    for (auto it = fs::recursive_directory_iterator(m, ec); it != fs::recursive_directory_iterator(); it.increment(ec))
+      if (it->is_directory(ec) && it->path().string().find(domain_name_) != std::string::npos) dirs.push_back(it->path());
+    std::sort(dirs.rbegin(), dirs.rend());  // children first
+    for (const fs::path& d : dirs) rmdir(d.c_str());
+    if (std::find(had_.begin(), had_.end(), m) == had_.end()) rmdir(m.c_str());
+  }
+}
 
 }  // namespace smartvm::test

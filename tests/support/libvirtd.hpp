@@ -9,8 +9,10 @@
 #include "background_process.hpp"
 #include "temp_dir.hpp"
 
+#include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace smartvm::test {
 
@@ -29,6 +31,21 @@ class Libvirtd {
  private:
   std::string root_;
   std::unique_ptr<BackgroundProcess> process_;
+};
+
+// libvirt's QEMU driver leaves a domain's empty cgroups behind (under "machine" in every v1
+// controller). Made before the domain, this removes them when it goes: every directory whose
+// path holds `domain_name`, and the "machine" parents that were not there before.
+class MachineCgroupsCleanup {
+ public:
+  explicit MachineCgroupsCleanup(std::string domain_name);
+  ~MachineCgroupsCleanup();
+  MachineCgroupsCleanup(const MachineCgroupsCleanup&) = delete;
+  MachineCgroupsCleanup& operator=(const MachineCgroupsCleanup&) = delete;
+
+ private:
+  std::string domain_name_;
+  std::vector<std::filesystem::path> had_;
 };
 
 }  // namespace smartvm::test

@@ -27,29 +27,6 @@ namespace {
 
 constexpr double MiB = 1024 * 1024;
 
-// libvirt leaves the domain's empty cgroups behind (every v1 controller): remove them, and the
-// "machine" parents this test made.
-struct MachineCgroups {
-  std::vector<fs::path> had;
-  MachineCgroups() {
-    for (const auto& c : fs::directory_iterator("/sys/fs/cgroup"))
-      if (fs::exists(c.path() / "machine")) had.push_back(c.path() / "machine");
-  }
-  ~MachineCgroups() {
-    std::error_code ec;
-    for (const auto& c : fs::directory_iterator("/sys/fs/cgroup", ec)) {
-      fs::path m = c.path() / "machine";
-      if (!fs::is_directory(m, ec)) continue;
-      std::vector<fs::path> dirs;
-      for (auto it = fs::recursive_directory_iterator(m, ec); it != fs::recursive_directory_iterator(); it.increment(ec))
-        if (it->is_directory(ec) && it->path().string().find("smartvm-busy") != std::string::npos) dirs.push_back(it->path());
-      std::sort(dirs.rbegin(), dirs.rend());  // children first
-      for (const fs::path& d : dirs) rmdir(d.c_str());
-      if (std::find(had.begin(), had.end(), m) == had.end()) rmdir(m.c_str());
-    }
-  }
-};
-
 // The guest's read bytes per second over `seconds`, from libvirt's block stats.
 double read_rate(virDomainPtr dom, double seconds) {
   virDomainBlockStatsStruct a{}, b{};
@@ -85,7 +62,7 @@ bool wait_until(const std::function<bool()>& ok, std::chrono::seconds limit) {
 TEST_CASE("nodeld throttles a real TCG domain's disk under host I/O pressure and lifts the limit when it goes",
           "[throttle][libvirtd]") {
   TempDir t;
-  MachineCgroups cleanup;
+  MachineCgroupsCleanup cleanup("smartvm-busy");
   Libvirtd libvirtd(t);
   REQUIRE(libvirtd.start());
   virConnectPtr conn = virConnectOpen(libvirtd.qemu_uri().c_str());  // about 8 s: libvirt probes qemu

@@ -12,6 +12,8 @@
 //                              [DIR on the disk, default /var/tmp] [STORM: mixed (default), read, write]
 // read and write storms separate what the probe suffers from: queueing behind the guest's
 // requests (both) or the device cache flush its fdatasync must wait for (writes only).
+// SMARTVM_BENCH_QUEUE="SCHEDULER MAX_REQUEST_KIB WRITE_LATENCY_US" (e.g. "kyber 128 500") sets
+// the disk's queue for every phase (as a udev rule would on a host) and puts it back at the end.
 #include "cgroup_limiter.hpp"
 #include "io_probe.hpp"
 
@@ -91,6 +93,46 @@ std::string format_share(double share) {
   return text;
 }
 
+// The disk's queue settings for the run, and back as they were when it ends.
+class QueueTuning {
+ public:
+  QueueTuning(const smartvm::nodeld::BlockDevice& device, const char* spec) {
+    if (spec == nullptr) return;
+    char scheduler[32] = "";
+    unsigned max_kib = 0, write_lat_us = 0;
+    if (std::sscanf(spec, "%31s %u %u", scheduler, &max_kib, &write_lat_us) != 3) {
+      std::fprintf(stderr, "bench_io_storm: SMARTVM_BENCH_QUEUE is \"SCHEDULER MAX_REQUEST_KIB WRITE_LATENCY_US\"\n");
+      std::exit(2);
+    }
+    queue_ = "/sys/dev/block/" + device.text() + "/queue/";
+    old_scheduler_ = read_line(queue_ + "scheduler");
+    old_max_kib_ = read_line(queue_ + "max_sectors_kb");
+    size_t open = old_scheduler_.find('['), close = old_scheduler_.find(']');
+    old_scheduler_ = open != std::string::npos && close > open ? old_scheduler_.substr(open + 1, close - open - 1) : "none";
+    write_text(queue_ + "scheduler", scheduler);
+    write_text(queue_ + "max_sectors_kb", std::to_string(max_kib));
+    if (std::string(scheduler) == "kyber") write_text(queue_ + "iosched/write_lat_nsec", std::to_string(write_lat_us * 1000ull));
+    description_ = std::string(scheduler) + ", requests of at most " + std::to_string(max_kib) + " KiB, write latency target " +
+                   std::to_string(write_lat_us) + " us";
+  }
+  ~QueueTuning() {
+    if (queue_.empty()) return;
+    write_text(queue_ + "scheduler", old_scheduler_);
+    write_text(queue_ + "max_sectors_kb", old_max_kib_);
+  }
+  QueueTuning(const QueueTuning&) = delete;
+  QueueTuning& operator=(const QueueTuning&) = delete;
+  const std::string& description() const { return description_; }
+
+ private:
+  static std::string read_line(const std::string& file) {
+    std::string line;
+    std::getline(std::ifstream(file) >> std::ws, line);
+    return line;
+  }
+  std::string queue_, old_scheduler_, old_max_kib_, description_ = "as it was";
+};
+
 double storm_mib_free(const std::vector<Phase>& phases) { return phases.size() > 1 ? phases[1].guest_mib_s : 0; }
 
 }  // namespace
@@ -126,12 +168,18 @@ int main(int argc, char** argv) {
     close(fd);
   }
 
+  auto device = smartvm::nodeld::block_device_of(image);
+  if (!device) {
+    std::fprintf(stderr, "bench_io_storm: %s\n", device.error().message.c_str());
+    return 1;
+  }
+  QueueTuning queue(*device, std::getenv("SMARTVM_BENCH_QUEUE"));
+
   std::vector<Phase> phases;
   phases.push_back({"idle", probe(dir, seconds), -1});
   phases.push_back(storm_phase("storm, no nodeld", dir, image, seconds, 2));
 
   // Static limits at half and a quarter of what the storm did: what any throttle can buy here.
-  auto device = smartvm::nodeld::block_device_of(image);
   std::vector<double> shares{0.5, 0.25};
   if (const char* list = std::getenv("SMARTVM_BENCH_CAPS")) {  // e.g. "0.1 0.03 0.01": where the tail ends
     shares.clear();
@@ -142,7 +190,7 @@ int main(int argc, char** argv) {
     }
   }
   for (double share : shares) {
-    if (!device || storm_mib_free(phases) <= 0) break;
+    if (storm_mib_free(phases) <= 0) break;
     auto limit = static_cast<uint64_t>(share * storm_mib_free(phases) * (1 << 20));
     smartvm::nodeld::apply_cgroup_limits(guest_cgroup, {*device}, smartvm::nodeld::IoLimits{limit, limit, 0, 0});
     phases.push_back(storm_phase("storm, static " + format_share(share) + " cap", dir, image, seconds, 2));
@@ -190,7 +238,7 @@ int main(int argc, char** argv) {
   fs::remove_all(dir);
 
   std::printf("%d s per phase, %s storm, probe every 20 ms (4 KiB write + fdatasync, create + unlink), "
-              "target_io_pressure = %s\n\n", seconds, kind.c_str(), target.c_str());
+              "target_io_pressure = %s\ndisk queue: %s\n\n", seconds, kind.c_str(), target.c_str(), queue.description().c_str());
   print_table(phases, storm_mib_free(phases));
   std::printf("\nnodeld: %s\n", changes.c_str());
   return 0;

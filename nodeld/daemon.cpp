@@ -317,10 +317,14 @@ void Daemon::publish_routing() {
 void Daemon::publish_throttle() {
   if (throttler_ && latest_.hypervisor) {
     auto applied = throttler_->applied();
+    auto pressure = throttler_->guest_pressure();
     for (DomainStats& d : latest_.hypervisor->domains) {
       auto it = applied.find(d.name);
       if (it != applied.end()) d.throttle = it->second;
       else d.throttle.reset();
+      auto p = pressure.find(d.name);
+      if (p != pressure.end()) d.io_pressure = p->second;
+      else d.io_pressure.reset();
     }
   }
   publish();

@@ -2,6 +2,7 @@
 
 #include "small_file.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <vector>
 
@@ -96,6 +97,17 @@ Result<void> parse_loadavg(std::string_view text, HostStats& out) {
   if (f.size() < 3 || !to_double(f[0], out.load[0]) || !to_double(f[1], out.load[1]) || !to_double(f[2], out.load[2]))
     return make_error("/proc/loadavg: not three load averages");
   return {};
+}
+
+double StallMeter::update(const Pressure& p, std::chrono::steady_clock::time_point now) {
+  double seconds = std::chrono::duration<double>(now - at).count();
+  double out = p.some_avg10;
+  // A counter that went backwards (another file behind the same name) restarts the meter.
+  if (total_us && seconds > 0.1 && p.some_total_us >= *total_us)
+    out = std::min(100.0, double(p.some_total_us - *total_us) / 1e6 / seconds * 100);
+  total_us = p.some_total_us;
+  at = now;
+  return out;
 }
 
 Result<Pressure> parse_pressure(std::string_view text) {

@@ -6,6 +6,7 @@
 
 #include "error.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -23,6 +24,15 @@ struct Pressure {
   double some_avg10 = 0;  // percent of time some task stalled, over 10 s
   double full_avg10 = 0;  // percent of time all tasks stalled (not for cpu on older kernels)
   uint64_t some_total_us = 0;  // stall time since boot: its deltas give the pressure of any period
+};
+
+// The share of time some task stalled between two readings of the same PSI file, in percent
+// (the totals' difference over the time between): the pressure of exactly that period, where
+// the kernel's averages cover 10 s. The first reading gives the kernel's 10 s average.
+struct StallMeter {
+  std::optional<uint64_t> total_us;
+  std::chrono::steady_clock::time_point at{};
+  double update(const Pressure& p, std::chrono::steady_clock::time_point now);
 };
 
 struct HostStats {

@@ -153,6 +153,17 @@ void hypervisor_metrics(Writer& w, const HypervisorStats& hv, const std::string&
       {"smartvm_domain_throttle_write_bytes_per_second", "Per-disk write limit nodeld set (0: none).", &IoLimits::write_bytes_sec},
       {"smartvm_domain_throttle_read_iops", "Per-disk read operations limit nodeld set (0: none).", &IoLimits::read_iops_sec},
       {"smartvm_domain_throttle_write_iops", "Per-disk write operations limit nodeld set (0: none).", &IoLimits::write_iops_sec}};
+  bool any_pressure = false;
+  for (const DomainStats& d : hv.domains) any_pressure = any_pressure || d.io_pressure.has_value();
+  if (any_pressure) {
+    w.family("smartvm_domain_io_pressure_some_ratio", "gauge", "PSI of the guest's cgroup: share of the time since the throttle's previous round some of its tasks waited on I/O.");
+    for (const DomainStats& d : hv.domains)
+      if (d.io_pressure) w.sample("smartvm_domain_io_pressure_some_ratio", {{"domain", d.name}}, d.io_pressure->percent / 100.0);
+    w.family("smartvm_domain_io_pressure_some_seconds_total", "counter", "PSI of the guest's cgroup: time some of its tasks waited on I/O.");
+    for (const DomainStats& d : hv.domains)
+      if (d.io_pressure)
+        w.sample("smartvm_domain_io_pressure_some_seconds_total", {{"domain", d.name}}, double(d.io_pressure->some_total_us) / 1e6);
+  }
   bool any_throttle = false;
   for (const DomainStats& d : hv.domains) any_throttle = any_throttle || d.throttle.has_value();
   if (!any_throttle) return;

@@ -198,6 +198,10 @@ LoadedConfig load_nodeld_config(const IniDocument& doc, bool read_token) {
   c.throttle_pressure = r.get_string("throttle", "pressure");
   if (!c.throttle_pressure.empty() && c.throttle_pressure[0] != '/')
     r.error("throttle", "pressure", "\"" + c.throttle_pressure + "\" is not an absolute path to a PSI file (/sys/fs/cgroup/system.slice/io.pressure)");
+  c.domain_pressure = r.get_string("throttle", "domain_pressure");
+  if (!c.domain_pressure.empty() && (c.domain_pressure[0] != '/' || c.domain_pressure.find('%') == std::string::npos))
+    r.error("throttle", "domain_pressure", "\"" + c.domain_pressure + "\" is not an absolute path with %n, %u or %i in it "
+            "(/sys/fs/cgroup/machine/qemu-%i-%n.libvirt-qemu/io.pressure)");
   // [throttle:GLOB] sections, in the order of the file: the first that matches a domain wins.
   std::vector<std::string> sections;
   for (const IniEntry& e : doc.entries())

@@ -69,11 +69,14 @@ struct NodeldConfig {
   uint64_t floor_bytes_sec = 1 << 20, floor_iops_sec = 20;  // adaptive caps never go below
   unsigned throttle_step = 30;                               // percent, the largest change at once
   std::chrono::seconds relax_after{5};
-  bool override_foreign_limits = false;
+  bool override_foreign_limits = false;  // limits nodeld did not set stay unless this is true
   // The PSI file the adaptive mode keeps under target_io_pressure; "" is [node] proc_root's
   // pressure/io (the whole host, guests' own stalls included). On a host whose guests run
   // in their own cgroup, the io.pressure of the host's services' cgroup is the better signal.
-  std::string throttle_pressure;  // limits nodeld did not set stay unless this is true
+  std::string throttle_pressure;
+  // The io.pressure file of a guest's own cgroup (cgroup v2), with %n %u %i as in
+  // throttle_cgroup; "" reads none. Reported per domain and said in the throttle's reasons.
+  std::string domain_pressure;
   std::vector<ThrottleOverride> throttle_sections;  // [throttle:GLOB], in file order
 
   // How long one source may take before its part of a report is marked stale: half the

@@ -26,6 +26,12 @@ struct NetStats {
   uint64_t rx_bytes = 0, tx_bytes = 0, rx_pkts = 0, tx_pkts = 0;
 };
 
+// A guest's own I/O pressure, from its cgroup's io.pressure ([throttle] domain_pressure).
+struct DomainIoPressure {
+  double percent = 0;          // "some" over the throttle's last second
+  uint64_t some_total_us = 0;  // the kernel's counter, for /metrics
+};
+
 struct DomainStats {
   std::string name;
   std::string uuid;
@@ -37,6 +43,7 @@ struct DomainStats {
   std::vector<NetStats> net;
   std::optional<IoLimits> throttle;  // the per-disk limits nodeld applied (none: nodeld set none)
   std::vector<GuestInterface> interfaces;  // from the domain XML, for the guest router
+  std::optional<DomainIoPressure> io_pressure;
 };
 
 struct HypervisorStats {

@@ -67,7 +67,8 @@ std::vector<ThrottleChange> ThrottleController::step(Clock::time_point now, doub
   for (const GuestIo& g : guests) {
     IoLimits after = limits(g);
     if (after == before[g.name]) continue;
-    out.push_back({g.name, after, context + ": " + why[g.name]});
+    std::string own = g.own_pressure ? ", its own " + percent(*g.own_pressure) : "";
+    out.push_back({g.name, after, context + own + ": " + why[g.name]});
   }
   return out;
 }

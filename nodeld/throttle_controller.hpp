@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,9 @@ struct GuestIo {
   std::string name;
   double rate[4] = {0, 0, 0, 0};  // read bytes/s, write bytes/s, read iops, write iops
   IoLimits ceiling;               // the static policy; 0 fields: unlimited
+  // Its own I/O pressure over the last second ("some" of its cgroup's io.pressure, percent),
+  // when [throttle] domain_pressure names the file: what being cut costs it, said in reasons.
+  std::optional<double> own_pressure;
 };
 
 struct ThrottleChange {

@@ -57,6 +57,7 @@ ThrottleSettings throttle_settings(const NodeldConfig& c) {
   s.override_foreign = c.override_foreign_limits;
   s.proc_root = c.proc_root;
   s.pressure = c.throttle_pressure.empty() ? c.proc_root + "/pressure/io" : c.throttle_pressure;
+  s.domain_pressure = c.domain_pressure;
   s.sysfs_root = c.sysfs_root;
   s.interval = c.interval;
   return s;
@@ -180,21 +181,17 @@ std::map<std::string, IoLimits> Throttler::applied() const {
   return applied_;
 }
 
+std::map<std::string, DomainIoPressure> Throttler::guest_pressure() const {
+  std::lock_guard lock(applied_mutex_);
+  return guest_pressure_;
+}
+
 std::optional<double> Throttler::io_pressure(const ThrottleSettings& s) {
   auto text = read_small_file(s.pressure, 4096);
   if (!text) return std::nullopt;
   auto p = parse_pressure(*text);
   if (!p) return std::nullopt;
-  auto now = Clock::now();
-  std::optional<double> out;
-  double seconds = std::chrono::duration<double>(now - stall_at_).count();
-  if (stall_us_ && seconds > 0.1 && p->some_total_us >= *stall_us_)
-    out = std::min(100.0, double(p->some_total_us - *stall_us_) / 1e6 / seconds * 100);
-  else
-    out = p->some_avg10;  // the first reading: the kernel's own average
-  stall_us_ = p->some_total_us;
-  stall_at_ = now;
-  return out;
+  return host_stall_.update(*p, Clock::now());
 }
 
 Result<IoLimits> Throttler::current_limits(const ThrottleSettings& s, LibvirtSource& src, const GuestBlockLoad& g) {
@@ -251,6 +248,7 @@ void Throttler::work(const ThrottleSettings& s) {
   auto now = Clock::now();
 
   std::vector<GuestIo> inputs;
+  std::map<std::string, DomainIoPressure> guest_pressure;
   std::map<std::string, const GuestBlockLoad*> by_name;
   std::set<std::string> present;
   for (const GuestBlockLoad& g : *loads) {
@@ -272,6 +270,20 @@ void Throttler::work(const ThrottleSettings& s) {
       k.counters[f] = counters[f];
     }
     k.counted_at = now;
+    if (!s.domain_pressure.empty()) {
+      std::string file = expand_cgroup_template(s.domain_pressure, g.name, g.uuid, g.id);
+      auto text = read_small_file(file, 4096);
+      Result<Pressure> p = text ? parse_pressure(*text) : Result<Pressure>(text.error());
+      if (text && !p) p = p.error().context(file);
+      if (p) {
+        in.own_pressure = k.stall.update(*p, now);
+        guest_pressure[g.name] = DomainIoPressure{*in.own_pressure, p->some_total_us};
+        k.pressure_error.clear();
+      } else if (p.error().message != k.pressure_error) {
+        k.pressure_error = p.error().message;
+        log::warning("throttle: domain " + g.name + ": no I/O pressure of its own: " + k.pressure_error);
+      }
+    }
 
     std::optional<ThrottleOverride> metadata;
     if (!g.policy_xml.empty()) {
@@ -336,6 +348,7 @@ void Throttler::work(const ThrottleSettings& s) {
   }
   std::lock_guard lock(applied_mutex_);
   applied_ = std::move(applied);
+  guest_pressure_ = std::move(guest_pressure);
 }
 
 }  // namespace smartvm::nodeld

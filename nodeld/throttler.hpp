@@ -9,6 +9,7 @@
 // it knows its own limits again after a restart.
 #pragma once
 
+#include "host_stats.hpp"
 #include "libvirt_source.hpp"
 #include "nodeld_config.hpp"
 #include "source_worker.hpp"
@@ -39,6 +40,7 @@ struct ThrottleSettings {
   bool override_foreign = false;
   std::string proc_root = "/proc";
   std::string pressure = "/proc/pressure/io";  // the PSI file whose "some" is the host's I/O pressure
+  std::string domain_pressure;                 // a guest's own io.pressure (%n %u %i), "" none
   std::string sysfs_root = "/sys";
   std::chrono::seconds interval{10};  // static mode ticks this often (and on domain starts)
 };
@@ -57,6 +59,8 @@ class Throttler {
   void kick();  // a domain started, or a pressure spike: tick now
   // The limits nodeld applied, by domain name (for the report and /metrics).
   std::map<std::string, IoLimits> applied() const;
+  // Each guest's own I/O pressure, by domain name, when domain_pressure names its file.
+  std::map<std::string, DomainIoPressure> guest_pressure() const;
   bool busy() const { return worker_.busy(); }
 
  private:
@@ -67,6 +71,8 @@ class Throttler {
     bool checked = false;  // whether the limits on it were compared with nodeld's record
     uint64_t counters[4] = {0, 0, 0, 0};
     std::chrono::steady_clock::time_point counted_at{};
+    StallMeter stall;            // its own io.pressure
+    std::string pressure_error;  // said once, until it changes
   };
 
   void schedule();
@@ -90,12 +96,12 @@ class Throttler {
   // Worker only.
   ThrottleController controller_;
   std::map<std::string, Guest> guests_;  // by "uuid/id"
-  std::optional<uint64_t> stall_us_;
-  std::chrono::steady_clock::time_point stall_at_{};
+  StallMeter host_stall_;
   std::string last_error_;
 
   mutable std::mutex applied_mutex_;
   std::map<std::string, IoLimits> applied_;
+  std::map<std::string, DomainIoPressure> guest_pressure_;
 
   SourceWorker worker_;  // last: its thread stops before the state above goes
 };

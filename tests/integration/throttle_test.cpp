@@ -170,6 +170,55 @@ TEST_CASE("nodeld: static limits reach every disk of running and starting guests
   }
 }
 
+TEST_CASE("nodeld: a guest's own I/O pressure is read from its cgroup's io.pressure into /metrics, a missing one said once",
+          "[nodeld][throttle][libvirtd]") {
+  Lab lab;
+  REQUIRE(lab.start());
+  lab.create("job-a");
+  lab.create("job-b");  // its file does not exist
+  // Fake PSI files: the host never over its target, job-a with a known stall counter.
+  write_file(lab.t / "host.pressure", "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n");
+  auto guest_psi = [&](uint64_t total_us) {
+    write_file(lab.t / "job-a.pressure", "some avg10=12.00 avg60=0.00 avg300=0.00 total=" + std::to_string(total_us) +
+                                             "\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n");
+  };
+  guest_psi(2'500'000);
+  lab.write_config("[throttle]\nmode = adaptive\ntarget_io_pressure = 100\npressure = " + (lab.t / "host.pressure").string() +
+                   "\ndomain_pressure = " + (lab.t / "%n.pressure").string() + "\n");
+
+  BackgroundProcess nodeld({SMARTVM_NODELD_PATH, "--config", lab.config}, (lab.t / "nodeld.log").string());
+  int port = nodeld.wait_for_port("serving /metrics on 127.0.0.1:");
+  REQUIRE(port > 0);
+  auto scrape_until = [&](const std::string& line) {
+    std::string scrape;
+    for (int i = 0; i < 100 && scrape.find(line) == std::string::npos; ++i) {
+      scrape = http_get(port, "/metrics");
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return scrape;
+  };
+  std::string scrape = scrape_until("smartvm_domain_io_pressure_some_seconds_total{domain=\"job-a\"} 2.5\n");
+  INFO(scrape);
+  CHECK(scrape.find("smartvm_domain_io_pressure_some_seconds_total{domain=\"job-a\"} 2.5\n") != std::string::npos);
+  CHECK(scrape.find("smartvm_domain_io_pressure_some_ratio{domain=\"job-a\"}") != std::string::npos);
+  CHECK(scrape.find("smartvm_domain_io_pressure_some_ratio{domain=\"job-b\"}") == std::string::npos);
+
+  // Read again every second: the counter follows the file.
+  guest_psi(3'000'000);
+  scrape = scrape_until("smartvm_domain_io_pressure_some_seconds_total{domain=\"job-a\"} 3\n");
+  CHECK(scrape.find("smartvm_domain_io_pressure_some_seconds_total{domain=\"job-a\"} 3\n") != std::string::npos);
+
+  // Several ticks later, job-b's missing file has been said once, naming the file.
+  std::string missing = "throttle: domain job-b: no I/O pressure of its own: open " + (lab.t / "job-b.pressure").string();
+  REQUIRE(nodeld.wait_for_log(missing));
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  std::string log = nodeld.log();
+  size_t said = 0;
+  for (size_t at = log.find(missing); at != std::string::npos; at = log.find(missing, at + 1)) ++said;
+  CHECK(said == 1);
+  CHECK(nodeld.stop() == 0);
+}
+
 namespace {
 
 // A cgroup of the v1 blkio hierarchy for one test, removed when it ends (its processes are

@@ -105,3 +105,22 @@ TEST_CASE("nodeld: CPU use is bounded and needs time to pass", "[nodeld][host]")
   unsigned cores = 0;
   CHECK(!parse_proc_stat_cpu("intr 1\n", &cores));
 }
+
+TEST_CASE("nodeld: stall share between two PSI readings, the kernel's average only at the first", "[nodeld][host]") {
+  using namespace std::chrono_literals;
+  auto psi = [](double avg10, uint64_t total_us) {
+    auto p = parse_pressure("some avg10=" + std::to_string(avg10) + " avg60=0.00 avg300=0.00 total=" + std::to_string(total_us) +
+                            "\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n");
+    REQUIRE(p);
+    return *p;
+  };
+  StallMeter m;
+  std::chrono::steady_clock::time_point t{};
+  CHECK(m.update(psi(7.5, 1'000'000), t += 1s) == Approx(7.5));    // nothing to compare with yet
+  CHECK(m.update(psi(7.5, 1'250'000), t += 1s) == Approx(25.0));   // 0.25 s stalled of 1 s
+  CHECK(m.update(psi(7.5, 1'250'000), t += 2s) == Approx(0.0));    // none since
+  CHECK(m.update(psi(7.5, 1'300'000), t += 50ms) == Approx(7.5));  // too short to tell: the average
+  CHECK(m.update(psi(7.5, 9'300'000), t += 1s) == Approx(100.0));  // never above all of the time
+  CHECK(m.update(psi(3.0, 10), t += 1s) == Approx(3.0));           // a counter that went back starts over
+  CHECK(m.update(psi(3.0, 500'010), t += 1s) == Approx(50.0));
+}

@@ -36,8 +36,8 @@ Snapshot sample() {
   hv.cpu_cores = 32;
   hv.memory_kib = 64 << 20;
   hv.free_memory_kib = 10 << 20;
-  DomainStats run{"job\"1", "u-1", "running", 4, 4 << 20, 12.5, {{"vda", 1, 2, 3, 4}}, {{"vnet0", 5, 6, 7, 8}}, IoLimits{1 << 20, 0, 0, 0}, {{"vif1.0", {"10.10.0.5"}}}};
-  DomainStats off{"job2", "u-2", "shutoff", 8, 8 << 20, std::nullopt, {}, {}, std::nullopt, {}};
+  DomainStats run{"job\"1", "u-1", "running", 4, 4 << 20, 12.5, {{"vda", 1, 2, 3, 4}}, {{"vnet0", 5, 6, 7, 8}}, IoLimits{1 << 20, 0, 0, 0}, {{"vif1.0", {"10.10.0.5"}}}, DomainIoPressure{37.5, 2'500'000}};
+  DomainStats off{"job2", "u-2", "shutoff", 8, 8 << 20, std::nullopt, {}, {}, std::nullopt, {}, std::nullopt};
   hv.domains = {run, off};
   s.hypervisor = hv;
   RdmaPort p;
@@ -71,6 +71,8 @@ TEST_CASE("nodeld: the report is what the frontend's decoder accepts, with the h
   CHECK(v.at("host").at("pressure").at("io").as_double() == Approx(12.5));
   CHECK(v.at("domains").at(0).at("block").at(0).at("wr_bytes").as_int64() == 2);
   CHECK(v.at("domains").at(0).at("throttle").at("read_bytes_sec").as_int64() == 1 << 20);
+  CHECK(v.at("domains").at(0).at("io_pressure").as_double() == Approx(37.5));
+  CHECK(!v.at("domains").at(1).as_object().contains("io_pressure"));
   CHECK(v.at("rdma_ports").at(0).at("ipoib_mode").as_string() == "connected");
   CHECK(v.at("stale").at("rdma").at("age_seconds").as_int64() == 30);
 }
@@ -94,6 +96,9 @@ TEST_CASE("nodeld: metrics text passes promtool check metrics", "[nodeld][metric
   CHECK(text.find("smartvm_node_source_up{node=\"node042\",source=\"rdma\"} 0\n") != std::string::npos);
   CHECK(text.find("smartvm_rdma_port_rate_bytes_per_second{device=\"mlx5_0\",port=\"1\"} 12500000000\n") != std::string::npos);
   CHECK(text.find("smartvm_domain_block_write_bytes_total{domain=\"job\\\"1\",device=\"vda\"} 2\n") != std::string::npos);
+  CHECK(text.find("smartvm_domain_io_pressure_some_ratio{domain=\"job\\\"1\"} 0.375\n") != std::string::npos);
+  CHECK(text.find("smartvm_domain_io_pressure_some_seconds_total{domain=\"job\\\"1\"} 2.5\n") != std::string::npos);
+  CHECK(text.find("smartvm_domain_io_pressure_some_ratio{domain=\"job2\"}") == std::string::npos);
   test::TempDir t;
   test::write_file(t / "metrics.txt", text);
   auto r = test::run_process({"/bin/sh", "-c", "promtool check metrics < " + (t / "metrics.txt").string()});

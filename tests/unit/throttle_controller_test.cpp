@@ -78,6 +78,19 @@ TEST_CASE("throttle controller: one heavy guest is cut until the host is under t
   REQUIRE(!sim.changes.empty());
   CHECK(sim.changes.front().second.reason.find("cut write bytes/s") != std::string::npos);
   CHECK(sim.changes.front().second.reason.find("host I/O pressure 30.0%") != std::string::npos);
+  CHECK(sim.changes.front().second.reason.find("its own") == std::string::npos);  // not measured here
+}
+
+TEST_CASE("throttle controller: a guest's own I/O pressure, when measured, is said in the reason", "[nodeld][throttle]") {
+  ThrottleController c;
+  GuestIo g;
+  g.name = "storm";
+  g.rate[1] = 200 * MiB;
+  g.own_pressure = 62.5;
+  auto changes = c.step(ThrottleController::Clock::time_point{} + 10s, 30, {g});
+  REQUIRE(changes.size() == 1);
+  INFO(changes[0].reason);
+  CHECK(changes[0].reason.find("host I/O pressure 30.0%, target 10.0%, its own 62.5%: cut write bytes/s") == 0);
 }
 
 TEST_CASE("throttle controller: a steady load settles, no oscillation", "[nodeld][throttle]") {

@@ -96,6 +96,13 @@ TEST_CASE("throttle config: bad keys are located by file and line", "[nodeld][th
   auto ok = load("[throttle]\nbackend = cgroup\ncgroup = /sys/fs/cgroup/blkio/machine/%n.libvirt-qemu\n");
   CHECK(ok.diagnostics.empty());
   CHECK(ok.config.throttle_backend == ThrottleBackend::cgroup);
+  auto relative = load("[throttle]\nmode = static\ndomain_pressure = machine/%n/io.pressure\n");
+  CHECK(all(relative).find("nodeld.ini:3: [throttle] domain_pressure: \"machine/%n/io.pressure\" is not an absolute path") !=
+        std::string::npos);
+  CHECK(all(load("[throttle]\ndomain_pressure = /sys/fs/cgroup/io.pressure\n")).find("with %n, %u or %i in it") != std::string::npos);
+  auto pressure = load("[throttle]\ndomain_pressure = /sys/fs/cgroup/machine/qemu-%i-%n.libvirt-qemu/io.pressure\n");
+  CHECK(pressure.diagnostics.empty());
+  CHECK(pressure.config.domain_pressure == "/sys/fs/cgroup/machine/qemu-%i-%n.libvirt-qemu/io.pressure");
 }
 
 TEST_CASE("cgroup backend: io.max of cgroup v2 (fake tree)", "[nodeld][throttle]") {

@@ -28,7 +28,7 @@ struct NetStats {
 
 // A guest's own I/O pressure, from its cgroup's io.pressure ([throttle] domain_pressure).
 struct DomainIoPressure {
-  double percent = 0;          // "some" over the throttle's last second
+  double percent = 0;          // "some" since the throttle's previous round
   uint64_t some_total_us = 0;  // the kernel's counter, for /metrics
 };
 

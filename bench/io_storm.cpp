@@ -30,6 +30,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -93,17 +94,19 @@ std::string format_share(double share) {
   return text;
 }
 
+// SMARTVM_BENCH_QUEUE, read before anything is made.
+struct QueueSpec {
+  char scheduler[32] = "";
+  unsigned max_kib = 0, write_lat_us = 0;
+};
+
 // The disk's queue settings for the run, and back as they were when it ends.
 class QueueTuning {
  public:
-  QueueTuning(const smartvm::nodeld::BlockDevice& device, const char* spec) {
-    if (spec == nullptr) return;
-    char scheduler[32] = "";
-    unsigned max_kib = 0, write_lat_us = 0;
-    if (std::sscanf(spec, "%31s %u %u", scheduler, &max_kib, &write_lat_us) != 3) {
-      std::fprintf(stderr, "bench_io_storm: SMARTVM_BENCH_QUEUE is \"SCHEDULER MAX_REQUEST_KIB WRITE_LATENCY_US\"\n");
-      std::exit(2);
-    }
+  QueueTuning(const smartvm::nodeld::BlockDevice& device, const std::optional<QueueSpec>& spec) {
+    if (!spec) return;
+    const char* scheduler = spec->scheduler;
+    unsigned max_kib = spec->max_kib, write_lat_us = spec->write_lat_us;
     queue_ = "/sys/dev/block/" + device.text() + "/queue/";
     old_scheduler_ = read_line(queue_ + "scheduler");
     old_max_kib_ = read_line(queue_ + "max_sectors_kb");
@@ -148,6 +151,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bench_io_storm: STORM is mixed, read or write, not %s\n", kind.c_str());
     return 2;
   }
+  std::optional<QueueSpec> queue_spec;
+  if (const char* text = std::getenv("SMARTVM_BENCH_QUEUE")) {
+    queue_spec.emplace();
+    if (std::sscanf(text, "%31s %u %u", queue_spec->scheduler, &queue_spec->max_kib, &queue_spec->write_lat_us) != 3) {
+      std::fprintf(stderr, "bench_io_storm: SMARTVM_BENCH_QUEUE is \"SCHEDULER MAX_REQUEST_KIB WRITE_LATENCY_US\"\n");
+      return 2;
+    }
+  }
   if (geteuid() != 0) {
     std::fprintf(stderr, "bench_io_storm: run as root (cgroups)\n");
     return 2;
@@ -171,9 +182,13 @@ int main(int argc, char** argv) {
   auto device = smartvm::nodeld::block_device_of(image);
   if (!device) {
     std::fprintf(stderr, "bench_io_storm: %s\n", device.error().message.c_str());
+    write_text("/sys/fs/cgroup/unified/cgroup.procs", "0");
+    rmdir(host_cgroup.c_str());
+    rmdir(guest_cgroup.c_str());
+    fs::remove_all(dir);
     return 1;
   }
-  QueueTuning queue(*device, std::getenv("SMARTVM_BENCH_QUEUE"));
+  QueueTuning queue(*device, queue_spec);
 
   std::vector<Phase> phases;
   phases.push_back({"idle", probe(dir, seconds), -1});

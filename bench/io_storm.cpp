@@ -9,7 +9,7 @@
 // test driver naming one running domain "guest" whose cgroup is the storm's (backend = cgroup).
 //
 // Usage (root): bench_io_storm [SECONDS per phase, default 20] [TARGET io pressure %, default 10]
-//                              [DIR on the disk, default /var/tmp] [STORM: mixed (default), read, write]
+//                              [DIR on the disk, default /var/tmp] [STORM: mixed (default), phased, read, write]
 // read and write storms separate what the probe suffers from: queueing behind the guest's
 // requests (both) or the device cache flush its fdatasync must wait for (writes only).
 // SMARTVM_BENCH_QUEUE="SCHEDULER MAX_REQUEST_KIB WRITE_LATENCY_US" (e.g. "kyber 128 500") sets
@@ -45,7 +45,9 @@ const std::string guest_cgroup = "/sys/fs/cgroup/blkio/smartvm-bench-guest";
 const std::string host_cgroup = "/sys/fs/cgroup/unified/smartvm-bench-host";
 constexpr size_t block = 1 << 20;
 constexpr size_t image_blocks = 256;
-enum class Storm { mixed, read, write };
+// mixed: 256 MiB written, then read back, in turn (several turns a second); phased: the same
+// in 2 GiB turns (about a second each), so that a second of it is mostly one direction.
+enum class Storm { mixed, phased, read, write };
 Storm storm_kind = Storm::mixed;
 
 // The storm, in its cgroup, until killed.
@@ -61,7 +63,8 @@ pid_t start_storm(const std::string& image) {
   std::memset(buf, 0x5a, block);
   for (size_t i = 0;; ++i) {
     off_t at = off_t((i % image_blocks) * block);
-    bool writing = storm_kind == Storm::write || (storm_kind == Storm::mixed && (i / image_blocks) % 2 == 0);
+    size_t turn = storm_kind == Storm::phased ? 8 * image_blocks : image_blocks;
+    bool writing = storm_kind == Storm::write || (storm_kind != Storm::read && (i / turn) % 2 == 0);
     ssize_t n = writing ? pwrite(fd, buf, block, at) : pread(fd, buf, block, at);
     if (n < 0) _exit(1);
   }
@@ -147,12 +150,13 @@ int main(int argc, char** argv) {
   std::string kind = argc > 4 ? argv[4] : "mixed";
   if (kind == "read") storm_kind = Storm::read;
   else if (kind == "write") storm_kind = Storm::write;
+  else if (kind == "phased") storm_kind = Storm::phased;
   else if (kind != "mixed") {
-    std::fprintf(stderr, "bench_io_storm: STORM is mixed, read or write, not %s\n", kind.c_str());
+    std::fprintf(stderr, "bench_io_storm: STORM is mixed, phased, read or write, not %s\n", kind.c_str());
     return 2;
   }
   std::optional<QueueSpec> queue_spec;
-  if (const char* text = std::getenv("SMARTVM_BENCH_QUEUE")) {
+  if (const char* text = std::getenv("SMARTVM_BENCH_QUEUE"); text && *text) {
     queue_spec.emplace();
     if (std::sscanf(text, "%31s %u %u", queue_spec->scheduler, &queue_spec->max_kib, &queue_spec->write_lat_us) != 3) {
       std::fprintf(stderr, "bench_io_storm: SMARTVM_BENCH_QUEUE is \"SCHEDULER MAX_REQUEST_KIB WRITE_LATENCY_US\"\n");

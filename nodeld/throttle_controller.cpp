@@ -10,6 +10,8 @@ namespace smartvm::nodeld {
 namespace {
 
 const char* const field_names[4] = {"read bytes/s", "write bytes/s", "read iops", "write iops"};
+// A direction (read or write) below this share of a guest's bytes (or operations) is not cut.
+constexpr double minor_share = 0.25;
 
 std::string number(double v) {
   char buf[32];
@@ -86,9 +88,17 @@ bool ThrottleController::cut(Clock::time_point now, const std::vector<GuestIo>& 
     uint64_t level = std::max(floor(f), static_cast<uint64_t>(std::llround(group)));
     for (const GuestIo& g : guests) {
       if (g.rate[f] < group) continue;
+      // A direction that carries little of what this guest does now is not what loads the
+      // host: cutting it to what trickles through would starve the guest's next phase (one
+      // that writes a file and then reads it back).
+      double both = g.rate[f] + g.rate[f ^ 1];  // read and write of the same unit
+      if (g.rate[f] < minor_share * both) continue;
       Guest& s = guests_[g.name];
       uint64_t IoLimits::*field = IoLimits::fields[f];
       uint64_t cur = s.cap.*field;
+      // Nor is a cap the guest stays well under what holds it back: cutting it below the
+      // little it does in that direction now would ratchet it down for nothing.
+      if (cur && g.rate[f] < (1 - params_.step) * static_cast<double>(cur)) continue;
       uint64_t next = cur ? std::min(cur, level) : level;
       uint64_t ceiling = g.ceiling.*field;
       if (next == cur || (ceiling && next >= ceiling)) continue;

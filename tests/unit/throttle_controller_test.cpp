@@ -81,6 +81,35 @@ TEST_CASE("throttle controller: one heavy guest is cut until the host is under t
   CHECK(sim.changes.front().second.reason.find("its own") == std::string::npos);  // not measured here
 }
 
+TEST_CASE("throttle controller: a guest that writes, then reads back, is cut in each direction at that phase's rate",
+          "[nodeld][throttle]") {
+  ThrottleController c;
+  auto t = ThrottleController::Clock::time_point{} + 10s;
+  auto guest = [](double read, double write) {
+    GuestIo g;
+    g.name = "phases";
+    g.rate[0] = read;
+    g.rate[1] = write;
+    return g;
+  };
+  // Writing, with a trickle of reads: only writes are cut.
+  auto changes = c.step(t, 30, {guest(20 * MiB, 200 * MiB)});
+  REQUIRE(changes.size() == 1);
+  CHECK(c.caps("phases").write_bytes_sec == uint64_t(0.7 * 200 * MiB));
+  CHECK(c.caps("phases").read_bytes_sec == 0);
+  // Reading back, writes a trickle under their cap: reads are cut at the reading rate, and
+  // the write cap is not ratcheted down to the trickle.
+  changes = c.step(t += 1s, 30, {guest(200 * MiB, 20 * MiB)});
+  REQUIRE(changes.size() == 1);
+  INFO(changes[0].reason);
+  CHECK(c.caps("phases").read_bytes_sec == uint64_t(0.7 * 200 * MiB));
+  CHECK(c.caps("phases").write_bytes_sec == uint64_t(0.7 * 200 * MiB));
+  // Writing again at its cap, still too much: now writes are cut further.
+  c.step(t += 1s, 30, {guest(0, 140 * MiB)});
+  CHECK(c.caps("phases").write_bytes_sec == uint64_t(0.7 * 140 * MiB));
+  CHECK(c.caps("phases").read_bytes_sec == uint64_t(0.7 * 200 * MiB));
+}
+
 TEST_CASE("throttle controller: a guest's own I/O pressure, when measured, is said in the reason", "[nodeld][throttle]") {
   ThrottleController c;
   GuestIo g;

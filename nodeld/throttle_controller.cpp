@@ -96,9 +96,6 @@ bool ThrottleController::cut(Clock::time_point now, const std::vector<GuestIo>& 
       Guest& s = guests_[g.name];
       uint64_t IoLimits::*field = IoLimits::fields[f];
       uint64_t cur = s.cap.*field;
-      // Nor is a cap the guest stays well under what holds it back: cutting it below the
-      // little it does in that direction now would ratchet it down for nothing.
-      if (cur && g.rate[f] < (1 - params_.step) * static_cast<double>(cur)) continue;
       uint64_t next = cur ? std::min(cur, level) : level;
       uint64_t ceiling = g.ceiling.*field;
       if (next == cur || (ceiling && next >= ceiling)) continue;

@@ -5,9 +5,9 @@
 // of the four dimensions: those within one step of the busiest) are cut together to one
 // cap below the busiest guest's rate: max-min fair, so two heavy guests end with the same cap
 // and a newcomer is cut down to the others before they are cut again. A guest is cut only in
-// the directions that carry at least a quarter of what it does that second, and not below a
-// cap it stays well under: a guest that writes, then reads back, is cut in each direction
-// at the rate of that phase, not starved by a cut taken while the direction was idle. Below half the target
+// the directions that carry at least a quarter of what it does that second: a guest that
+// writes, then reads back, is cut in each direction at the rate of that phase, not starved by
+// a cut taken while the direction only trickled. Below half the target
 // for `relax_after`, every cap rises by one step of the rate the guest had when first cut, and
 // goes away once it is back there. Between the two, nothing changes (hysteresis); a guest that
 // must be cut again soon after a rise makes the next rise wait twice as long (up to 16x) and

@@ -110,6 +110,21 @@ TEST_CASE("throttle controller: a guest that writes, then reads back, is cut in 
   CHECK(c.caps("phases").read_bytes_sec == uint64_t(0.7 * 200 * MiB));
 }
 
+TEST_CASE("throttle controller: a cap far above what the guest does is cut to below what it does", "[nodeld][throttle]") {
+  // A first second that over-counts (QEMU's counters once said 28 GiB/s for a guest doing
+  // 2 GiB/s) must not leave the next cuts stuck above the guest's real rate.
+  ThrottleController c;
+  auto t = ThrottleController::Clock::time_point{} + 10s;
+  GuestIo g;
+  g.name = "guest";
+  g.rate[0] = 28000 * MiB;
+  c.step(t, 40, {g});
+  CHECK(c.caps("guest").read_bytes_sec == uint64_t(0.7 * 28000 * MiB));
+  g.rate[0] = 2000 * MiB;
+  c.step(t += 1s, 40, {g});
+  CHECK(c.caps("guest").read_bytes_sec == uint64_t(0.7 * 2000 * MiB));
+}
+
 TEST_CASE("throttle controller: a guest's own I/O pressure, when measured, is said in the reason", "[nodeld][throttle]") {
   ThrottleController c;
   GuestIo g;

@@ -99,6 +99,14 @@ Result<void> parse_loadavg(std::string_view text, HostStats& out) {
   return {};
 }
 
+Result<Pressure> read_pressure(const std::string& file) {
+  auto text = read_small_file(file, 4096);
+  if (!text) return text.error();
+  auto p = parse_pressure(*text);
+  if (!p) return p.error().context(file);
+  return p;
+}
+
 double StallMeter::update(const Pressure& p, std::chrono::steady_clock::time_point now) {
   double seconds = std::chrono::duration<double>(now - at).count();
   double out = p.some_avg10;
@@ -160,14 +168,12 @@ Result<HostStats> HostStatsSource::collect() {
     std::optional<Pressure>* out;
   } psi[] = {{"pressure/cpu", &s.pressure_cpu}, {"pressure/io", &s.pressure_io}, {"pressure/memory", &s.pressure_memory}};
   for (auto& [file, out] : psi) {
-    auto text = read(file);
-    if (!text) {
-      if (text.error().code == std::errc::no_such_file_or_directory || text.error().code == std::errc::operation_not_supported)
+    auto p = read_pressure(proc_root_ + "/" + file);
+    if (!p) {
+      if (p.error().code == std::errc::no_such_file_or_directory || p.error().code == std::errc::operation_not_supported)
         continue;
-      return text.error();
+      return p.error();
     }
-    auto p = parse_pressure(*text);
-    if (!p) return make_error(proc_root_ + "/" + file + ": " + p.error().message);
     *out = *p;
   }
 

@@ -51,6 +51,8 @@ Result<CpuTimes> parse_proc_stat_cpu(std::string_view text, unsigned* cores);
 Result<void> parse_meminfo(std::string_view text, HostStats& out);
 Result<void> parse_loadavg(std::string_view text, HostStats& out);
 Result<Pressure> parse_pressure(std::string_view text);
+// A PSI file read and parsed; errors name the file (a missing file keeps its errno code).
+Result<Pressure> read_pressure(const std::string& file);
 // Percent busy between two readings; none when no tick passed.
 std::optional<double> cpu_use_between(const CpuTimes& before, const CpuTimes& after);
 

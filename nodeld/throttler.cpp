@@ -3,7 +3,6 @@
 #include "cgroup_limiter.hpp"
 #include "host_stats.hpp"
 #include "log.hpp"
-#include "small_file.hpp"
 
 #include <fcntl.h>
 #include <linux/magic.h>
@@ -187,9 +186,7 @@ std::map<std::string, DomainIoPressure> Throttler::guest_pressure() const {
 }
 
 std::optional<double> Throttler::io_pressure(const ThrottleSettings& s) {
-  auto text = read_small_file(s.pressure, 4096);
-  if (!text) return std::nullopt;
-  auto p = parse_pressure(*text);
+  auto p = read_pressure(s.pressure);
   if (!p) return std::nullopt;
   return host_stall_.update(*p, Clock::now());
 }
@@ -271,10 +268,7 @@ void Throttler::work(const ThrottleSettings& s) {
     }
     k.counted_at = now;
     if (!s.domain_pressure.empty()) {
-      std::string file = expand_cgroup_template(s.domain_pressure, g.name, g.uuid, g.id);
-      auto text = read_small_file(file, 4096);
-      Result<Pressure> p = text ? parse_pressure(*text) : Result<Pressure>(text.error());
-      if (text && !p) p = p.error().context(file);
+      auto p = read_pressure(expand_cgroup_template(s.domain_pressure, g.name, g.uuid, g.id));
       if (p) {
         in.own_pressure = k.stall.update(*p, now);
         guest_pressure[g.name] = DomainIoPressure{*in.own_pressure, p->some_total_us};

@@ -75,12 +75,6 @@ struct Setup {
   }
 };
 
-size_t count(const std::string& text, const std::string& what) {
-  size_t n = 0;
-  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-  return n;
-}
-
 ProcessResult promtool(const TempDir& t, const std::string& text) {
   write_file(t / "scrape.txt", text);
   return run_process({"/bin/sh", "-c", "promtool check metrics < " + (t / "scrape.txt").string()});
@@ -171,8 +165,8 @@ TEST_CASE("nodeld: reports reach a frontend that comes up late; the outage is lo
   CHECK(node.find("\"capacity_cores\":16") != std::string::npos);
   std::string log = nodeld.log();
   INFO(log);
-  CHECK(count(log, "cannot deliver reports") == 1);
-  CHECK(count(log, "reports reach") == 1);
+  CHECK(occurrences(log, "cannot deliver reports") == 1);
+  CHECK(occurrences(log, "reports reach") == 1);
   // The frontend's own metrics are valid too.
   auto fe_checked = promtool(s.t, http_get(s.frontend_port, "/metrics"));
   INFO(fe_checked.out << fe_checked.err);
@@ -264,7 +258,7 @@ TEST_CASE("nodeld: a libvirtd that goes away and comes back: reports go on, libv
   CHECK(metrics_show(up));
   std::string log = nodeld.log();
   INFO(log);
-  CHECK(count(log, "cannot connect to " + libvirtd.uri()) == 1);  // the outage is logged once, not per attempt
+  CHECK(occurrences(log, "cannot connect to " + libvirtd.uri()) == 1);  // the outage is logged once, not per attempt
   CHECK(nodeld.stop() == 0);
 }
 

@@ -35,4 +35,7 @@ class BackgroundProcess {
   pid_t pid_ = -1;
 };
 
+// How many times `text` (a daemon's log) holds `what`: for messages that must be said once.
+size_t occurrences(const std::string& text, const std::string& what);
+
 }  // namespace smartvm::test

@@ -31,7 +31,7 @@ size_t comment_start(std::string_view line) {
   char quote = 0;
   for (size_t i = 0; i < line.size(); ++i) {
     char c = line[i];
-    if (quote == '"' && c == '\\') {
+    if (c == '\\' && quote != '\'') {  // escapes the next character, as in a shell
       ++i;
     } else if (quote) {
       if (c == quote) quote = 0;

@@ -82,13 +82,15 @@ TEST_CASE("a ';' inside quotes is part of the value, a comment after them is not
   auto doc = IniDocument::parse("[job]\nargs = -m \"a ;b\" 'c ;d' ; the comment\n"
                                 "esc = \"say \\\" ;x\" ;comment\n"
                                 "prose = it's fine ; a comment\n"
-                                "plain = a;b ;c\n",
+                                "plain = a;b ;c\n"
+                                "escaped = 'it'\\''s' 'a ;b' \\' ;c\n",
                                 "q.ini");
   REQUIRE(doc.diagnostics().empty());
   CHECK(doc.find("job", "args")->value == "-m \"a ;b\" 'c ;d'");
   CHECK(doc.find("job", "esc")->value == "\"say \\\" ;x\"");
   CHECK(doc.find("job", "prose")->value == "it's fine");  // unbalanced quote: inih's own rule
   CHECK(doc.find("job", "plain")->value == "a;b");
+  CHECK(doc.find("job", "escaped")->value == "'it'\\''s' 'a ;b' \\'");
 }
 
 TEST_CASE("values longer than inih's line buffer are read whole", "[ini]") {
@@ -110,4 +112,23 @@ TEST_CASE("the feeder's stand-in characters are refused in the input", "[ini]") 
   REQUIRE(doc.diagnostics().size() == 1);
   CHECK(doc.diagnostics()[0].format() == "c.ini:2: the line contains a control character (0x1e or 0x1f)");
   CHECK(!doc.find("job", "user"));
+}
+
+TEST_CASE("lengths of time in seconds, minutes, hours, days or H:MM:SS", "[ini]") {
+  CHECK(parse_duration("90") == 90u);
+  CHECK(parse_duration("90s") == 90u);
+  CHECK(parse_duration("30m") == 1800u);
+  CHECK(parse_duration("2h") == 7200u);
+  CHECK(parse_duration("1d") == 86400u);
+  CHECK(parse_duration("1:30:05") == 5405u);
+  CHECK(parse_duration("0:00:00") == 0u);
+  for (const char* bad : {"", "h", "1.5h", "-1", "1:3:00", "1:60:00", "1:00", "1:00:60", "99999999999d",
+                          "18446744073709551615", "1h30m"})
+    CHECK(!parse_duration(bad));
+  auto doc = IniDocument::parse("[s]\nt = soon\n", "d.ini");
+  ConfigReader r(doc);
+  CHECK(r.get_duration("s", "t", 60) == 60);
+  auto d = formatted(r.finish());
+  REQUIRE(d.size() == 1);
+  CHECK(d[0] == "d.ini:2: [s] t: \"soon\" is not a length of time: seconds, or a number with s, m, h or d, or H:MM:SS");
 }

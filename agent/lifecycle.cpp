@@ -29,7 +29,13 @@ class Run {
   AgentResult run() {
     int code = steps();
     result_.exit_code = code;
-    if (!o_.dry_run) power_off();
+    if (!o_.dry_run) {
+      // Every outcome, setup failures that never reached the repository included.
+      if (result_.status)
+        if (auto r = sys_.send_status_to_host(*result_.status); !r)
+          log::warning("the host did not get the status record: " + r.error().message);
+      power_off();
+    }
     return result_;
   }
 

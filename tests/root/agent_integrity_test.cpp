@@ -124,3 +124,27 @@ TEST_CASE("the workdir, output and status files follow the job's umask", "[root]
   CHECK(mode_of(s.repo() / "job/stdout.log") == 0660);
   CHECK(mode_of(s.repo() / "job/exit_status") == 0660);
 }
+
+TEST_CASE("output the repository loses at fsync is recorded as lost", "[root][agent][integrity]") {
+  REQUIRE_ROOT();
+  AgentScenario s;
+  // The repository is a FUSE filesystem (tests/root/eio_fs.py) over $T/backing whose fsync of
+  // *.log fails with EIO: what NFS does with data it accepted when the server is out of space.
+  std::filesystem::create_directory(s.tmp() / "backing");
+  chmod((s.tmp() / "backing").c_str(), 01777);
+  s.write_job(std::string(kNobodyJob) + "command = /bin/sh\nargs = -c 'echo result; echo note >&2'\n");
+  ProcessOptions o;
+  o.env.push_back(std::string("EIO_FS=") + SMARTVM_SOURCE_DIR + "/tests/root/eio_fs.py");
+  auto r = s.run_shell(
+      "{ $EIO_FS $T/backing $T/repo & } && i=0; until mountpoint -q $T/repo; do i=$((i+1)); "
+      "[ $i -gt 200 ] && exit 99; sleep 0.05; done; $AGENT --context $T/ctx --power none; rc=$?; umount $T/repo; wait; "
+      "exit $rc",
+      o);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  auto st = parse_status(read_file(s.tmp() / "backing/job/exit_status"));
+  REQUIRE(st);
+  CHECK(st->state == JobState::succeeded);
+  CHECK(st->output_error == "stdout: Input/output error; stderr: Input/output error");
+  CHECK(read_file(s.tmp() / "backing/job/stdout.log") == "result\n");
+}

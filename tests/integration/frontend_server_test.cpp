@@ -380,3 +380,39 @@ TEST_CASE("frontend: per-node tokens: each node posts for itself only", "[fronte
   // The shared token, configured too, still speaks for every node.
   CHECK(c.send(http::verb::post, "/v1/reports", report("n002", 1), kToken).result() == http::status::ok);
 }
+
+// nodeld's side: a report the frontend answers {"stored":false} (it holds a newer one of the
+// node's name) is said once and counted. Here nodeld's clock runs 6 s behind (libfaketime), and
+// a report of its name made on time is already stored, as when two nodes share a name.
+TEST_CASE("frontend: nodeld says once, and counts, that its reports are not stored", "[frontend][nodeld]") {
+  TempDir t;
+  write_token(t);
+  Frontend fe(t);
+  REQUIRE(fe.port() > 0);
+  std::string boot_id = read_file("/proc/sys/kernel/random/boot_id");
+  boot_id = boot_id.substr(0, boot_id.find('\n'));
+  std::string on_time = report_at("node-it", utc_in(std::chrono::seconds(0)), 1);
+  on_time.insert(on_time.size() - 1, R"(,"host":{"boot_id":")" + boot_id + "\"}");
+  Client c(fe.port());
+  REQUIRE(c.send(http::verb::post, "/v1/reports", on_time, kToken).body() == "{\"stored\":true}\n");
+
+  write_file(t / "nodeld.ini", "[node]\nname = node-it\nlibvirt_uri = test:///default\ninterval = 1\n[ipoib]\nmode = off\n"
+                               "[report]\nfrontend = http://127.0.0.1:" + std::to_string(fe.port()) +
+                               "/v1/reports\ntoken_file = " + (t / "token").string() + "\nmetrics_listen = 127.0.0.1:0\n");
+  BackgroundProcess nodeld({SMARTVM_NODELD_PATH, "--config", (t / "nodeld.ini").string()}, (t / "nodeld.log").string(),
+                           {"LD_PRELOAD=/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1", "FAKETIME=-6",
+                            "DONT_FAKE_MONOTONIC=1"});
+  int metrics_port = nodeld.wait_for_port("serving /metrics on 127.0.0.1:");
+  REQUIRE(metrics_port > 0);
+  // Once its clock has passed the stored report's time, its reports are stored again.
+  REQUIRE(nodeld.wait_for_log("stores this node's reports again", nullptr, std::chrono::seconds(20)));
+  std::string log = nodeld.log();
+  INFO(log);
+  CHECK(occurrences(log, "does not store this node's reports") == 1);
+  std::string scrape = http_get(metrics_port, "/metrics");
+  const std::string metric = "\nsmartvm_node_reports_not_stored_total ";
+  size_t at = scrape.find(metric);
+  REQUIRE(at != std::string::npos);
+  CHECK(std::stoull(scrape.substr(at + metric.size())) >= 2);  // about 6 reports, one line in the log
+  CHECK(nodeld.stop() == 0);
+}

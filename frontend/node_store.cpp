@@ -49,15 +49,32 @@ Result<std::unique_ptr<NodeStore>> NodeStore::open(const std::string& path, size
         return make_error(path + " is in use by another process (another smartvm-frontend?); each frontend needs its own --db");
       return r.error().context(path);
     }
-  // Version 1 added the node's boot and the status page's summary; version 0 databases get them.
+  // Version 1 added the node's boot and the status page's summary, before the report: a column
+  // after a large one is read by walking through its overflow pages, which made every list read
+  // every report. A version 0 table (or the empty one just made) is copied into that layout.
   auto version = s->prepare("PRAGMA user_version");
   if (!version) return version.error();
   int user_version = sqlite3_step(*version) == SQLITE_ROW ? sqlite3_column_int(*version, 0) : 0;
   sqlite3_finalize(*version);
-  if (user_version < 1)
-    for (const char* sql : {"ALTER TABLE nodes ADD COLUMN boot_id TEXT NOT NULL DEFAULT ''",
-                            "ALTER TABLE nodes ADD COLUMN summary TEXT NOT NULL DEFAULT '{}'", "PRAGMA user_version=1"})
-      if (auto r = s->exec(sql); !r) return r.error().context(path);
+  if (user_version < 1) {
+    constexpr const char* kV0Columns =
+        "name, received_at, interval_seconds, seq, report_time, free_cores, free_memory_kib, capacity_cores, "
+        "capacity_memory_kib, report";
+    for (std::string sql :
+         {std::string("BEGIN"),
+          std::string("CREATE TABLE nodes_v1 (name TEXT PRIMARY KEY, received_at INTEGER NOT NULL, "
+                      "interval_seconds INTEGER NOT NULL, seq INTEGER NOT NULL, report_time TEXT NOT NULL, "
+                      "free_cores INTEGER NOT NULL, free_memory_kib INTEGER NOT NULL, capacity_cores INTEGER NOT NULL, "
+                      "capacity_memory_kib INTEGER NOT NULL, boot_id TEXT NOT NULL DEFAULT '', "
+                      "summary TEXT NOT NULL DEFAULT '{}', report TEXT NOT NULL)"),
+          "INSERT INTO nodes_v1 (" + std::string(kV0Columns) + ") SELECT " + kV0Columns + " FROM nodes",
+          std::string("DROP TABLE nodes"), std::string("ALTER TABLE nodes_v1 RENAME TO nodes"),
+          std::string("PRAGMA user_version=1"), std::string("COMMIT")})
+      if (auto r = s->exec(sql.c_str()); !r) {
+        s->exec("ROLLBACK");
+        return r.error().context(path);
+      }
+  }
   auto put = s->prepare(
       "INSERT INTO nodes (name, received_at, interval_seconds, seq, report_time, free_cores, free_memory_kib, "
       "capacity_cores, capacity_memory_kib, report, boot_id, summary) "

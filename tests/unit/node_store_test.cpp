@@ -149,3 +149,26 @@ TEST_CASE("store: lists leave the reports out; get has it", "[store]") {
   CHECK(listed[0].summary == R"({"running":1})");
   CHECK(!s->get("a", kNow).value()->report.empty());
 }
+
+TEST_CASE("store: a database of the first layout is carried over, its nodes kept", "[store]") {
+  test::TempDir t;
+  std::string db = (t / "state.db").string();
+  sqlite3* raw = nullptr;
+  REQUIRE(sqlite3_open(db.c_str(), &raw) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(raw,
+                       "CREATE TABLE nodes (name TEXT PRIMARY KEY, received_at INTEGER NOT NULL, interval_seconds INTEGER "
+                       "NOT NULL, seq INTEGER NOT NULL, report_time TEXT NOT NULL, free_cores INTEGER NOT NULL, "
+                       "free_memory_kib INTEGER NOT NULL, capacity_cores INTEGER NOT NULL, capacity_memory_kib INTEGER "
+                       "NOT NULL, report TEXT NOT NULL);"
+                       "INSERT INTO nodes VALUES ('old', 1795320000, 10, 7, '2026-11-22T04:00:00Z', 4, 1024, 8, 2048, '{}')",
+                       nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(raw);
+  auto s = NodeStore::open(db).value();
+  auto old = s->get("old", kNow).value();
+  REQUIRE(old);
+  CHECK(old->free_cores == 4);
+  CHECK(old->summary == "{}");
+  CHECK(s->put(make("old", "2026-11-22T04:00:10Z", 8, 16, 1000), kNow + 10).value() == PutOutcome::stored);
+  s.reset();
+  CHECK(NodeStore::open(db).value()->get("old", kNow + 10).value()->capacity_cores == 16);  // opened again: no copy
+}

@@ -239,10 +239,17 @@ void HttpServer::accept() {
       // Out of descriptors (or buffers): retrying at once would fail at once, forever, at 100 %
       // CPU. Free a descriptor from the longest-idle connection and wait a little.
       bool freed = sessions_->close_longest_idle();
-      if (backoff_.count() == 0)
-        log::warning("cannot accept connections: " + ec.message() + "; " +
+      ++accept_failures_;
+      // Said at most once a minute: a flood fails accept() once per connection it brings.
+      auto now = std::chrono::steady_clock::now();
+      if (!last_accept_warning_ || now - *last_accept_warning_ >= std::chrono::minutes(1)) {
+        log::warning("cannot accept connections: " + ec.message() + " (" + std::to_string(accept_failures_) +
+                     " times since the last warning); " +
                      (freed ? "closed the longest-idle connection" : "no idle connection to close") +
                      ", retrying with backoff (at most " + std::to_string(limits_.max_sessions) + " connections)");
+        last_accept_warning_ = now;
+        accept_failures_ = 0;
+      }
       backoff_ = std::clamp(backoff_ * 2, std::chrono::milliseconds(10), std::chrono::milliseconds(1000));
       backoff_timer_.expires_after(backoff_);
       backoff_timer_.async_wait([this](const boost::system::error_code& ec) {
@@ -250,7 +257,6 @@ void HttpServer::accept() {
       });
       return;
     }
-    if (backoff_.count()) log::notice("accepting connections again");
     backoff_ = std::chrono::milliseconds(0);
     // At the cap the newcomer takes the place of the connection that has waited longest for a
     // request; when every connection is mid-request, the newcomer is refused.

@@ -11,7 +11,7 @@
 //   it the connection that has waited longest for a request is closed for the new one (a new
 //   connection is refused when none waits);
 // - when accept() fails (EMFILE, ENFILE, ENOBUFS) the server closes the longest-idle connection
-//   and backs off instead of retrying at once, which would spin.
+//   and backs off instead of retrying at once, which would spin; it says so at most once a minute.
 #pragma once
 
 #include "error.hpp"
@@ -77,6 +77,8 @@ class HttpServer {
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::steady_timer backoff_timer_;
   std::chrono::milliseconds backoff_{0};
+  uint64_t accept_failures_ = 0;
+  std::optional<std::chrono::steady_clock::time_point> last_accept_warning_;
   std::shared_ptr<Sessions> sessions_;
 };
 

@@ -77,10 +77,6 @@ std::string html_escape(const std::string& s) {
   return out;
 }
 
-}  // namespace
-
-namespace {
-
 // The token of "Authorization: Bearer TOKEN", or nullopt.
 std::optional<std::string_view> bearer(const Request& req) {
   auto it = req.find(http::field::authorization);

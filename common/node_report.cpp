@@ -18,9 +18,12 @@ Result<uint64_t> get_uint(const json::object& obj, const std::string& path, cons
     if (required) return field_error(path + key, "missing");
     return def;
   }
-  if (const auto* u = v->if_uint64()) return *u;
-  if (const auto* i = v->if_int64(); i && *i >= 0) return static_cast<uint64_t>(*i);
-  return field_error(path + key, "not a whole number >= 0");
+  uint64_t n = 0;
+  if (const auto* u = v->if_uint64()) n = *u;
+  else if (const auto* i = v->if_int64(); i && *i >= 0) n = static_cast<uint64_t>(*i);
+  else return field_error(path + key, "not a whole number >= 0");
+  if (n > kMaxReportNumber) return field_error(path + key, std::to_string(n) + " is more than any node has (at most 2^53)");
+  return n;
 }
 
 Result<std::string> get_string(const json::object& obj, const std::string& path, const char* key) {
@@ -31,6 +34,9 @@ Result<std::string> get_string(const json::object& obj, const std::string& path,
 }
 
 bool holds_resources(const std::string& state) { return state != "shutoff" && state != "crashed"; }
+
+// Sums that stop at the largest value instead of wrapping to "all free".
+uint64_t saturating_add(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
 
 }  // namespace
 
@@ -45,7 +51,7 @@ uint64_t NodeReport::free_cores() const {
   if (hypervisor_stale || !fit_for_jobs) return 0;
   uint64_t held = 0;
   for (const auto& d : domains)
-    if (holds_resources(d.state)) held += d.vcpus;
+    if (holds_resources(d.state)) held = saturating_add(held, d.vcpus);
   return held >= capacity_cores ? 0 : capacity_cores - held;
 }
 
@@ -53,7 +59,7 @@ uint64_t NodeReport::free_memory_kib() const {
   if (hypervisor_stale || !fit_for_jobs) return 0;
   uint64_t held = 0;
   for (const auto& d : domains)
-    if (holds_resources(d.state)) held += d.memory_kib;
+    if (holds_resources(d.state)) held = saturating_add(held, d.memory_kib);
   return held >= capacity_memory_kib ? 0 : capacity_memory_kib - held;
 }
 
@@ -116,6 +122,9 @@ Result<NodeReport> decode_report(std::string_view text) {
     s.memory_kib = *dmem;
     r.domains.push_back(std::move(s));
   }
+  if (const json::value* host = o.if_contains("host"); host && host->is_object())
+    if (const json::value* boot = host->get_object().if_contains("boot_id"); boot && boot->is_string())
+      r.boot_id = std::string(boot->get_string()).substr(0, 64);
   // Domains nodeld could not read this cycle: what the node has free is unknown.
   if (const json::value* stale = o.if_contains("stale"); stale && stale->is_object())
     r.hypervisor_stale = stale->get_object().contains("libvirt");

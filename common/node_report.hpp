@@ -25,6 +25,7 @@ struct NodeReport {
   std::string node;
   std::string time;  // UTC, 2026-11-22T02:00:00Z
   uint64_t seq = 0;
+  std::string boot_id;  // host.boot_id: which boot of the node made it ("" when not sent)
   uint64_t interval_seconds = 10;
   uint64_t capacity_cores = 0;       // from the hypervisor (virNodeGetInfo), not /proc
   uint64_t capacity_memory_kib = 0;
@@ -37,6 +38,10 @@ struct NodeReport {
   uint64_t free_cores() const;
   uint64_t free_memory_kib() const;
 };
+
+// Every number the frontend reads is at most 2^53: more than any node has, exact in JSON's
+// doubles, and within SQLite's signed 64 bits.
+inline constexpr uint64_t kMaxReportNumber = uint64_t(1) << 53;
 
 // At most this many bytes of JSON are accepted (a node with 1000 domains stays well below).
 inline constexpr size_t kMaxReportBytes = 4 << 20;

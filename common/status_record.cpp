@@ -69,7 +69,11 @@ std::optional<StatusRecord::Clock::time_point> parse_utc(std::string_view s) {
   const char* end = strptime(str.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm);
   // Years 1970 to 2261 only: system_clock counts nanoseconds in 64 bits, which end in 2262.
   if (!end || *end || tm.tm_year < 70 || tm.tm_year > 361) return std::nullopt;
-  return StatusRecord::Clock::from_time_t(timegm(&tm));
+  auto t = StatusRecord::Clock::from_time_t(timegm(&tm));
+  // strptime takes 2026-02-30 (timegm makes it March 2nd), one-digit fields and spaces: only a
+  // time written back exactly as it was read is one.
+  if (format_utc(t) != s) return std::nullopt;
+  return t;
 }
 
 std::string format_status(const StatusRecord& r) {

@@ -1,5 +1,6 @@
 #include "http_api.hpp"
 
+#include "node_token.hpp"
 #include "status_record.hpp"
 
 #include <boost/json/parse.hpp>
@@ -76,26 +77,83 @@ std::string html_escape(const std::string& s) {
   return out;
 }
 
+// The token of "Authorization: Bearer TOKEN", or nullopt.
+std::optional<std::string_view> bearer(const Request& req) {
+  auto it = req.find(http::field::authorization);
+  if (it == req.end()) return std::nullopt;
+  std::string_view v(it->value().data(), it->value().size());
+  if (v.substr(0, 7) != "Bearer ") return std::nullopt;
+  return v.substr(7);
+}
+
+// What the status page shows of a report, kept next to it so that the page never parses every
+// node's whole report: running domains, the 1-minute load, each RDMA port.
+std::string page_summary(const NodeReport& r) {
+  const json::object& o = r.raw.get_object();
+  size_t running = 0;
+  for (const auto& d : r.domains) running += d.state == "running";
+  // Each RDMA port as "mlx5_0:1 ACTIVE ib0": which link is up is what a sysadmin looks for.
+  std::string ports;
+  auto text = [](const json::object& p, const char* key) {
+    const json::value* v = p.if_contains(key);
+    if (!v) return std::string();
+    if (v->is_string()) return std::string(v->get_string());
+    if (v->is_int64() || v->is_uint64()) return std::to_string(v->to_number<uint64_t>());
+    return std::string();
+  };
+  if (const json::value* rp = o.if_contains("rdma_ports"); rp && rp->is_array())
+    for (const auto& p : rp->get_array()) {
+      if (!p.is_object()) continue;
+      std::string port = text(p.get_object(), "device") + ":" + text(p.get_object(), "port") + " " +
+                         text(p.get_object(), "state");
+      if (std::string ipoib = text(p.get_object(), "ipoib_interface"); !ipoib.empty()) port += " " + ipoib;
+      ports += (ports.empty() ? "" : ", ") + port;
+    }
+  std::string load;
+  if (const json::value* h = o.if_contains("host"); h && h->is_object())
+    if (const json::value* l = h->get_object().if_contains("load"); l && l->is_array() && !l->get_array().empty())
+      if (l->get_array().at(0).is_number()) {
+        // Boost.JSON writes 0.25 as 2.5E-1: fine for machines, not for a page people read.
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.2f", l->get_array().at(0).to_number<double>());
+        load = buf;
+      }
+  return json::serialize(json::object{{"running", running}, {"load", load}, {"rdma_ports", ports}});
+}
+
 }  // namespace
 
 bool bearer_matches(const Request& req, const std::string& token) {
-  auto it = req.find(http::field::authorization);
-  if (it == req.end() || token.empty()) return false;
-  std::string_view v(it->value().data(), it->value().size());
-  if (v.substr(0, 7) != "Bearer ") return false;
-  v.remove_prefix(7);
-  unsigned diff = v.size() != token.size();
-  for (size_t i = 0; i < token.size(); ++i) diff |= static_cast<unsigned>(i < v.size() ? v[i] ^ token[i] : 1);
-  return diff == 0;
+  auto presented = bearer(req);
+  return presented && !token.empty() && same_secret(*presented, token);
+}
+
+std::optional<Poster> Api::authenticate(const Request& req) const {
+  auto presented = bearer(req);
+  if (!presented) return std::nullopt;
+  if (!settings_.post_token.empty() && same_secret(*presented, settings_.post_token)) return Poster{};
+  if (auto node = node_of_token(settings_.node_secret, *presented)) return Poster{std::move(node)};
+  return std::nullopt;
+}
+
+Response Api::refuse(const Request& req, http::status status, const char* reason, const std::string& message) {
+  ++rejected_[reason];
+  return error(req, status, message);
+}
+
+std::optional<Response> Api::check_header(const Request& req) {
+  std::string_view target = req.target();
+  if (req.method() != http::verb::post || target.substr(0, target.find('?')) != "/v1/reports") return std::nullopt;
+  if (authenticate(req)) return std::nullopt;
+  return refuse(req, http::status::unauthorized, "unauthorized", "a valid bearer token is required to post reports");
 }
 
 Response Api::refuse_oversized(unsigned version, bool keep_alive) {
   Request req;
   req.version(version);
   req.keep_alive(keep_alive);
-  ++rejected_["too_large"];
-  return error(req, http::status::payload_too_large,
-               "the body is larger than " + std::to_string(kMaxReportBytes) + " bytes");
+  return refuse(req, http::status::payload_too_large, "too_large",
+                "the body is larger than " + std::to_string(settings_.max_report_bytes) + " bytes");
 }
 
 Response Api::handle(const Request& req, int64_t now) {
@@ -120,19 +178,30 @@ Response Api::handle(const Request& req, int64_t now) {
 }
 
 Response Api::post_report(const Request& req, int64_t now) {
-  if (!bearer_matches(req, settings_.post_token)) {
-    ++rejected_["unauthorized"];
-    return error(req, http::status::unauthorized, "a valid bearer token is required to post reports");
-  }
+  auto poster = authenticate(req);
+  if (!poster) return refuse(req, http::status::unauthorized, "unauthorized", "a valid bearer token is required to post reports");
+  if (req.body().size() > settings_.max_report_bytes)
+    return refuse(req, http::status::payload_too_large, "too_large",
+                  "the body is larger than " + std::to_string(settings_.max_report_bytes) + " bytes");
   auto report = decode_report(req.body());
-  if (!report) {
-    ++rejected_["invalid"];
-    return error(req, http::status::bad_request, "invalid report: " + report.error().message);
-  }
-  auto stored = store_.put(*report, now);
+  if (!report) return refuse(req, http::status::bad_request, "invalid", "invalid report: " + report.error().message);
+  if (poster->node && *poster->node != report->node)
+    return refuse(req, http::status::forbidden, "wrong_node",
+                  "the token is node " + *poster->node + "'s; the report is from node " + report->node);
+  int64_t made = std::chrono::system_clock::to_time_t(*parse_utc(report->time));
+  if (made > now + kMaxClockAheadSeconds)
+    return refuse(req, http::status::bad_request, "clock_ahead",
+                  "invalid report: time: " + report->time + " is " + std::to_string(made - now) +
+                      " s ahead of the frontend's clock (at most " + std::to_string(kMaxClockAheadSeconds) +
+                      " s); check the node's clock");
+  auto stored = store_.put(*report, now, page_summary(*report));
   if (!stored) return error(req, http::status::internal_server_error, stored.error().message);
-  if (*stored) ++reports_stored_;
-  return reply(req, http::status::ok, json::serialize(json::object{{"stored", *stored}}) + "\n");
+  if (*stored == PutOutcome::full)
+    return refuse(req, http::status::insufficient_storage, "too_many_nodes",
+                  "the frontend keeps at most " + std::to_string(store_.max_nodes()) + " nodes (--max-nodes); " +
+                      report->node + " is not one of them");
+  if (*stored == PutOutcome::stored) ++reports_stored_;
+  return reply(req, http::status::ok, json::serialize(json::object{{"stored", *stored == PutOutcome::stored}}) + "\n");
 }
 
 Response Api::get_nodes(const Request& req, int64_t now) {
@@ -158,8 +227,12 @@ Response Api::get_placement(const Request& req, const std::string& query, int64_
   auto mem = query_value(query, "memory_mib");
   auto c = cores ? to_uint(*cores) : std::nullopt;
   auto m = mem ? to_uint(*mem) : std::nullopt;
-  if (!c || !m || *c == 0 || *m > (UINT64_MAX >> 10))
+  if (!c || !m || *c == 0)
     return error(req, http::status::bad_request, "give cores=N (N >= 1) and memory_mib=M as whole numbers");
+  // Reports are bounded so (node_report.hpp); larger cannot be true, and would not fit SQLite.
+  if (*c > kMaxReportNumber || *m > (kMaxReportNumber >> 10))
+    return error(req, http::status::bad_request,
+                 "cores=" + *cores + "&memory_mib=" + *mem + " is more than any node has (at most 2^53 cores, 2^43 MiB)");
   auto nodes = store_.placement(*c, *m * 1024, now);
   if (!nodes) return error(req, http::status::internal_server_error, nodes.error().message);
   json::array a;
@@ -182,7 +255,7 @@ Response Api::get_metrics(const Request& req, int64_t now) {
          "smartvm_frontend_reports_stored_total " + std::to_string(reports_stored_) + "\n";
   out += "# HELP smartvm_frontend_reports_rejected_total Reports refused since the frontend started, by reason.\n"
          "# TYPE smartvm_frontend_reports_rejected_total counter\n";
-  for (const char* reason : {"invalid", "too_large", "unauthorized"})
+  for (const char* reason : {"invalid", "too_large", "unauthorized", "wrong_node", "clock_ahead", "too_many_nodes"})
     out += std::string("smartvm_frontend_reports_rejected_total{reason=\"") + reason + "\"} " +
            std::to_string(rejected_.count(reason) ? rejected_.at(reason) : 0) + "\n";
   out += "# HELP smartvm_node_free_cores Cores not held by running domains, as last reported.\n"
@@ -204,42 +277,20 @@ Response Api::get_status_page(const Request& req, int64_t now) {
   if (!nodes) return error(req, http::status::internal_server_error, nodes.error().message);
   std::string rows;
   for (const auto& n : *nodes) {
-    auto report = json::parse(n.report);
-    const json::object& o = report.get_object();
-    size_t running = 0;
-    for (const auto& d : o.at("domains").get_array()) running += d.get_object().at("state").as_string() == "running";
-    // Each RDMA port as "mlx5_0:1 ACTIVE ib0": which link is up is what a sysadmin looks for.
-    std::string ports;
-    auto text = [](const json::object& p, const char* key) {
-      const json::value* v = p.if_contains(key);
-      if (!v) return std::string();
-      if (v->is_string()) return std::string(v->get_string());
-      if (v->is_int64() || v->is_uint64()) return std::to_string(v->to_number<uint64_t>());
-      return std::string();
+    // Stored with the report (page_summary); "{}" for a row from before there was one.
+    json::value summary = json::parse(n.summary);
+    auto field = [&summary](const char* key) {
+      const json::value* v = summary.is_object() ? summary.get_object().if_contains(key) : nullptr;
+      if (v && v->is_string() && !v->get_string().empty()) return std::string(v->get_string());
+      if (v && v->is_number()) return std::to_string(v->to_number<uint64_t>());
+      return std::string("-");
     };
-    if (const json::value* rp = o.if_contains("rdma_ports"); rp && rp->is_array())
-      for (const auto& p : rp->get_array()) {
-        if (!p.is_object()) continue;
-        std::string port = text(p.get_object(), "device") + ":" + text(p.get_object(), "port") + " " +
-                           text(p.get_object(), "state");
-        if (std::string ipoib = text(p.get_object(), "ipoib_interface"); !ipoib.empty()) port += " " + ipoib;
-        ports += (ports.empty() ? "" : ", ") + port;
-      }
-    if (ports.empty()) ports = "-";
-    std::string load = "-";
-    if (const json::value* h = o.if_contains("host"); h && h->is_object())
-      if (const json::value* l = h->get_object().if_contains("load"); l && l->is_array() && !l->get_array().empty())
-        if (l->get_array().at(0).is_number()) {
-          // Boost.JSON writes 0.25 as 2.5E-1: fine for machines, not for a page people read.
-          char buf[32];
-          std::snprintf(buf, sizeof buf, "%.2f", l->get_array().at(0).to_number<double>());
-          load = buf;
-        }
+    std::string ports = field("rdma_ports"), load = field("load"), running = field("running");
     rows += "<tr class=\"" + std::string(n.stale ? "stale" : "fresh") + "\" id=\"node-" + html_escape(n.name) + "\"><td>" +
             html_escape(n.name) + "</td><td>" + (n.stale ? "stale" : "fresh") + "</td><td>" + utc(n.received_at) +
             "</td><td>" + std::to_string(n.free_cores) + " / " + std::to_string(n.capacity_cores) + "</td><td>" +
             std::to_string(n.free_memory_kib / 1024) + " / " + std::to_string(n.capacity_memory_kib / 1024) +
-            " MiB</td><td>" + html_escape(load) + "</td><td>" + std::to_string(running) + "</td><td>" +
+            " MiB</td><td>" + html_escape(load) + "</td><td>" + running + "</td><td>" +
             html_escape(ports) + "</td></tr>\n";
   }
   std::string page =

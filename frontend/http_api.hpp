@@ -8,16 +8,25 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 
 namespace smartvm::frontend {
 
 using Request = HttpRequest;
 using Response = HttpResponse;
+namespace http = boost::beast::http;
 
 struct ApiSettings {
-  std::string post_token;  // required for POST /v1/reports
-  std::string read_token;  // "" = reads are open
+  std::string post_token;   // the token every node may post with ("" = none: per-node tokens only)
+  std::string read_token;   // "" = reads are open
+  std::string node_secret;  // the key of per-node tokens (node_token.hpp); "" = none
+  size_t max_report_bytes = kMaxReportBytes;
+};
+
+// Who a report's bearer token speaks for: any node (the shared token) or one node.
+struct Poster {
+  std::optional<std::string> node;  // nullopt: the shared token
 };
 
 class Api : public HttpHandler {
@@ -25,11 +34,15 @@ class Api : public HttpHandler {
   Api(NodeStore& store, ApiSettings settings) : store_(store), settings_(std::move(settings)) {}
 
   Response handle(const Request& req, int64_t now) override;
+  // A report without a valid token is refused from its header, before its body is read.
+  std::optional<Response> check_header(const Request& req) override;
   // For bodies the server refused before they were read (too large).
   Response refuse_oversized(unsigned version, bool keep_alive) override;
-  size_t body_limit() const override { return kMaxReportBytes; }
+  size_t body_limit() const override { return settings_.max_report_bytes; }
 
  private:
+  std::optional<Poster> authenticate(const Request& req) const;
+  Response refuse(const Request& req, http::status status, const char* reason, const std::string& message);
   Response post_report(const Request& req, int64_t now);
   Response get_nodes(const Request& req, int64_t now);
   Response get_node(const Request& req, const std::string& name, int64_t now);

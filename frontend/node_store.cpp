@@ -1,21 +1,32 @@
 #include "node_store.hpp"
 
+#include "status_record.hpp"
+
 #include <boost/json/serialize.hpp>
 #include <sqlite3.h>
+
+#include <algorithm>
 
 namespace smartvm::frontend {
 namespace {
 
+// Lists leave the report out: a page of all nodes must not read every node's megabytes.
+constexpr const char* kSummaryColumns =
+    "name, received_at, interval_seconds, free_cores, free_memory_kib, capacity_cores, capacity_memory_kib, '', "
+    "received_at + 3 * interval_seconds < ?1 AS stale, summary";
 constexpr const char* kColumns =
     "name, received_at, interval_seconds, free_cores, free_memory_kib, capacity_cores, capacity_memory_kib, report, "
-    "received_at + 3 * interval_seconds < ?1 AS stale";
+    "received_at + 3 * interval_seconds < ?1 AS stale, summary";
+
+std::string utc(int64_t t) { return format_utc(std::chrono::system_clock::from_time_t(static_cast<time_t>(t))); }
 
 }  // namespace
 
 Error NodeStore::db_error(const std::string& what) const { return make_error(what + ": " + sqlite3_errmsg(db_)); }
 
-Result<std::unique_ptr<NodeStore>> NodeStore::open(const std::string& path) {
+Result<std::unique_ptr<NodeStore>> NodeStore::open(const std::string& path, size_t max_nodes) {
   std::unique_ptr<NodeStore> s(new NodeStore);
+  s->max_nodes_ = max_nodes;
   if (sqlite3_open_v2(path.c_str(), &s->db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr) !=
       SQLITE_OK)
     return s->db_error("open the database " + path);
@@ -25,7 +36,10 @@ Result<std::unique_ptr<NodeStore>> NodeStore::open(const std::string& path) {
   // locking_mode=EXCLUSIVE: the frontend is the database's only user, so it takes the lock once
   // instead of two fcntl() calls per report (a quarter of the ingest cost); a second frontend
   // on the same file is refused at once ("database is locked").
+  // journal_size_limit: the WAL is cut back to 16 MiB after a checkpoint instead of staying as
+  // large as the largest burst of reports it ever held.
   for (const char* sql : {"PRAGMA locking_mode=EXCLUSIVE", "PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
+                          "PRAGMA journal_size_limit=16777216",
                           "CREATE TABLE IF NOT EXISTS nodes (name TEXT PRIMARY KEY, received_at INTEGER NOT NULL, "
                           "interval_seconds INTEGER NOT NULL, seq INTEGER NOT NULL, report_time TEXT NOT NULL, "
                           "free_cores INTEGER NOT NULL, free_memory_kib INTEGER NOT NULL, capacity_cores INTEGER NOT NULL, "
@@ -35,35 +49,71 @@ Result<std::unique_ptr<NodeStore>> NodeStore::open(const std::string& path) {
         return make_error(path + " is in use by another process (another smartvm-frontend?); each frontend needs its own --db");
       return r.error().context(path);
     }
+  // Version 1 added the node's boot and the status page's summary, before the report: a column
+  // after a large one is read by walking through its overflow pages, which made every list read
+  // every report. A version 0 table (or the empty one just made) is copied into that layout.
+  auto version = s->prepare("PRAGMA user_version");
+  if (!version) return version.error();
+  int user_version = sqlite3_step(*version) == SQLITE_ROW ? sqlite3_column_int(*version, 0) : 0;
+  sqlite3_finalize(*version);
+  if (user_version < 1) {
+    constexpr const char* kV0Columns =
+        "name, received_at, interval_seconds, seq, report_time, free_cores, free_memory_kib, capacity_cores, "
+        "capacity_memory_kib, report";
+    for (std::string sql :
+         {std::string("BEGIN"),
+          std::string("CREATE TABLE nodes_v1 (name TEXT PRIMARY KEY, received_at INTEGER NOT NULL, "
+                      "interval_seconds INTEGER NOT NULL, seq INTEGER NOT NULL, report_time TEXT NOT NULL, "
+                      "free_cores INTEGER NOT NULL, free_memory_kib INTEGER NOT NULL, capacity_cores INTEGER NOT NULL, "
+                      "capacity_memory_kib INTEGER NOT NULL, boot_id TEXT NOT NULL DEFAULT '', "
+                      "summary TEXT NOT NULL DEFAULT '{}', report TEXT NOT NULL)"),
+          "INSERT INTO nodes_v1 (" + std::string(kV0Columns) + ") SELECT " + kV0Columns + " FROM nodes",
+          std::string("DROP TABLE nodes"), std::string("ALTER TABLE nodes_v1 RENAME TO nodes"),
+          std::string("PRAGMA user_version=1"), std::string("COMMIT")})
+      if (auto r = s->exec(sql.c_str()); !r) {
+        s->exec("ROLLBACK");
+        return r.error().context(path);
+      }
+  }
   auto put = s->prepare(
       "INSERT INTO nodes (name, received_at, interval_seconds, seq, report_time, free_cores, free_memory_kib, "
-      "capacity_cores, capacity_memory_kib, report) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
+      "capacity_cores, capacity_memory_kib, report, boot_id, summary) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
       "ON CONFLICT(name) DO UPDATE SET received_at = excluded.received_at, interval_seconds = excluded.interval_seconds, "
       "seq = excluded.seq, report_time = excluded.report_time, free_cores = excluded.free_cores, "
       "free_memory_kib = excluded.free_memory_kib, capacity_cores = excluded.capacity_cores, "
-      "capacity_memory_kib = excluded.capacity_memory_kib, report = excluded.report "
-      // An older report arriving late (a retry) never replaces a newer one.
-      "WHERE excluded.report_time > nodes.report_time OR "
+      "capacity_memory_kib = excluded.capacity_memory_kib, report = excluded.report, boot_id = excluded.boot_id, "
+      "summary = excluded.summary "
+      // An older report arriving late (a retry) never replaces a newer one; a node that rebooted
+      // starts afresh, and a time from the future (?13: now + the allowed skew) outranks nothing.
+      "WHERE (excluded.boot_id <> '' AND nodes.boot_id <> '' AND excluded.boot_id <> nodes.boot_id) OR "
+      "nodes.report_time > ?13 OR excluded.report_time > nodes.report_time OR "
       "(excluded.report_time = nodes.report_time AND excluded.seq > nodes.seq)");
   if (!put) return put.error();
   s->put_ = *put;
-  auto list = s->prepare((std::string("SELECT ") + kColumns + " FROM nodes ORDER BY name").c_str());
+  auto list = s->prepare((std::string("SELECT ") + kSummaryColumns + " FROM nodes ORDER BY name").c_str());
   if (!list) return list.error();
   s->list_ = *list;
   auto get = s->prepare((std::string("SELECT ") + kColumns + " FROM nodes WHERE name = ?2").c_str());
   if (!get) return get.error();
   s->get_ = *get;
-  auto place = s->prepare((std::string("SELECT ") + kColumns +
+  auto place = s->prepare((std::string("SELECT ") + kSummaryColumns +
                            " FROM nodes WHERE NOT stale AND free_cores >= ?2 AND free_memory_kib >= ?3 "
                            "ORDER BY free_cores - ?2, free_memory_kib - ?3, name")
                               .c_str());
   if (!place) return place.error();
   s->place_ = *place;
+  auto exists = s->prepare("SELECT 1 FROM nodes WHERE name = ?1");
+  if (!exists) return exists.error();
+  s->exists_ = *exists;
+  auto count = s->prepare("SELECT count(*) FROM nodes");
+  if (!count) return count.error();
+  s->count_ = *count;
   return s;
 }
 
 NodeStore::~NodeStore() {
-  for (sqlite3_stmt* st : {put_, list_, get_, place_}) sqlite3_finalize(st);
+  for (sqlite3_stmt* st : {put_, list_, get_, place_, exists_, count_}) sqlite3_finalize(st);
   sqlite3_close(db_);
 }
 
@@ -84,21 +134,41 @@ Result<sqlite3_stmt*> NodeStore::prepare(const char* sql) {
   return st;
 }
 
-Result<bool> NodeStore::put(const NodeReport& r, int64_t now) {
+Result<PutOutcome> NodeStore::put(const NodeReport& r, int64_t now, const std::string& summary) {
+  // A new name past max_nodes is refused; a known one always gets through.
+  sqlite3_reset(exists_);
+  sqlite3_bind_text(exists_, 1, r.node.c_str(), -1, SQLITE_TRANSIENT);
+  int known = sqlite3_step(exists_);
+  sqlite3_reset(exists_);
+  if (known != SQLITE_ROW && known != SQLITE_DONE) return db_error("look up node " + r.node);
+  if (known == SQLITE_DONE) {
+    int counted = sqlite3_step(count_);
+    int64_t nodes = counted == SQLITE_ROW ? sqlite3_column_int64(count_, 0) : 0;
+    sqlite3_reset(count_);
+    if (counted != SQLITE_ROW) return db_error("count the nodes");
+    if (static_cast<uint64_t>(nodes) >= max_nodes_) return PutOutcome::full;
+  }
   std::string json = boost::json::serialize(r.raw);
+  // Ranked by when it was made, but never later than when it arrived: a node whose clock runs
+  // ahead cannot outrank its own later reports once its clock is put right.
+  std::string rank_time = std::min(r.time, utc(now));
+  std::string future = utc(now + kMaxClockAheadSeconds);
   sqlite3_reset(put_);
   sqlite3_bind_text(put_, 1, r.node.c_str(), -1, SQLITE_TRANSIENT);
   sqlite3_bind_int64(put_, 2, now);
   sqlite3_bind_int64(put_, 3, static_cast<int64_t>(r.interval_seconds));
   sqlite3_bind_int64(put_, 4, static_cast<int64_t>(r.seq));
-  sqlite3_bind_text(put_, 5, r.time.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(put_, 5, rank_time.c_str(), -1, SQLITE_TRANSIENT);
   sqlite3_bind_int64(put_, 6, static_cast<int64_t>(r.free_cores()));
   sqlite3_bind_int64(put_, 7, static_cast<int64_t>(r.free_memory_kib()));
   sqlite3_bind_int64(put_, 8, static_cast<int64_t>(r.capacity_cores));
   sqlite3_bind_int64(put_, 9, static_cast<int64_t>(r.capacity_memory_kib));
   sqlite3_bind_text(put_, 10, json.data(), static_cast<int>(json.size()), SQLITE_STATIC);
+  sqlite3_bind_text(put_, 11, r.boot_id.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(put_, 12, summary.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(put_, 13, future.c_str(), -1, SQLITE_TRANSIENT);
   if (sqlite3_step(put_) != SQLITE_DONE) return db_error("store the report of " + r.node);
-  return sqlite3_changes(db_) > 0;
+  return sqlite3_changes(db_) > 0 ? PutOutcome::stored : PutOutcome::older;
 }
 
 Result<std::vector<NodeRow>> NodeStore::rows(sqlite3_stmt* st, int64_t now) {
@@ -116,6 +186,7 @@ Result<std::vector<NodeRow>> NodeStore::rows(sqlite3_stmt* st, int64_t now) {
     n.capacity_memory_kib = static_cast<uint64_t>(sqlite3_column_int64(st, 6));
     n.report = reinterpret_cast<const char*>(sqlite3_column_text(st, 7));
     n.stale = sqlite3_column_int(st, 8) != 0;
+    n.summary = reinterpret_cast<const char*>(sqlite3_column_text(st, 9));
     out.push_back(std::move(n));
   }
   Result<std::vector<NodeRow>> r = out;
@@ -135,6 +206,8 @@ Result<std::optional<NodeRow>> NodeStore::get(const std::string& name, int64_t n
 }
 
 Result<std::vector<NodeRow>> NodeStore::placement(uint64_t cores, uint64_t memory_kib, int64_t now) {
+  // No node has more (reports are bounded so), and SQLite's integers are signed.
+  if (cores > kMaxReportNumber || memory_kib > kMaxReportNumber) return std::vector<NodeRow>();
   sqlite3_bind_int64(place_, 2, static_cast<int64_t>(cores));
   sqlite3_bind_int64(place_, 3, static_cast<int64_t>(memory_kib));
   return rows(place_, now);

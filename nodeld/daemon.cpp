@@ -359,7 +359,7 @@ HttpResponse Daemon::handle(const HttpRequest& req, int64_t) {
     res.set(http::field::allow, "GET, HEAD");
   } else {
     res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-    res.body() = metrics_;
+    res.body() = metrics_ + sender_.metrics_text();
   }
   res.prepare_payload();
   return res;

@@ -3,6 +3,7 @@
 #include "log.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/json/parse.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
@@ -91,8 +92,31 @@ void ReportSender::complete(std::string body, const std::string& failure, unsign
   bool delivered = failure.empty() && status >= 200 && status < 300;
   bool refused_report = failure.empty() && (status == 400 || status == 413);
   if (delivered || refused_report) {
-    if (delivered) ++delivered_;
-    if (refused_report) log::error(url + " refused a report (HTTP " + std::to_string(status) + " " + trimmed + "); dropped it");
+    if (delivered) {
+      ++delivered_;
+      said_refused_ = false;
+      // {"stored":false}: the frontend holds a newer report under this node's name.
+      boost::system::error_code ec;
+      auto v = boost::json::parse(answer, ec);
+      const boost::json::value* stored = !ec && v.is_object() ? v.get_object().if_contains("stored") : nullptr;
+      if (stored && stored->is_bool() && !stored->get_bool()) {
+        ++not_stored_;
+        if (!said_not_stored_)
+          log::warning(url + " does not store this node's reports: it holds a newer one under this node's name "
+                             "(another node with the same name?); said once until one is stored");
+        said_not_stored_ = true;
+      } else if (said_not_stored_) {
+        log::notice(url + " stores this node's reports again");
+        said_not_stored_ = false;
+      }
+    }
+    if (refused_report) {
+      ++refused_;
+      if (!said_refused_)
+        log::error(url + " refused a report (HTTP " + std::to_string(status) + " " + trimmed +
+                   "); dropped it (said once until a report is accepted)");
+      said_refused_ = true;
+    }
     if (outage_) {
       log::notice("reports reach " + url + " again; " + std::to_string(replaced_in_outage_) +
                   " reports made during the outage were replaced by newer ones");
@@ -118,6 +142,23 @@ void ReportSender::complete(std::string body, const std::string& failure, unsign
     retry_armed_ = false;
     if (!ec) attempt();
   });
+}
+
+}  // namespace smartvm::nodeld
+
+namespace smartvm::nodeld {
+
+std::string ReportSender::metrics_text() const {
+  auto counter = [](const char* name, const char* help, uint64_t v) {
+    return std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n" + name + " " +
+           std::to_string(v) + "\n";
+  };
+  return counter("smartvm_node_reports_delivered_total", "Reports the frontend accepted (HTTP 2xx).", delivered_) +
+         counter("smartvm_node_reports_not_stored_total",
+                 "Reports the frontend accepted but did not store: it holds a newer one of this node's name.",
+                 not_stored_) +
+         counter("smartvm_node_reports_refused_total", "Reports the frontend refused as malformed (400, 413); dropped.",
+                 refused_);
 }
 
 }  // namespace smartvm::nodeld

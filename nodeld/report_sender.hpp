@@ -2,7 +2,9 @@
 // timeout. While the frontend is down, only the newest report waits (memory stays bounded:
 // one report in flight, one waiting), retries back off from 1 s to 60 s, and the outage is
 // logged when it starts and when it ends, never per attempt. A report the frontend refuses as
-// malformed (400, 413) is dropped with an error: sending it again would not help.
+// malformed (400, 413) is dropped with an error: sending it again would not help. A report the
+// frontend answers {"stored":false} (it holds a newer one of this node's name) was delivered but
+// is not the node's state there: that is said once, and counted, until one is stored again.
 #pragma once
 
 #include "nodeld_config.hpp"
@@ -27,6 +29,10 @@ class ReportSender {
   void send(std::string body);
 
   uint64_t delivered() const { return delivered_; }
+  uint64_t not_stored() const { return not_stored_; }  // delivered, but the frontend kept a newer one
+  uint64_t refused() const { return refused_; }        // dropped: the frontend refused them (400, 413)
+  // Prometheus text for the three counters above.
+  std::string metrics_text() const;
   uint64_t replaced() const { return replaced_total_; }  // reports a newer one replaced unsent
   bool in_outage() const { return outage_; }
 
@@ -46,6 +52,10 @@ class ReportSender {
   bool outage_ = false;
   std::chrono::seconds backoff_{0};
   uint64_t delivered_ = 0;
+  uint64_t not_stored_ = 0;
+  uint64_t refused_ = 0;
+  bool said_not_stored_ = false;  // since the last stored report
+  bool said_refused_ = false;
   uint64_t replaced_in_outage_ = 0;
   uint64_t replaced_total_ = 0;
 };

@@ -3,6 +3,7 @@
 #include "http_api.hpp"
 
 #include "catch_result.hpp"
+#include "node_token.hpp"
 #include "temp_dir.hpp"
 
 #include <boost/json/parse.hpp>
@@ -15,19 +16,40 @@ namespace {
 
 const std::string kToken = "0123456789abcdef-post";
 
-struct Fixture {
-  test::TempDir t;
-  std::unique_ptr<NodeStore> store = NodeStore::open((t / "state.db").string()).value();
-  Api api{*store, ApiSettings{kToken, ""}};
+const std::string kSecret = "node-secret-0123456789abcdef";
 
-  Response call(http::verb verb, const std::string& target, const std::string& body = "", const std::string& token = "") {
+ApiSettings settings(const std::string& read_token = "") {
+  ApiSettings s;
+  s.post_token = kToken;
+  s.read_token = read_token;
+  s.node_secret = kSecret;
+  return s;
+}
+
+struct Fixture {
+  explicit Fixture(size_t max_nodes = kDefaultMaxNodes) : store(NodeStore::open((t / "state.db").string(), max_nodes).value()) {}
+  test::TempDir t;
+  std::unique_ptr<NodeStore> store;
+  Api api{*store, settings()};
+
+  static Request request(http::verb verb, const std::string& target, const std::string& body, const std::string& token) {
     Request req(verb, target, 11);
     if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
     req.body() = body;
     req.prepare_payload();
-    return api.handle(req, 1000);
+    return req;
+  }
+  Response call(http::verb verb, const std::string& target, const std::string& body = "", const std::string& token = "",
+                int64_t now = 1800000000) {
+    return api.handle(request(verb, target, body, token), now);
   }
 };
+
+// kReport of `node` made at `time`.
+std::string report_of(const std::string& node, const std::string& time = "2026-11-22T04:00:00Z", uint64_t seq = 1) {
+  return R"({"schema":1,"node":")" + node + R"(","time":")" + time + R"(","seq":)" + std::to_string(seq) +
+         R"(,"capacity":{"cpu_cores":16,"memory_kib":16777216},"domains":[]})";
+}
 
 const char* kReport =
     R"({"schema":1,"node":"n001","time":"2026-11-22T04:00:00Z","seq":1,"capacity":{"cpu_cores":16,"memory_kib":16777216},)"
@@ -76,7 +98,7 @@ TEST_CASE("api: refusals are JSON errors with the right status", "[api]") {
 TEST_CASE("api: with a read token, reads need it too (metrics excepted)", "[api]") {
   test::TempDir t;
   auto store = NodeStore::open((t / "state.db").string()).value();
-  Api api(*store, ApiSettings{kToken, "0123456789abcdef-read"});
+  Api api(*store, settings("0123456789abcdef-read"));
   Request req(http::verb::get, "/v1/nodes", 11);
   CHECK(api.handle(req, 1000).result() == http::status::unauthorized);
   req.set(http::field::authorization, "Bearer 0123456789abcdef-read");
@@ -94,4 +116,77 @@ TEST_CASE("api: the status page has a row per node", "[api]") {
   CHECK(page.body().find("<td>0.25</td>") != std::string::npos);
   CHECK(page.body().find("<td>mlx5_0:1 ACTIVE ib0</td>") != std::string::npos);
   CHECK(page.body().find("http-equiv=\"refresh\"") != std::string::npos);
+}
+
+TEST_CASE("api: a report's token is checked from its header, before the body", "[api]") {
+  Fixture f;
+  auto header = [](const std::string& token) { return Fixture::request(http::verb::post, "/v1/reports", "", token); };
+  auto refused = f.api.check_header(header("0123456789abcdef-posx"));
+  REQUIRE(refused);
+  CHECK(refused->result() == http::status::unauthorized);
+  CHECK(!f.api.check_header(header(kToken)));
+  CHECK(!f.api.check_header(header(node_token(kSecret, "n001"))));
+  CHECK(!f.api.check_header(Fixture::request(http::verb::get, "/v1/nodes", "", "")));  // reads are handle()'s
+}
+
+TEST_CASE("api: a node's own token posts its reports only; the shared one any", "[api]") {
+  Fixture f;
+  std::string n001 = node_token(kSecret, "n001");
+  // HMAC-SHA256("node-secret-0123456789abcdef", "n001"), as Python's hmac computes it.
+  CHECK(n001 == "n001:6a5ef62ec95cb513ffebf035964cbf2636134a15766ddce3497d6910f0412354");
+  CHECK(node_of_token(kSecret, n001) == std::optional<std::string>("n001"));
+  CHECK(!node_of_token(kSecret, "n002" + n001.substr(4)));
+  CHECK(!node_of_token("", n001));
+  CHECK(f.call(http::verb::post, "/v1/reports", report_of("n001"), n001).body() == "{\"stored\":true}\n");
+  auto other = f.call(http::verb::post, "/v1/reports", report_of("n002"), n001);
+  CHECK(other.result() == http::status::forbidden);
+  CHECK(f.call(http::verb::post, "/v1/reports", report_of("n002"), kToken).result() == http::status::ok);
+  CHECK(f.call(http::verb::get, "/metrics").body().find("smartvm_frontend_reports_rejected_total{reason=\"wrong_node\"} 1") !=
+        std::string::npos);
+}
+
+TEST_CASE("api: a report more than 5 minutes ahead of the frontend's clock is refused", "[api]") {
+  Fixture f;
+  int64_t now = 1800000000;  // 2027-01-15T08:00:00Z
+  auto ahead = f.call(http::verb::post, "/v1/reports", report_of("n001", "2027-01-15T08:05:01Z"), kToken, now);
+  CHECK(ahead.result() == http::status::bad_request);
+  CHECK(ahead.body() ==
+        "{\"error\":\"invalid report: time: 2027-01-15T08:05:01Z is 301 s ahead of the frontend's clock (at most 300 s); "
+        "check the node's clock\"}\n");
+  CHECK(f.call(http::verb::post, "/v1/reports", report_of("n001", "2027-01-15T08:05:00Z"), kToken, now).result() ==
+        http::status::ok);
+}
+
+TEST_CASE("api: placement and reports with numbers no node has are refused, never wrapped", "[api]") {
+  Fixture f;
+  for (const char* q : {"/v1/placement?cores=9223372036854775808&memory_mib=1", "/v1/placement?cores=1&memory_mib=9007199254740992",
+                        "/v1/placement?cores=9007199254740993&memory_mib=1", "/v1/placement?cores=1&memory_mib=8796093022209"}) {
+    INFO(q);
+    CHECK(f.call(http::verb::get, q).result() == http::status::bad_request);
+  }
+  CHECK(f.call(http::verb::get, "/v1/placement?cores=9007199254740992&memory_mib=8796093022208").result() == http::status::ok);
+  CHECK(f.call(http::verb::post, "/v1/reports", report_of("n001", "2026-02-30T00:00:00Z"), kToken).result() ==
+        http::status::bad_request);
+  // 2048 domains of 2^53 vCPUs hold 2^64: summed in 64 bits that wrapped to none held, all free.
+  std::string many = report_of("n001");
+  std::string domains;
+  for (int i = 0; i < 2048; ++i)
+    domains += std::string(i ? "," : "") + R"({"name":"d)" + std::to_string(i) +
+               R"(","state":"running","vcpus":9007199254740992,"memory_kib":9007199254740992})";
+  many.replace(many.find("\"domains\":[]"), 12, "\"domains\":[" + domains + "]");
+  REQUIRE(f.call(http::verb::post, "/v1/reports", many, kToken).result() == http::status::ok);
+  auto node = boost::json::parse(f.call(http::verb::get, "/v1/nodes/n001").body()).as_object();
+  CHECK(node.at("free_cores") == 0);
+  CHECK(node.at("free_memory_mib") == 0);
+}
+
+TEST_CASE("api: past --max-nodes, new names are refused with 507; known ones go on", "[api]") {
+  Fixture f(2);
+  CHECK(f.call(http::verb::post, "/v1/reports", report_of("n1"), kToken).result() == http::status::ok);
+  CHECK(f.call(http::verb::post, "/v1/reports", report_of("n2"), kToken).result() == http::status::ok);
+  auto full = f.call(http::verb::post, "/v1/reports", report_of("n3"), kToken);
+  CHECK(full.result() == http::status::insufficient_storage);
+  CHECK(full.body() == "{\"error\":\"the frontend keeps at most 2 nodes (--max-nodes); n3 is not one of them\"}\n");
+  CHECK(f.call(http::verb::post, "/v1/reports", report_of("n1", "2026-11-22T04:00:10Z", 2), kToken).body() ==
+        "{\"stored\":true}\n");
 }

@@ -313,9 +313,18 @@ class JobRun {
     FsIdentity as_user(creds_);
     auto [dir, name] = split_parent(rel);
     if (auto d = make_directories_beneath(ws_.root.get(), dir); !d) return d.error().context(key);
-    auto fd = open_beneath(ws_.root.get(), rel, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW,
+    // O_NONBLOCK: a FIFO (or a device) named like the output would block this open() forever,
+    // with SIGTERM blocked; a FIFO without a reader fails with ENXIO instead. Only a regular
+    // file is an output; the flag goes again before the pump writes to it.
+    auto fd = open_beneath(ws_.root.get(), rel, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_NONBLOCK,
                            0666 & ~static_cast<mode_t>(spec_.umask));
+    if (!fd && fd.error().code == std::errc::no_such_device_or_address)
+      return make_error(key + ": \"" + rel + "\" is not a regular file (a FIFO?)");
     if (!fd) return fd.error().context(key);
+    struct stat st {};
+    if (fstat(fd->get(), &st) != 0) return os_error(key + ": stat \"" + rel + "\"");
+    if (!S_ISREG(st.st_mode)) return make_error(key + ": \"" + rel + "\" is not a regular file");
+    if (fcntl(fd->get(), F_SETFL, fcntl(fd->get(), F_GETFL) & ~O_NONBLOCK) != 0) return os_error(key + ": " + rel);
     return fd;
   }
 

@@ -6,6 +6,7 @@
 
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 
@@ -192,6 +193,39 @@ TEST_CASE("a command that cannot be executed is a recorded setup failure", "[roo
   REQUIRE(st);
   CHECK(st->state == JobState::setup_failed);
   CHECK(st->error == "start job: execute the command /no/such/program: No such file or directory");
+}
+
+TEST_CASE("a FIFO where an output goes is a setup failure naming it, not a hang", "[root][agent]") {
+  REQUIRE_ROOT();
+  AgentScenario s;
+  s.write_job(std::string(kNobodyJob) + "command = /bin/true\n");
+  // The job's user's own FIFO, in its own workdir.
+  std::filesystem::create_directories(s.repo() / "job");
+  REQUIRE(mkfifo((s.repo() / "job/stdout.log").c_str(), 0600) == 0);
+  for (const char* p : {"job", "job/stdout.log"}) REQUIRE(chown((s.repo() / p).c_str(), 65534, 65534) == 0);
+  ProcessOptions o;
+  o.limit = std::chrono::seconds(20);  // the old agent blocked in open() for good
+  auto r = s.run({}, o);
+  INFO(r.err);
+  CHECK(!r.timed_out);
+  CHECK(r.exit_code == 1);
+  auto st = s.status();
+  REQUIRE(st);
+  CHECK(st->state == JobState::setup_failed);
+  CHECK(st->error == "start job: [job] stdout: \"job/stdout.log\" is not a regular file (a FIFO?)");
+}
+
+TEST_CASE("a FIFO named appliance.ini is a clear error, not a hang", "[root][agent]") {
+  REQUIRE_ROOT();
+  AgentScenario s;
+  REQUIRE(mkfifo((s.context() / "appliance.ini").c_str(), 0644) == 0);
+  ProcessOptions o;
+  o.limit = std::chrono::seconds(20);
+  auto r = s.run({}, o);
+  CHECK(!r.timed_out);
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("setup failed: read context: " + (s.context() / "appliance.ini").string() + ": not a regular file") !=
+        std::string::npos);
 }
 
 TEST_CASE("a missing context is a clear error", "[root][agent]") {

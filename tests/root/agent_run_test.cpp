@@ -297,6 +297,81 @@ TEST_CASE("a repository that never mounts fails in bounded time", "[root][agent]
   CHECK(std::count(r.err.begin(), r.err.end(), '\n') >= 3);
 }
 
+namespace {
+
+// An NFS repository whose mount helper never answers: /usr/sbin/mount.nfs (where libmount
+// looks, through /sbin) is replaced, in the test's mount namespace only, by a script that
+// notes its arguments and sleeps.
+std::string hang_mount_nfs(const AgentScenario& s) {
+  write_file(s.context() / "appliance.ini", std::string(kNobodyJob) +
+                                                "command = /bin/true\n[repository]\ntype = nfs\nsource = 192.0.2.1:/adr\n"
+                                                "mountpoint = " + s.mountpoint().string() + "\nattempts = 3\nretry_delay = 1\n");
+  write_file(s.tmp() / "mount.nfs", "#!/bin/sh\necho \"$@\" > $T/helper-args\nexec sleep 1000\n");
+  chmod((s.tmp() / "mount.nfs").c_str(), 0755);
+  return "mount --bind $T/mount.nfs /usr/sbin/mount.nfs && ";
+}
+
+}  // namespace
+
+TEST_CASE("a mount helper that hangs is stopped at the attempt's limit, within the setup's", "[root][agent]") {
+  REQUIRE_ROOT();
+  AgentScenario s;
+  std::string prepare = hang_mount_nfs(s);
+  ProcessOptions o;
+  o.env.push_back("SMARTVM_LIMITS=setup=5,mount_attempt=2");
+  o.limit = std::chrono::seconds(30);  // the old agent waited for the helper for good
+  auto r = s.run_shell(prepare + "exec $AGENT --context $T/ctx --power none", o);
+  INFO(r.err);
+  CHECK(!r.timed_out);
+  CHECK(r.exit_code == 1);
+  CHECK(r.seconds < 9);
+  // 2 s, 1 s delay, 2 s: the next delay would pass the 5 s.
+  CHECK(r.err.find("setup failed: mount repository: gave up after 2 of 3 attempts, at the setup's limit of 5 s: mount "
+                   "192.0.2.1:/adr on " + s.mountpoint().string() + ": no answer within 2 s; the mount was stopped") !=
+        std::string::npos);
+  // Each attempt is bounded on the helper's side too, unless the context says otherwise.
+  CHECK(read_file(s.tmp() / "helper-args").find("retry=0,timeo=100") != std::string::npos);
+}
+
+TEST_CASE("SIGTERM during a hung mount ends the agent promptly and without a power action", "[root][agent]") {
+  REQUIRE_ROOT();
+  AgentScenario s;
+  std::string prepare = hang_mount_nfs(s);
+  ProcessOptions o;
+  o.limit = std::chrono::seconds(30);
+  // Were a power action taken, reboot(2) would end the namespace.
+  o.env.push_back("DBUS_SYSTEM_BUS_ADDRESS=unix:path=" + (s.tmp() / "no-bus").string());
+  o.while_running = [&s](pid_t unshare_pid) {
+    if (!std::filesystem::exists(s.tmp() / "helper-args")) return true;
+    kill(child_of(unshare_pid), SIGTERM);
+    return false;
+  };
+  auto r = s.run_shell(prepare + "exec $AGENT --context $T/ctx --power poweroff", o);
+  INFO(r.err);
+  CHECK(!r.timed_out);
+  CHECK(r.seconds < 10);
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("setup failed: mount repository: mount 192.0.2.1:/adr on " + s.mountpoint().string() + ": stopped") !=
+        std::string::npos);
+  CHECK(r.err.find("the agent was asked to stop: no power action of its own") != std::string::npos);
+}
+
+TEST_CASE("the watchdog carries out the power action when the agent is stuck past its bound", "[root][agent][power]") {
+  REQUIRE_ROOT();
+  AgentScenario s;
+  // The main thread waits 30 s for a label; the setup's bound (1 s + 1 s) passes first.
+  ProcessOptions o;
+  o.env.push_back("SMARTVM_LIMITS=setup=1,watchdog_margin=1");
+  o.env.push_back("DBUS_SYSTEM_BUS_ADDRESS=unix:path=" + (s.tmp() / "no-bus").string());
+  auto r = s.run({"--label", "SMARTVM-NO-SUCH-LABEL", "--context-wait", "30", "--power", "poweroff"}, o);
+  INFO(r.err);
+  CHECK(r.seconds < 15);
+  CHECK(r.err.find("the agent is stuck (finding the context labelled SMARTVM-NO-SUCH-LABEL) past its limit of 2 s: "
+                   "carrying out the power action poweroff regardless") != std::string::npos);
+  // reboot(2) in a PID namespace ends its init (see the power test).
+  CHECK((r.signal == SIGINT || r.exit_code == 128 + SIGINT));
+}
+
 TEST_CASE("a full repository loses output, never the status", "[root][agent]") {
   REQUIRE_ROOT();
   AgentScenario s;

@@ -118,13 +118,14 @@ class JobRun {
 
     if (settings_.systemd_unit) {
       if (auto runnable = check_executable(); !runnable) return runnable.error();
-      if (auto started = start_unit(devnull.get(), out_w.get(), shared ? out_w.get() : err_w.get()); !started) {
-        // An older systemd that refuses a property, a bus that is not there: the job can still
-        // run, forked by the agent, though inside whatever the agent's unit restricts.
-        log::warning("cannot run the job as a systemd unit (" + started.error().message +
-                     "); forking it, under the agent's own service restrictions");
-        unit_.reset();
-      }
+      // No fallback to forking the job here: under systemd the agent is sandboxed (system call
+      // filters, MemoryDenyWriteExecute, RestrictNamespaces, no CAP_KILL), and a forked job
+      // would inherit all of it, irrevocably. An older systemd that refuses a property (the
+      // unit needs 243) is a setup failure that says so; SMARTVM_CONTAINMENT is the explicit
+      // way to fork under systemd (smartvm-agent(8), THE JOB UNIT).
+      if (auto started = start_unit(devnull.get(), out_w.get(), shared ? out_w.get() : err_w.get()); !started)
+        return started.error().context("cannot run the job as a systemd unit, and it never runs under the agent's "
+                                       "sandbox instead (the unit needs systemd 243 or later)");
     }
     if (!unit_) {
       if (auto forked = start_forked(devnull.get(), out_w.get(), shared ? out_w.get() : err_w.get()); !forked)

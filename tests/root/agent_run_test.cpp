@@ -372,6 +372,36 @@ TEST_CASE("the watchdog carries out the power action when the agent is stuck pas
   CHECK((r.signal == SIGINT || r.exit_code == 128 + SIGINT));
 }
 
+TEST_CASE("under systemd, a job whose unit systemd does not start fails, and is never forked into the agent's sandbox",
+          "[root][agent]") {
+  REQUIRE_ROOT();
+  AgentScenario s;
+  s.write_job(std::string(kNobodyJob) + "command = /bin/sh\nargs = -c 'touch ran'\n");
+  // What the agent takes for "run by systemd as a service": /run/systemd/system, and a
+  // cgroup named like a service in the cgroup2 hierarchy (unified/ on a hybrid host). The
+  // tmpfs over /run/systemd hides any real systemd's socket, the bus address leads nowhere:
+  // systemd "refuses" the unit. The agent moves into the cgroup itself (the namespace's init
+  // stays out, or libsystemd takes that cgroup for the root).
+  std::string cg = "smartvm-test-" + s.tmp().path().filename().string() + ".service";
+  ProcessOptions o;
+  o.env.push_back("SMARTVM_CONTAINMENT=");
+  o.env.push_back("DBUS_SYSTEM_BUS_ADDRESS=unix:path=" + (s.tmp() / "no-bus").string());
+  auto r = s.run_shell("CG=/sys/fs/cgroup/unified; [ -f $CG/cgroup.procs ] || CG=/sys/fs/cgroup; "
+                       "mount -t tmpfs tmpfs /run/systemd 2>/dev/null || { mkdir -p /run/systemd && mount -t tmpfs tmpfs /run/systemd; }; "
+                       "mkdir /run/systemd/system && mkdir $CG/" + cg + " || exit 99; "
+                       "sh -c \"echo \\$\\$ > $CG/" + cg + "/cgroup.procs && exec $AGENT --context $T/ctx --power none\"; "
+                       "rc=$?; rmdir $CG/" + cg + "; exit $rc",
+                       o);
+  INFO(r.err);
+  CHECK(r.exit_code == 1);
+  auto st = s.status();
+  REQUIRE(st);
+  CHECK(st->state == JobState::setup_failed);
+  CHECK(st->error.rfind("start job: cannot run the job as a systemd unit, and it never runs under the agent's sandbox "
+                        "instead (the unit needs systemd 243 or later): cannot connect to systemd", 0) == 0);
+  CHECK(!std::filesystem::exists(s.repo() / "job/ran"));
+}
+
 TEST_CASE("a full repository loses output, never the status", "[root][agent]") {
   REQUIRE_ROOT();
   AgentScenario s;

@@ -233,3 +233,19 @@ TEST_CASE("vm: under systemd a VM shut down while the job runs records the job a
   CHECK(st->error.find("the agent received SIGTERM") == 0);
   CHECK(said(r, "the agent was asked to stop: no power action of its own"));
 }
+
+TEST_CASE("vm: under systemd an agent that dies without its power action fails its unit, which powers the VM off",
+          "[vm][systemd]") {
+  VmScenario s;
+  // A root job kills the agent outright (as a crash would) after noting that it ran; [power]
+  // action none, so nothing but the unit's FailureAction= can end the VM.
+  s.make_context("[job]\ncommand = /bin/sh\nargs = -c 'echo ran > killed-agent; "
+                 "kill -KILL $(systemctl show -p MainPID --value smartvm-agent.service); sleep 300'\n"
+                 "workdir = run\nuser = root\nallow_root = true\ntimeout = 120\nkill_grace = 2\n[power]\naction = none\n",
+                 Repository::ninep);
+  VmRun r = s.boot_systemd();
+  INFO(r.serial());
+  CHECK(!r.qemu.timed_out);
+  CHECK(r.qemu.exit_code == 0);
+  CHECK(read_file(s.repo() / "run/killed-agent") == "ran\n");
+}

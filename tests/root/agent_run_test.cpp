@@ -302,10 +302,11 @@ namespace {
 // An NFS repository whose mount helper never answers: /usr/sbin/mount.nfs (where libmount
 // looks, through /sbin) is replaced, in the test's mount namespace only, by a script that
 // notes its arguments and sleeps.
-std::string hang_mount_nfs(const AgentScenario& s) {
+std::string hang_mount_nfs(const AgentScenario& s, const std::string& repository_extra = "") {
   write_file(s.context() / "appliance.ini", std::string(kNobodyJob) +
                                                 "command = /bin/true\n[repository]\ntype = nfs\nsource = 192.0.2.1:/adr\n"
-                                                "mountpoint = " + s.mountpoint().string() + "\nattempts = 3\nretry_delay = 1\n");
+                                                "mountpoint = " + s.mountpoint().string() + "\nattempts = 3\nretry_delay = 1\n" +
+                                                repository_extra);
   write_file(s.tmp() / "mount.nfs", "#!/bin/sh\necho \"$@\" > $T/helper-args\nexec sleep 1000\n");
   chmod((s.tmp() / "mount.nfs").c_str(), 0755);
   return "mount --bind $T/mount.nfs /usr/sbin/mount.nfs && ";
@@ -336,7 +337,7 @@ TEST_CASE("a mount helper that hangs is stopped at the attempt's limit, within t
 TEST_CASE("SIGTERM during a hung mount ends the agent promptly and without a power action", "[root][agent]") {
   REQUIRE_ROOT();
   AgentScenario s;
-  std::string prepare = hang_mount_nfs(s);
+  std::string prepare = hang_mount_nfs(s, "options = timeo=50,hard\n");
   ProcessOptions o;
   o.limit = std::chrono::seconds(30);
   // Were a power action taken, reboot(2) would end the namespace.
@@ -354,6 +355,10 @@ TEST_CASE("SIGTERM during a hung mount ends the agent promptly and without a pow
   CHECK(r.err.find("setup failed: mount repository: mount 192.0.2.1:/adr on " + s.mountpoint().string() + ": stopped") !=
         std::string::npos);
   CHECK(r.err.find("the agent was asked to stop: no power action of its own") != std::string::npos);
+  // The context's own timeo= stays; retry= is still added.
+  std::string args = read_file(s.tmp() / "helper-args");
+  CHECK(args.find("timeo=50,hard,retry=0") != std::string::npos);
+  CHECK(args.find("timeo=100") == std::string::npos);
 }
 
 TEST_CASE("the watchdog carries out the power action when the agent is stuck past its bound", "[root][agent][power]") {

@@ -57,6 +57,30 @@ TEST_CASE("vm: a job reads and writes over NFSv4 served by nfs-ganesha", "[vm]")
   CHECK(st->state == JobState::succeeded);
 }
 
+TEST_CASE("vm: an NFS server that stops answering while the job runs does not keep the VM up", "[vm]") {
+  VmScenario s;
+  Ganesha nfs(s.repo());
+  // The job writes until its timeout; meanwhile the server stops answering, so the agent's
+  // fsync of the output after the job blocks in the kernel on the hard mount, for good. The
+  // watchdog's bound for the job (timeout 15 + kill_grace 1 + margin 5 s) ends the VM.
+  s.make_context("[job]\ncommand = /bin/sh\nargs = -c 'touch started; while :; do echo x; sleep 0.2; done'\n"
+                 "workdir = run\nuser = nobody\ntimeout = 15\nkill_grace = 1\n",
+                 Repository::nfs);
+  bool paused = false;
+  VmRun r = s.boot(Repository::nfs, nfs.port(), std::chrono::seconds(150), "ctx.iso",
+                   "SMARTVM_LIMITS=watchdog_margin=5", [&](pid_t) {
+                     if (!std::filesystem::exists(s.repo() / "run/started")) return true;
+                     nfs.pause();
+                     paused = true;
+                     return false;
+                   });
+  INFO(r.serial());
+  CHECK(paused);
+  CHECK(!r.qemu.timed_out);
+  CHECK(r.qemu.exit_code == 0);
+  CHECK(said(r, "past its limit of 21 s: carrying out the power action poweroff regardless"));
+}
+
 TEST_CASE("vm: a failing job's exit code is recorded", "[vm]") {
   VmScenario s;
   s.make_context("[job]\ncommand = /bin/sh\nargs = -c 'echo bad >&2; exit 3'\nworkdir = run\nuser = nobody\n",

@@ -407,6 +407,16 @@ TEST_CASE("under systemd, a job whose unit systemd does not start fails, and is 
   CHECK(!std::filesystem::exists(s.repo() / "job/ran"));
 }
 
+TEST_CASE("a malformed SMARTVM_LIMITS is a usage error naming the item", "[root][agent]") {
+  AgentScenario s;
+  ProcessOptions o;
+  o.env.push_back("SMARTVM_LIMITS=setup=600,mount=soon");
+  auto r = run_process({agent_path(), "--context", s.context().string(), "--power", "none"}, o);
+  CHECK(r.exit_code == 2);
+  CHECK(r.err == "smartvm-agent: SMARTVM_LIMITS: \"mount=soon\" is not NAME=SECONDS with NAME setup, mount_attempt, "
+                 "wrap_up or watchdog_margin\n");
+}
+
 TEST_CASE("a full repository loses output, never the status", "[root][agent]") {
   REQUIRE_ROOT();
   AgentScenario s;

@@ -83,7 +83,7 @@ class JobRun {
     // What the child needs, prepared while we may still allocate.
     std::string path = spec_.command;
     if (spec_.command_in_repository) {
-      FsIdentity as_user(creds_);
+      FsIdentity as_user(creds_, static_cast<mode_t>(spec_.umask));
       auto fd = open_beneath(ws_.root.get(), spec_.command, O_PATH);
       if (!fd) return fd.error().context("[job] command");
       path = ws_.mountpoint + "/" + spec_.command;
@@ -285,7 +285,7 @@ class JobRun {
       return;
     }
     if (!bus_watch_ || watched_generation_ != unit_->generation()) {
-      bus_watch_.emplace(io_, dup(unit_->fd()));
+      bus_watch_.emplace(io_, fcntl(unit_->fd(), F_DUPFD_CLOEXEC, 3));
       watched_generation_ = unit_->generation();
     }
     bus_watch_->async_wait(asio::posix::stream_descriptor::wait_read, [this](const boost::system::error_code& ec) {
@@ -311,14 +311,13 @@ class JobRun {
   }
 
   Result<UniqueFd> open_output(const std::string& rel, const std::string& key) {
-    FsIdentity as_user(creds_);
+    FsIdentity as_user(creds_, static_cast<mode_t>(spec_.umask));
     auto [dir, name] = split_parent(rel);
     if (auto d = make_directories_beneath(ws_.root.get(), dir); !d) return d.error().context(key);
     // O_NONBLOCK: a FIFO (or a device) named like the output would block this open() forever,
     // with SIGTERM blocked; a FIFO without a reader fails with ENXIO instead. Only a regular
     // file is an output; the flag goes again before the pump writes to it.
-    auto fd = open_beneath(ws_.root.get(), rel, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_NONBLOCK,
-                           0666 & ~static_cast<mode_t>(spec_.umask));
+    auto fd = open_beneath(ws_.root.get(), rel, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_NONBLOCK, 0666);
     if (!fd && fd.error().code == std::errc::no_such_device_or_address)
       return make_error(key + ": \"" + rel + "\" is not a regular file (a FIFO?)");
     if (!fd) return fd.error().context(key);
@@ -505,15 +504,18 @@ class JobRun {
       record_.state = JobState::cancelled;
       record_.error = "the agent received " + signal_name(cancelled_by_) + " (the VM is being shut down)";
     }
-    for (OutputPump* p : {stdout_pump_ ? &*stdout_pump_ : nullptr, stderr_pump_ ? &*stderr_pump_ : nullptr}) {
-      if (!p) continue;
-      if (!p->error().empty()) record_.output_error += (record_.output_error.empty() ? "" : "; ") + p->error();
-    }
+    auto output_error = [this](const std::string& what) {
+      record_.output_error += (record_.output_error.empty() ? "" : "; ") + what;
+    };
+    for (OutputPump* p : {stdout_pump_ ? &*stdout_pump_ : nullptr, stderr_pump_ ? &*stderr_pump_ : nullptr})
+      if (p && !p->error().empty()) output_error(p->error());
+    // With stdout and stderr in one file there is one pump, and stdout_truncated says it all.
     record_.stdout_truncated = stdout_pump_ && stdout_pump_->truncated();
-    record_.stderr_truncated = stderr_pump_ ? stderr_pump_->truncated() : record_.stdout_truncated;
-    // The outputs are part of the result: durable before the status says the job is done.
-    fsync(stdout_file_.get());
-    if (stderr_file_.valid()) fsync(stderr_file_.get());
+    record_.stderr_truncated = stderr_pump_ && stderr_pump_->truncated();
+    // The outputs are part of the result: durable before the status says the job is done. On
+    // NFS a write error (ENOSPC, EDQUOT, EIO) may surface only here: the record says so.
+    if (stdout_file_.valid() && fsync(stdout_file_.get()) != 0) output_error(std::string("stdout: ") + strerror(errno));
+    if (stderr_file_.valid() && fsync(stderr_file_.get()) != 0) output_error(std::string("stderr: ") + strerror(errno));
     cgroup_.reset();  // removes the (now empty) job cgroup
   }
 

@@ -41,6 +41,10 @@ class Run {
     }
     result_.exit_code = code;
     if (!o_.dry_run) {
+      // Every outcome, setup failures that never reached the repository included.
+      if (result_.status)
+        if (auto r = sys_.send_status_to_host(*result_.status); !r)
+          log::warning("the host did not get the status record: " + r.error().message);
       power_off();
       sys_.arm_watchdog(std::chrono::seconds(0), result_.power);
     }

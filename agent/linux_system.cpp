@@ -1,5 +1,7 @@
 #include "linux_system.hpp"
 
+#include "host_port.hpp"
+
 #include "context_locator.hpp"
 #include "credentials.hpp"
 #include "log.hpp"
@@ -169,7 +171,17 @@ StatusRecord LinuxSystem::run_job(const JobSpec& spec, const Credentials& creds,
 }
 
 Result<void> LinuxSystem::record_status(Workspace& ws, const StatusRecord& record) {
-  return commit_status(static_cast<LinuxWorkspace&>(ws), record);
+  auto tampered = commit_status(static_cast<LinuxWorkspace&>(ws), record);
+  if (!tampered) return tampered.error();
+  if (!tampered->empty())
+    log::warning("the reserved status record was tampered with (" + *tampered + "); the record was written anew");
+  return {};
+}
+
+Result<void> LinuxSystem::send_status_to_host(const StatusRecord& record) {
+  std::string port = settings_.status_port.empty() ? find_virtio_port(kStatusPortName) : settings_.status_port;
+  if (port.empty()) return {};
+  return write_to_port(port, format_status(record), settings_.status_port_deadline);
 }
 
 Result<void> LinuxSystem::power(PowerAction action, std::chrono::seconds delay) {

@@ -16,6 +16,8 @@ namespace smartvm::agent {
 struct LinuxSystemSettings {
   std::chrono::seconds context_wait{60};
   std::string runtime_dir = kRuntimeDir;  // where the context is mounted
+  std::string status_port;                 // "" = the org.smartvm.status.0 port, if the VM has one
+  std::chrono::milliseconds status_port_deadline{3000};
   RunnerSettings runner;
 };
 
@@ -33,6 +35,7 @@ class LinuxSystem : public System {
   Result<std::unique_ptr<Workspace>> prepare_workspace(const JobSpec& spec, const Credentials& creds) override;
   StatusRecord run_job(const JobSpec& spec, const Credentials& creds, Workspace& ws) override;
   Result<void> record_status(Workspace& ws, const StatusRecord& record) override;
+  Result<void> send_status_to_host(const StatusRecord& record) override;
   Result<void> power(PowerAction action, std::chrono::seconds delay) override;
   bool sleep(std::chrono::seconds d) override;
   bool stop_requested() override;

@@ -60,6 +60,8 @@ int run(const Options& options) {
   LinuxSystemSettings settings;
   settings.context_wait = options.context_wait;
   if (const char* rd = std::getenv("RUNTIME_DIRECTORY"); rd && *rd) settings.runtime_dir = rd;
+  // SMARTVM_STATUS_PORT: where to send the record instead of the virtio port (tests; smartvm-agent(8)).
+  if (const char* port = std::getenv("SMARTVM_STATUS_PORT"); port && *port) settings.status_port = port;
   // Run by systemd, the job is a unit of its own, free of the agent's service restrictions.
   // SMARTVM_CONTAINMENT forces a containment: "cgroup" (the agent's child in a cgroup of its
   // own) or "subreaper" (no cgroup): for tests and for guests whose systemd or cgroup setup

@@ -33,6 +33,21 @@ std::string describe(libmnt_context* cxt, int rc) {
   return rc < 0 ? std::string(strerror(-rc)) : "mount failed with code " + std::to_string(rc);
 }
 
+// "mount.nfs" for a helper that libmount ran: the type it was run for.
+std::string helper_name(libmnt_context* cxt) {
+  const char* type = mnt_fs_get_fstype(mnt_context_get_fs(cxt));
+  return std::string("mount.") + (type ? type : "helper");
+}
+
+// Whether `path` is the root of a mount (statx's STATX_ATTR_MOUNT_ROOT, Linux 5.8); true
+// where the kernel cannot tell.
+Result<bool> is_mount_root(const std::string& path) {
+  struct statx stx {};
+  if (statx(AT_FDCWD, path.c_str(), AT_NO_AUTOMOUNT, STATX_BASIC_STATS, &stx) != 0) return os_error("stat " + path);
+  if (!(stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT)) return true;
+  return (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
+}
+
 }  // namespace
 
 // mkdir -p. Not std::filesystem::create_directories: see context_document.hpp.
@@ -60,11 +75,24 @@ Result<void> mount_filesystem(const MountRequest& req) {
       (!options.empty() && mnt_context_set_options(cxt.get(), options.c_str())))
     return make_error("mount " + req.source + " on " + req.target + ": invalid mount request");
   int rc = mnt_context_mount(cxt.get());
+  std::string what = "mount " + req.source + " on " + req.target;
+  // A helper (mount.nfs) that ran counts as "status 1" for libmount whatever it exited with:
+  // its exit status is the verdict. Taken as success, a refused NFS mount would leave the job
+  // writing to the guest's own disk, its results lost with the VM.
+  if (rc == 0 && mnt_context_helper_executed(cxt.get()) && mnt_context_get_helper_status(cxt.get()) != 0)
+    return Error{what + ": " + helper_name(cxt.get()) + " failed with exit status " +
+                     std::to_string(mnt_context_get_helper_status(cxt.get())) + " (its message is above)",
+                 std::make_error_code(std::errc::io_error)};
   if (rc != 0 || mnt_context_get_status(cxt.get()) != 1) {
     int err = mnt_context_get_syscall_errno(cxt.get());
-    return Error{"mount " + req.source + " on " + req.target + ": " + describe(cxt.get(), rc),
-                 std::error_code(err ? err : EIO, std::generic_category())};
+    return Error{what + ": " + describe(cxt.get(), rc), std::error_code(err ? err : EIO, std::generic_category())};
   }
+  // Whoever says "mounted" (a helper, a kernel), something must now be mounted there.
+  if (auto mounted = is_mount_root(req.target); !mounted)
+    return mounted.error().context(what);
+  else if (!*mounted)
+    return Error{what + ": reported as mounted, but " + req.target + " is still the bare directory",
+                 std::make_error_code(std::errc::io_error)};
   // A read-only bind mount needs a remount to become read-only on older kernels; libmount
   // does that itself since util-linux 2.27.
   return {};

@@ -48,12 +48,12 @@ Result<UniqueFd> make_directories_beneath(int root, const std::string& rel) {
   auto [parent, name] = split_parent(rel);
   auto parent_fd = make_directories_beneath(root, parent);
   if (!parent_fd) return parent_fd;
-  if (mkdirat(parent_fd->get(), name.c_str(), 0755) != 0 && errno != EEXIST)
+  if (mkdirat(parent_fd->get(), name.c_str(), 0777) != 0 && errno != EEXIST)
     return os_error("create directory \"" + rel + "\" in the repository");
   return open_beneath(root, rel, O_RDONLY | O_DIRECTORY);
 }
 
-FsIdentity::FsIdentity(const Credentials& c) {
+FsIdentity::FsIdentity(const Credentials& c, mode_t mask) : saved_umask_(umask(mask)) {
   if (c.uid == 0) return;  // root jobs act as root
   int n = getgroups(0, nullptr);
   saved_groups_.resize(static_cast<size_t>(n > 0 ? n : 0));
@@ -65,6 +65,7 @@ FsIdentity::FsIdentity(const Credentials& c) {
 }
 
 FsIdentity::~FsIdentity() {
+  umask(saved_umask_);
   if (!switched_) return;
   setfsuid(0);
   setfsgid(0);

@@ -15,7 +15,7 @@ namespace smartvm::agent {
 // Opens `rel` (relative to `root`, "" for the root itself) without leaving `root`.
 Result<UniqueFd> open_beneath(int root, const std::string& rel, int flags, mode_t mode = 0);
 
-// Creates the directory `rel` and its missing parents beneath `root` (mode 0755 before the
+// Creates the directory `rel` and its missing parents beneath `root` (mode 0777 less the
 // umask) and opens it O_RDONLY|O_DIRECTORY.
 Result<UniqueFd> make_directories_beneath(int root, const std::string& rel);
 
@@ -24,10 +24,12 @@ std::pair<std::string, std::string> split_parent(const std::string& rel);
 
 // While alive, filesystem access uses the job's uid, gid and groups (setfsuid/setfsgid), so
 // that what the agent creates belongs to the job's user and a root-squashed NFS export treats
-// the agent like the user. The agent is single-threaded, which these per-thread calls need.
+// the agent like the user, and the job's umask, so that the workdir, the output and status
+// files get the modes the job's own files would. The agent is single-threaded, which these
+// per-thread (and the process-wide umask) calls need.
 class FsIdentity {
  public:
-  explicit FsIdentity(const Credentials& c);
+  FsIdentity(const Credentials& c, mode_t umask);
   ~FsIdentity();
   FsIdentity(const FsIdentity&) = delete;
   FsIdentity& operator=(const FsIdentity&) = delete;
@@ -35,6 +37,7 @@ class FsIdentity {
  private:
   std::vector<gid_t> saved_groups_;
   bool switched_ = false;
+  mode_t saved_umask_;
 };
 
 }  // namespace smartvm::agent

@@ -54,6 +54,9 @@ class System {
   // could not be started is a record with state setup_failed.
   virtual StatusRecord run_job(const JobSpec& spec, const Credentials& creds, Workspace& ws) = 0;
   virtual Result<void> record_status(Workspace& ws, const StatusRecord& record) = 0;
+  // The record, also to the host through the status port when the VM has one (host_port.hpp);
+  // bounded in time. Nothing to do (and success) without a port.
+  virtual Result<void> send_status_to_host(const StatusRecord& record) = 0;
 
   virtual Result<void> power(PowerAction action, std::chrono::seconds delay) = 0;
 

@@ -15,17 +15,19 @@ namespace {
 constexpr size_t kStatusReserve = 16384;
 
 // Write, fsync, read back: proves the server takes and keeps data. No rename or directory
-// fsync: the probe is removed again, only the data path is being proven.
+// fsync: the probe is removed again, only the data path is being proven. Its name is random,
+// so that a probe an earlier, killed agent left behind is no obstacle.
 Result<void> prove_writable(int dirfd, const std::string& workdir) {
-  std::string name = ".smartvm-probe." + std::to_string(getpid());
   std::string content = "smartvm-agent write probe " + format_utc(StatusRecord::Clock::now()) + "\n";
+  auto created = create_hidden_temp(dirfd, "smartvm-probe", 0600, O_RDWR);
+  if (!created) return created.error().context("the repository does not take writes in \"" + workdir + "\"");
+  UniqueFd fd(created->first);
+  const std::string& name = created->second;
   auto fail = [&](const std::string& what) {
     Error e = os_error(what);
     unlinkat(dirfd, name.c_str(), 0);
     return e.context("the repository does not take writes in \"" + workdir + "\"");
   };
-  UniqueFd fd(openat(dirfd, name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
-  if (!fd.valid()) return os_error("create " + name).context("the repository does not take writes in \"" + workdir + "\"");
   if (pwrite(fd.get(), content.data(), content.size(), 0) != static_cast<ssize_t>(content.size())) return fail("write " + name);
   if (fsync(fd.get()) != 0) return fail("fsync " + name);
   std::string back(content.size() + 1, '\0');
@@ -42,10 +44,11 @@ Result<std::unique_ptr<LinuxWorkspace>> prepare_workspace(const JobSpec& spec, c
   auto ws = std::make_unique<LinuxWorkspace>();
   ws->mountpoint = spec.repository.mountpoint;
   ws->creds = creds;
+  ws->umask = static_cast<mode_t>(spec.umask);
   ws->root.reset(open(ws->mountpoint.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!ws->root.valid()) return os_error("open the repository " + ws->mountpoint);
 
-  FsIdentity as_user(creds);
+  FsIdentity as_user(creds, ws->umask);
   auto workdir = make_directories_beneath(ws->root.get(), spec.workdir);
   if (!workdir) return workdir.error().context("[job] workdir");
   ws->workdir = std::move(*workdir);
@@ -56,15 +59,20 @@ Result<std::unique_ptr<LinuxWorkspace>> prepare_workspace(const JobSpec& spec, c
   if (!status_dir) return status_dir.error().context("[status] file");
   ws->status_dir = std::move(*status_dir);
   ws->status_name = name;
-  auto reserved = ReservedFile::reserve(ws->status_dir.get(), name, kStatusReserve, 0644);
+  // Reserving also removes the previous run's record: nobody polling it must take that
+  // run's result for this one's. Its heartbeat goes too.
+  auto reserved = ReservedFile::reserve(ws->status_dir.get(), name, kStatusReserve, 0666);
   if (!reserved) return reserved.error().context("[status] file");
   ws->status = std::move(*reserved);
+  unlinkat(ws->status_dir.get(), (name + ".heartbeat").c_str(), 0);
   return ws;
 }
 
-Result<void> commit_status(LinuxWorkspace& ws, const StatusRecord& record) {
-  FsIdentity as_user(ws.creds);
-  return ws.status.commit(format_status(record));
+Result<std::string> commit_status(LinuxWorkspace& ws, StatusRecord record) {
+  FsIdentity as_user(ws.creds, ws.umask);
+  record.record_tampered = ws.status.tampering();
+  if (auto r = ws.status.commit(format_status(record)); !r) return r.error();
+  return record.record_tampered;
 }
 
 Result<void> write_heartbeat(LinuxWorkspace& ws, pid_t pid, StatusRecord::Clock::time_point started,
@@ -75,12 +83,12 @@ Result<void> write_heartbeat(LinuxWorkspace& ws, pid_t pid, StatusRecord::Clock:
                 "state=running\npid=%d\nstarted_at=%s\nupdated_at=%s\nelapsed_seconds=%.3f\ncpu_seconds=%.3f\n", pid,
                 format_utc(started).c_str(), format_utc(now).c_str(),
                 std::chrono::duration<double>(now - started).count(), cpu_seconds);
-  FsIdentity as_user(ws.creds);
-  return write_file_atomically(ws.status_dir.get(), ws.status_name + ".heartbeat", buf, 0644, Durability::atomic_only);
+  FsIdentity as_user(ws.creds, ws.umask);
+  return write_file_atomically(ws.status_dir.get(), ws.status_name + ".heartbeat", buf, 0666, Durability::atomic_only);
 }
 
 void remove_heartbeat(LinuxWorkspace& ws) {
-  FsIdentity as_user(ws.creds);
+  FsIdentity as_user(ws.creds, ws.umask);
   unlinkat(ws.status_dir.get(), (ws.status_name + ".heartbeat").c_str(), 0);
 }
 

@@ -21,12 +21,15 @@ struct LinuxWorkspace : Workspace {
   std::string status_name;
   ReservedFile status;
   Credentials creds;
+  mode_t umask = 022;  // the job's: files the agent makes for the job get the job's modes
 };
 
 Result<std::unique_ptr<LinuxWorkspace>> prepare_workspace(const JobSpec& spec, const Credentials& creds);
 
-// The final record: into the reserved space, durably.
-Result<void> commit_status(LinuxWorkspace& ws, const StatusRecord& record);
+// The final record: into the reserved space, durably. When the job replaced the reserved file
+// (tampering), the record says so in record_tampered and is written anew; the returned text
+// says what was found then, empty otherwise.
+Result<std::string> commit_status(LinuxWorkspace& ws, StatusRecord record);
 
 // "<status file>.heartbeat": the running job's progress, replaced atomically (not fsynced:
 // it is advisory, the status file is the record). Removed once the status is recorded.

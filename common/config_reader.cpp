@@ -105,6 +105,43 @@ uint64_t ConfigReader::get_size(const std::string& section, const std::string& k
   return *v;
 }
 
+std::optional<uint64_t> parse_duration(std::string_view s) {
+  constexpr uint64_t kLimit = 100ull * 366 * 86400;
+  std::optional<uint64_t> seconds;
+  if (size_t colon = s.find(':'); colon != std::string_view::npos) {
+    size_t second = s.find(':', colon + 1);
+    if (second == std::string_view::npos || second - colon != 3 || s.size() - second != 3) return std::nullopt;
+    auto h = parse_uint(s.substr(0, colon)), m = parse_uint(s.substr(colon + 1, 2)), sec = parse_uint(s.substr(second + 1));
+    if (!h || !m || !sec || *m > 59 || *sec > 59 || *h > kLimit / 3600) return std::nullopt;
+    seconds = *h * 3600 + *m * 60 + *sec;
+  } else {
+    uint64_t unit = 1;
+    if (!s.empty()) switch (s.back()) {
+        case 's': unit = 1; s.remove_suffix(1); break;
+        case 'm': unit = 60; s.remove_suffix(1); break;
+        case 'h': unit = 3600; s.remove_suffix(1); break;
+        case 'd': unit = 86400; s.remove_suffix(1); break;
+        default: break;
+      }
+    auto n = parse_uint(s);
+    if (!n || *n > kLimit / unit) return std::nullopt;
+    seconds = *n * unit;
+  }
+  if (*seconds > kLimit) return std::nullopt;
+  return seconds;
+}
+
+uint64_t ConfigReader::get_duration(const std::string& section, const std::string& key, uint64_t def) {
+  const IniEntry* e = lookup(section, key);
+  if (!e || e->value.empty()) return def;
+  auto v = parse_duration(e->value);
+  if (!v) {
+    bad_value(*e, "a length of time: seconds, or a number with s, m, h or d, or H:MM:SS");
+    return def;
+  }
+  return *v;
+}
+
 size_t ConfigReader::get_choice(const std::string& section, const std::string& key, size_t def,
                                 std::initializer_list<const char*> choices) {
   const IniEntry* e = lookup(section, key);

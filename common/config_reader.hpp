@@ -19,6 +19,10 @@ namespace smartvm {
 // A byte count with an optional K, M, G or T suffix (powers of 1024); none when it is not one.
 std::optional<uint64_t> parse_size(std::string_view text);
 
+// A length of time in seconds: a whole number with an optional s, m, h or d suffix ("90",
+// "30m", "2h"), or H:MM:SS ("1:30:00"); none when it is not one, or over 100 years.
+std::optional<uint64_t> parse_duration(std::string_view text);
+
 class ConfigReader {
  public:
   explicit ConfigReader(const IniDocument& doc);
@@ -33,6 +37,8 @@ class ConfigReader {
   unsigned get_umask(const std::string& section, const std::string& key, unsigned def);
   // A byte count with an optional K, M, G or T suffix (powers of 1024).
   uint64_t get_size(const std::string& section, const std::string& key, uint64_t def);
+  // A length of time (parse_duration), in seconds.
+  uint64_t get_duration(const std::string& section, const std::string& key, uint64_t def);
   // One of `choices`; returns its index, or `def` when the key is absent or wrong.
   size_t get_choice(const std::string& section, const std::string& key, size_t def,
                     std::initializer_list<const char*> choices);

@@ -5,6 +5,8 @@
 
 #include "error.hpp"
 
+#include <fcntl.h>
+
 #include <string>
 #include <string_view>
 #include <sys/types.h>
@@ -19,6 +21,11 @@ enum class Durability { atomic_only, durable };
 Result<void> write_file_atomically(int dirfd, const std::string& name, std::string_view content, mode_t mode,
                                    Durability durability = Durability::durable);
 
+// Creates ".<name>.XXXXXXXX" (8 random hex digits) in `dirfd` exclusively, never through a
+// symbolic link, opened with `access_mode` (O_WRONLY or O_RDWR): a name nobody else holds.
+Result<std::pair<int, std::string>> create_hidden_temp(int dirfd, const std::string& name, mode_t mode,
+                                                       int access_mode = O_WRONLY);
+
 // A file whose disk space is allocated up front and whose content is committed later.
 // The agent reserves the status file before the job starts, so that a job that fills the
 // repository cannot prevent its own exit status from being recorded.
@@ -29,10 +36,21 @@ class ReservedFile {
   ReservedFile& operator=(ReservedFile&& o) noexcept;
   ~ReservedFile();  // removes the temporary file unless committed
 
+  // Also removes what an earlier holder of the same name left: `name` itself (a previous
+  // run's record must not be read as this run's while it goes on) and reservations of agents
+  // that were killed before they could commit (".name.XXXXXXXX" regular files).
   static Result<ReservedFile> reserve(int dirfd, const std::string& name, size_t bytes, mode_t mode);
 
-  // Writes `content` into the reserved space, then fsync, rename over the target, fsync the
-  // directory. Falls back to write_file_atomically when the temporary file was removed.
+  // Empty while the temporary name still holds the file reserved; otherwise what is there
+  // now ("it was removed", "a symbolic link stands in its place", ...). The directory is
+  // shared with the job, which may have replaced it.
+  std::string tampering() const;
+
+  // Writes `content` through the descriptor held since reserve(), then fsync, rename over the
+  // target, fsync the directory, and checks that the target is that very file. When the
+  // temporary name no longer holds it (see tampering()), whatever stands there is removed and
+  // the content written anew through a fresh exclusive file: never is a file that somebody
+  // else made renamed into place.
   Result<void> commit(std::string_view content);
 
 

@@ -98,6 +98,8 @@ LoadedJobSpec load_job_spec(const IniDocument& doc) {
   s.allow_root = r.get_bool("job", "allow_root", false);
   if ((s.user == "root" || s.user == "0") && !s.allow_root)
     r.error("job", "user", "jobs do not run as root unless [job] allow_root = true");
+  if ((s.group == "root" || s.group == "0") && !s.allow_root)
+    r.error("job", "group", "jobs do not run with the root group unless [job] allow_root = true");
   s.umask = r.get_umask("job", "umask", 0022);
   s.timeout = std::chrono::seconds(r.get_uint("job", "timeout", 0, 0, kOneYear));
   s.kill_grace = std::chrono::seconds(r.get_uint("job", "kill_grace", 30, 0, 3600));

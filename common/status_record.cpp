@@ -92,6 +92,7 @@ std::string format_status(const StatusRecord& r) {
   line("stderr_truncated", r.stderr_truncated ? "1" : "0");
   line("output_error", r.output_error);
   line("containment", r.containment);
+  line("record_tampered", r.record_tampered);
   line("error", r.error);
   line("agent_version", r.agent_version);
   return out;
@@ -156,6 +157,7 @@ Result<StatusRecord> parse_status(std::string_view text) {
   r.stderr_truncated = get("stderr_truncated") == "1";
   r.output_error = get("output_error");
   r.containment = get("containment");
+  r.record_tampered = get("record_tampered");
   r.error = get("error");
   r.agent_version = get("agent_version");
   return r;

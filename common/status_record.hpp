@@ -43,6 +43,8 @@ struct StatusRecord {
   bool stderr_truncated = false;
   std::string output_error;                 // a write error on stdout/stderr (ENOSPC, ...)
   std::string containment;                  // "cgroup" or "subreaper": how the job was contained
+  std::string record_tampered;              // what stood in the reserved record's place, when
+                                            // somebody replaced it while the job ran
 };
 
 std::string format_status(const StatusRecord& r);

@@ -110,6 +110,14 @@ Result<void> apply_cgroup_limits(const std::string& dir, const std::vector<Block
   return {};
 }
 
+Result<void> enable_io_accounting(const std::string& dir, const BlockDevice& device) {
+  if (is_v2(dir)) return {};
+  auto current = cgroup_limits(dir, device);
+  if (!current) return current.error();
+  if (current->read_bytes_sec != 0) return {};  // a rule exists: blk-throttle is active
+  return write_rule(dir + "/" + v1_files[0], device.text() + " 0");
+}
+
 Result<IoLimits> cgroup_limits(const std::string& dir, const BlockDevice& device) {
   IoLimits l;
   std::string prefix = device.text() + " ";

@@ -32,6 +32,14 @@ Result<void> apply_cgroup_limits(const std::string& dir, const std::vector<Block
 // The limits the cgroup has for a device now.
 Result<IoLimits> cgroup_limits(const std::string& dir, const BlockDevice& device);
 
+// cgroup v1 counts a cgroup's I/O on a disk (blkio.throttle.io_service_bytes, io_serviced)
+// only once blk-throttle is active on that disk's queue, which the first rule written for the
+// disk in any cgroup does (the kernel sets it up lazily; measured on 6.18: 8 MiB of direct
+// writes counted as 0 before, 8 MiB after). A rule of 0, "none", for a device with no read
+// limit in `dir` activates it and limits nothing. Nothing to do for v2, whose io.stat counts
+// regardless.
+Result<void> enable_io_accounting(const std::string& dir, const BlockDevice& device);
+
 // What the cgroup's processes did, all devices: read bytes, write bytes, read and write
 // operations (v1 blkio.throttle.io_service_bytes and io_serviced; v2 io.stat).
 Result<std::array<uint64_t, 4>> cgroup_io_counters(const std::string& dir);

@@ -206,6 +206,8 @@ Result<IoLimits> Throttler::current_limits(const ThrottleSettings& s, LibvirtSou
     if (d.source.empty()) continue;
     auto dev = block_device_of(d.source, s.sysfs_root);
     if (!dev) return dev.error();
+    // First sight of the guest: its counters must count from here on (cgroup v1).
+    if (auto r = enable_io_accounting(dir, *dev); !r) return r.error();
     auto l = cgroup_limits(dir, *dev);
     if (!l) return l.error();
     tightest = tighter(tightest, *l);

@@ -10,6 +10,14 @@
 #include <string>
 #include <vector>
 
+#define REQUIRE_ROOT()                                   \
+  do {                                                   \
+    if (!smartvm::test::running_as_root()) {             \
+      WARN("skipped: needs root (mounts, setuid)");      \
+      return;                                            \
+    }                                                    \
+  } while (0)
+
 namespace smartvm::test {
 
 class AgentScenario {

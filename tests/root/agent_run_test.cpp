@@ -13,14 +13,6 @@
 using namespace smartvm;
 using namespace smartvm::test;
 
-#define REQUIRE_ROOT()                                   \
-  do {                                                   \
-    if (!running_as_root()) {                            \
-      WARN("skipped: needs root (mounts, setuid)");      \
-      return;                                            \
-    }                                                    \
-  } while (0)
-
 namespace {
 
 const char* kNobodyJob = "[job]\nuser = nobody\nworkdir = job\n";

@@ -148,6 +148,12 @@ TEST_CASE("a broken context still yields its power action", "[job_spec]") {
 
 TEST_CASE("root is allowed only on request", "[job_spec]") {
   CHECK(load("[job]\ncommand=/bin/true\nuser=root\nallow_root=true\n[repository]\ntype=none\n").ok());
+  CHECK(load("[job]\ncommand=/bin/true\nuser=u\ngroup=root\nallow_root=true\n[repository]\ntype=none\n").ok());
+  for (const char* group : {"root", "0"}) {
+    auto e = errors(load(std::string("[job]\ncommand=/bin/true\nuser=u\ngroup=") + group + "\n[repository]\ntype=none\n"));
+    REQUIRE(e.size() == 1);
+    CHECK(e[0] == "appliance.ini:4: [job] group: jobs do not run with the root group unless [job] allow_root = true");
+  }
 }
 
 TEST_CASE("the status file cannot be the job's output", "[job_spec]") {

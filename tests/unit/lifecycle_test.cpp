@@ -87,6 +87,10 @@ class FakeSystem : public System {
     recorded = r;
     return {};
   }
+  Result<void> send_status_to_host(const StatusRecord& r) override {
+    calls.push_back(std::string("send_status_to_host ") + to_string(r.state));
+    return {};
+  }
   Result<void> power(PowerAction a, std::chrono::seconds delay) override {
     calls.push_back(std::string("power ") + to_string(a) + " " + std::to_string(delay.count()));
     return {};
@@ -135,7 +139,7 @@ TEST_CASE("a good job goes through the ten steps in order", "[lifecycle]") {
                          "find_context CONTEXT", "mount_context /dev/sr0", "resolve_credentials svc",
                          "mount_repository 10.0.0.1:/adr", "prepare_workspace as svc", "run_job /bin/solve",
                          "record_status succeeded", "unmount_repository /mnt/adr", "unmount_context",
-                         "power poweroff 3"});
+                         "send_status_to_host succeeded", "power poweroff 3"});
   REQUIRE(sys.recorded);
   CHECK(!sys.recorded->agent_version.empty());
 }
@@ -171,7 +175,8 @@ TEST_CASE("a repository that never mounts ends in setup_failed and still powers 
   CHECK(!sys.recorded);  // nowhere to record it: the console and journal have it
   REQUIRE(r.status);
   CHECK(r.status->error == "mount repository: gave up after 6 attempts: mount 10.0.0.1:/adr: Connection refused");
-  CHECK(sys.calls.end()[-2] == "unmount_context");
+  CHECK(sys.calls.end()[-3] == "unmount_context");
+  CHECK(sys.calls.end()[-2] == "send_status_to_host setup_failed");  // the host learns what the repository cannot
   CHECK(sys.calls.back() == "power poweroff 3");
 }
 
@@ -252,21 +257,23 @@ TEST_CASE("the --power option overrides the context's action and none does nothi
   Options o;
   o.power = PowerAction::none;
   run(sys, o);
-  CHECK(sys.calls.back() == "unmount_context");
+  CHECK(sys.calls.back() == "send_status_to_host succeeded");
 }
 
 TEST_CASE("a context that cannot be found or mounted still powers off", "[lifecycle]") {
   FakeSystem lost;
   lost.find_fails = true;
   CHECK(run(lost).exit_code == 1);
-  CHECK(lost.calls == std::vector<std::string>{"find_context CONTEXT", "power poweroff 0"});
+  CHECK(lost.calls ==
+        std::vector<std::string>{"find_context CONTEXT", "send_status_to_host setup_failed", "power poweroff 0"});
 
   FakeSystem broken;
   broken.context_fails = true;
   Options o;
   o.context = "/dev/vdb";
   CHECK(run(broken, o).exit_code == 1);
-  CHECK(broken.calls == std::vector<std::string>{"mount_context /dev/vdb", "power poweroff 0"});
+  CHECK(broken.calls ==
+        std::vector<std::string>{"mount_context /dev/vdb", "send_status_to_host setup_failed", "power poweroff 0"});
 }
 
 TEST_CASE("an unknown user is recorded in the repository as setup_failed", "[lifecycle]") {
@@ -310,7 +317,7 @@ TEST_CASE("a job cancelled while it runs is recorded, and the agent leaves the V
   CHECK(run(sys).exit_code == 0);
   REQUIRE(sys.recorded);
   CHECK(sys.recorded->state == JobState::cancelled);
-  CHECK(sys.calls.back() == "unmount_context");
+  CHECK(sys.calls.back() == "send_status_to_host cancelled");
 }
 
 TEST_CASE("a status that cannot be recorded makes the agent fail", "[lifecycle]") {

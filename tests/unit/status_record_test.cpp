@@ -22,6 +22,7 @@ TEST_CASE("a status record survives formatting and parsing", "[status]") {
   r.stdout_truncated = true;
   r.output_error = "stderr: No space left on device";
   r.containment = "cgroup";
+  r.record_tampered = ".exit_status.0badc0de was replaced by a symbolic link";
   r.error = "line one\nline two";
   r.agent_version = "0.1.0";
   std::string text = format_status(r);
@@ -43,6 +44,7 @@ TEST_CASE("a status record survives formatting and parsing", "[status]") {
   CHECK(back->stdout_truncated);
   CHECK(!back->stderr_truncated);
   CHECK(back->output_error == r.output_error);
+  CHECK(back->record_tampered == r.record_tampered);
   CHECK(back->error == "line one line two");
 }
 

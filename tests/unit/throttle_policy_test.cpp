@@ -167,3 +167,22 @@ TEST_CASE("cgroup backend: the cgroup of a guest and the disk behind an image", 
   CHECK(d->text() == "8:16");
   CHECK(!block_device_of((images / "missing.img").string(), sys.path().string()));
 }
+
+TEST_CASE("cgroup backend: I/O accounting is switched on without limiting anything (fake trees)", "[nodeld][throttle]") {
+  const char* files[] = {"blkio.throttle.read_bps_device", "blkio.throttle.write_bps_device",
+                         "blkio.throttle.read_iops_device", "blkio.throttle.write_iops_device"};
+  test::TempDir v1, limited;
+  for (const char* f : files) test::write_file(v1 / f, ""), test::write_file(limited / f, "");
+  REQUIRE(enable_io_accounting(v1.path().string(), {8, 16}));
+  CHECK(test::read_file(v1 / "blkio.throttle.read_bps_device") == "8:16 0");  // "none": activates, limits nothing
+
+  // A read limit is a rule already: nothing to write, nothing removed.
+  test::write_file(limited / "blkio.throttle.read_bps_device", "8:16 1048576\n");
+  REQUIRE(enable_io_accounting(limited.path().string(), {8, 16}));
+  CHECK(test::read_file(limited / "blkio.throttle.read_bps_device") == "8:16 1048576\n");
+
+  test::TempDir v2;  // io.stat counts regardless
+  test::write_file(v2 / "io.max", "");
+  REQUIRE(enable_io_accounting(v2.path().string(), {8, 16}));
+  CHECK(test::read_file(v2 / "io.max").empty());
+}

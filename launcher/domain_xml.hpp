@@ -1,0 +1,37 @@
+// The transient libvirt domain of one job, as XML: the overlay as its disk, the context ISO
+// as a CD-ROM, the vCPUs and memory asked for, the guest's network, the console and the
+// status channel as Unix sockets in the job's directory, and metadata that lets nodeld know
+// the domain as a job (service, job id, owner, the launcher's pid). Pure: built from a
+// description, tested without libvirt; written through Boost.PropertyTree, which escapes.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace smartvm::launcher {
+
+// The namespace of the job metadata element (<smartvm:job>), read back by nodeld.
+inline constexpr const char* kJobMetadataNamespace = "https://smartvm.dev/xmlns/job/1";
+// The virtio-serial port the agent writes its status record to.
+inline constexpr const char* kStatusPortName = "org.smartvm.status.0";
+
+struct DomainPlan {
+  std::string name;  // unique on the node: smartvm-SERVICE-JOBID
+  std::string domain_type = "qemu";  // qemu (TCG) or kvm
+  unsigned vcpus = 1;
+  std::string cpuset;  // "" = anywhere; else the host CPUs the vCPUs may use ("2-3,6")
+  uint64_t memory_kib = 1 << 20;
+  std::string kernel, initrd, cmdline;  // direct boot when kernel is set
+  std::string overlay;                  // qcow2 on the golden image
+  std::string context_iso;
+  std::string network = "route";  // route: an ethernet (tap) device named `tap_name`; else a libvirt network
+  std::string tap_name;
+  std::string console_socket, status_socket;
+  // Metadata.
+  std::string service, job_id, owner;
+  long launcher_pid = 0;
+};
+
+std::string domain_xml(const DomainPlan& plan);
+
+}  // namespace smartvm::launcher

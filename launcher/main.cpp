@@ -1,0 +1,109 @@
+// smartvm-run: one job request becomes a smart VM on this node. See smartvm-run(8).
+#include "domain_xml.hpp"
+#include "job_request.hpp"
+#include "run_options.hpp"
+#include "service_catalog.hpp"
+#include "smartvm_version.hpp"
+
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+
+using namespace smartvm;
+using namespace smartvm::launcher;
+
+namespace {
+
+// Exit statuses (timeout(1) and env(1) conventions; smartvm-run(8)).
+constexpr int kCannotStart = 126;
+constexpr int kNoSuchService = 127;
+
+int usage_error(const std::string& msg) {
+  std::fprintf(stderr, "smartvm-run: %s\nTry 'smartvm-run --help'.\n", msg.c_str());
+  return 2;
+}
+
+void print(const Diagnostics& ds) {
+  for (const Diagnostic& d : ds) std::fprintf(stderr, "%s\n", d.format().c_str());
+}
+
+std::string requesting_user() {
+  if (passwd* pw = getpwuid(getuid())) return pw->pw_name;
+  return std::to_string(getuid());
+}
+
+// Unique enough to name a domain on this node: the time and our pid.
+std::string generated_job_id() {
+  char stamp[32];
+  time_t now = time(nullptr);
+  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::gmtime(&now));
+  return std::string(stamp) + "-" + std::to_string(getpid());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ParsedRunOptions parsed = parse_run_options(std::vector<std::string>(argv + 1, argv + argc));
+  switch (parsed.action) {
+    case ParsedRunOptions::Action::help: std::fputs(run_usage_text(), stdout); return 0;
+    case ParsedRunOptions::Action::version: std::printf("smartvm-run %s\n", kVersion); return 0;
+    case ParsedRunOptions::Action::usage_error: return usage_error(parsed.error);
+    case ParsedRunOptions::Action::run: break;
+  }
+  const RunOptions& o = parsed.options;
+  if (o.check) {
+    Diagnostics ds = check_catalog(o.catalog);
+    print(ds);
+    return has_errors(ds) ? 1 : 0;
+  }
+
+  LoadedService loaded;
+  if (!o.service.empty()) {
+    struct stat st {};
+    if (valid_service_name(o.service) && stat((o.catalog + "/" + o.service + ".ini").c_str(), &st) != 0) {
+      std::fprintf(stderr, "smartvm-run: no service \"%s\" in %s\n", o.service.c_str(), o.catalog.c_str());
+      return kNoSuchService;
+    }
+    loaded = load_service(o.catalog, o.service);
+  } else {
+    loaded = load_service_file(o.appliance, "appliance");
+  }
+  print(loaded.diagnostics);
+  if (!loaded.ok()) return kCannotStart;
+  auto request = resolve_request(loaded.service, o, requesting_user(), generated_job_id());
+  if (!request) {
+    std::fprintf(stderr, "smartvm-run: %s\n", request.error().message.c_str());
+    return kCannotStart;
+  }
+  if (!o.dry_run) {
+    std::fprintf(stderr,
+                 "smartvm-run: this version checks catalogs and plans jobs (--check, --dry-run); starting the VM "
+                 "is not in it yet\n");
+    return kCannotStart;
+  }
+  const Service& s = loaded.service;
+  std::string dir = "/run/smartvm/jobs/" + request->job_id;
+  DomainPlan plan;
+  plan.name = domain_name_for(request->job_id);
+  plan.vcpus = request->cores;
+  plan.memory_kib = request->memory_bytes >> 10;
+  plan.kernel = s.kernel;
+  plan.initrd = s.initrd;
+  plan.cmdline = s.cmdline;
+  plan.overlay = dir + "/disk.qcow2";
+  plan.context_iso = dir + "/context.iso";
+  plan.network = s.network;
+  plan.tap_name = "smv" + std::to_string(getpid());
+  plan.console_socket = dir + "/console.sock";
+  plan.status_socket = dir + "/status.sock";
+  plan.service = s.name;
+  plan.job_id = request->job_id;
+  plan.owner = request->owner;
+  plan.launcher_pid = getpid();
+  std::printf("# appliance.ini of job %s (wall time %lld s)\n%s\n# domain\n%s", request->job_id.c_str(),
+              static_cast<long long>(request->wall_time.count()), request->appliance.c_str(), domain_xml(plan).c_str());
+  return 0;
+}

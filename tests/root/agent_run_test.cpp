@@ -387,7 +387,8 @@ TEST_CASE("under systemd, a job whose unit systemd does not start fails, and is 
                        "mount -t tmpfs tmpfs /run/systemd 2>/dev/null || { mkdir -p /run/systemd && mount -t tmpfs tmpfs /run/systemd; }; "
                        "mkdir /run/systemd/system && mkdir $CG/" + cg + " || exit 99; "
                        "sh -c \"echo \\$\\$ > $CG/" + cg + "/cgroup.procs && exec $AGENT --context $T/ctx --power none\"; "
-                       "rc=$?; rmdir $CG/" + cg + "; exit $rc",
+                       // Deepest first: an agent that forked the job made cgroups below its own.
+                       "rc=$?; find $CG/" + cg + " -depth -type d -exec rmdir {} +; exit $rc",
                        o);
   INFO(r.err);
   CHECK(r.exit_code == 1);

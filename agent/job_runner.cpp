@@ -118,13 +118,14 @@ class JobRun {
 
     if (settings_.systemd_unit) {
       if (auto runnable = check_executable(); !runnable) return runnable.error();
-      if (auto started = start_unit(devnull.get(), out_w.get(), shared ? out_w.get() : err_w.get()); !started) {
-        // An older systemd that refuses a property, a bus that is not there: the job can still
-        // run, forked by the agent, though inside whatever the agent's unit restricts.
-        log::warning("cannot run the job as a systemd unit (" + started.error().message +
-                     "); forking it, under the agent's own service restrictions");
-        unit_.reset();
-      }
+      // No fallback to forking the job here: under systemd the agent is sandboxed (system call
+      // filters, MemoryDenyWriteExecute, RestrictNamespaces, no CAP_KILL), and a forked job
+      // would inherit all of it, irrevocably. An older systemd that refuses a property (the
+      // unit needs 243) is a setup failure that says so; SMARTVM_CONTAINMENT is the explicit
+      // way to fork under systemd (smartvm-agent(8), THE JOB UNIT).
+      if (auto started = start_unit(devnull.get(), out_w.get(), shared ? out_w.get() : err_w.get()); !started)
+        return started.error().context("cannot run the job as a systemd unit, and it never runs under the agent's "
+                                       "sandbox instead (the unit needs systemd 243 or later)");
     }
     if (!unit_) {
       if (auto forked = start_forked(devnull.get(), out_w.get(), shared ? out_w.get() : err_w.get()); !forked)
@@ -313,8 +314,17 @@ class JobRun {
     FsIdentity as_user(creds_, static_cast<mode_t>(spec_.umask));
     auto [dir, name] = split_parent(rel);
     if (auto d = make_directories_beneath(ws_.root.get(), dir); !d) return d.error().context(key);
-    auto fd = open_beneath(ws_.root.get(), rel, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0666);
+    // O_NONBLOCK: a FIFO (or a device) named like the output would block this open() forever,
+    // with SIGTERM blocked; a FIFO without a reader fails with ENXIO instead. Only a regular
+    // file is an output; the flag goes again before the pump writes to it.
+    auto fd = open_beneath(ws_.root.get(), rel, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_NONBLOCK, 0666);
+    if (!fd && fd.error().code == std::errc::no_such_device_or_address)
+      return make_error(key + ": \"" + rel + "\" is not a regular file (a FIFO?)");
     if (!fd) return fd.error().context(key);
+    struct stat st {};
+    if (fstat(fd->get(), &st) != 0) return os_error(key + ": stat \"" + rel + "\"");
+    if (!S_ISREG(st.st_mode)) return make_error(key + ": \"" + rel + "\" is not a regular file");
+    if (fcntl(fd->get(), F_SETFL, fcntl(fd->get(), F_GETFL) & ~O_NONBLOCK) != 0) return os_error(key + ": " + rel);
     return fd;
   }
 

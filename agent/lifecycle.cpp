@@ -5,6 +5,8 @@
 #include "plan_text.hpp"
 #include "smartvm_version.hpp"
 
+#include <algorithm>
+#include <exception>
 
 namespace smartvm::agent {
 namespace {
@@ -22,12 +24,21 @@ std::string summary(const StatusRecord& r) {
 
 class Run {
  public:
-  Run(const Options& o, System& sys) : o_(o), sys_(sys) {
+  Run(const Options& o, System& sys, const Limits& limits) : o_(o), sys_(sys), limits_(limits) {
     result_.power = o.power.value_or(PowerAction::poweroff);
   }
 
   AgentResult run() {
-    int code = steps();
+    // Whatever blocks the agent (a server that stops answering, a helper, the kernel), the VM
+    // must end: past each part's bound the watchdog carries out the power action itself.
+    if (!o_.dry_run) sys_.arm_watchdog(limits_.setup + limits_.watchdog_margin, result_.power);
+    int code = 1;
+    try {
+      code = steps();
+    } catch (const std::exception& e) {
+      // A bug of ours must not keep the VM up: say so, and go on to the power action.
+      log::error(std::string("internal error: ") + e.what());
+    }
     result_.exit_code = code;
     if (!o_.dry_run) {
       // Every outcome, setup failures that never reached the repository included.
@@ -35,6 +46,7 @@ class Run {
         if (auto r = sys_.send_status_to_host(*result_.status); !r)
           log::warning("the host did not get the status record: " + r.error().message);
       power_off();
+      sys_.arm_watchdog(std::chrono::seconds(0), result_.power);
     }
     return result_;
   }
@@ -68,6 +80,7 @@ class Run {
       (d.severity == Diagnostic::Severity::error ? log::error : log::warning)(d.format());
     spec_ = loaded.spec;
     result_.power = o_.power.value_or(spec_.power);
+    if (!o_.dry_run) sys_.arm_watchdog(setup_left() + limits_.watchdog_margin, result_.power);
     if (!loaded.ok()) return setup_failed("read context", make_error(doc->filename() + " is not valid (see above)"));
     auto creds = sys_.resolve_credentials(spec_);
     if (o_.dry_run) {
@@ -93,21 +106,34 @@ class Run {
     return code;
   }
 
+  // What is left of the setup's time (at least a second, so that a bound stays a bound).
+  std::chrono::seconds setup_left() {
+    return std::max(limits_.setup - sys_.elapsed(), std::chrono::seconds(1));
+  }
+
+  // Each attempt is bounded, and together they end within the setup's limit: the unit's
+  // TimeoutStartSec would otherwise stop the agent, which then takes no power action.
   Result<void> mount_repository() {
     const RepositorySpec& repo = spec_.repository;
     Result<void> r;
+    auto out_of_time = [&](unsigned done) {
+      return r.error().context("gave up after " + std::to_string(done) + " of " + std::to_string(repo.attempts) +
+                               " attempts, at the setup's limit of " + std::to_string(limits_.setup.count()) + " s");
+    };
     for (unsigned attempt = 1; attempt <= repo.attempts; ++attempt) {
       if (attempt > 1) {
         auto delay = retry_delay_before(attempt, repo.retry_delay);
+        if (sys_.elapsed() + delay >= limits_.setup) return out_of_time(attempt - 1);
         log::warning("mounting the repository failed (attempt " + std::to_string(attempt - 1) + " of " +
                      std::to_string(repo.attempts) + "): " + r.error().message + "; retrying in " +
                      std::to_string(delay.count()) + " s");
         if (!sys_.sleep(delay)) return make_error("stopped while waiting to retry");
       }
+      if (sys_.elapsed() >= limits_.setup) return out_of_time(attempt - 1);
       sys_.notify_step("mounting the repository " + repo.source + " (attempt " + std::to_string(attempt) + ")");
-      r = sys_.mount_repository(repo);
+      r = sys_.mount_repository(repo, std::min(limits_.mount_attempt, limits_.setup - sys_.elapsed()));
       if (r) return r;
-      if (sys_.stop_requested()) break;
+      if (sys_.stop_requested()) return r;
     }
     return r.error().context("gave up after " + std::to_string(repo.attempts) + " attempts");
   }
@@ -127,8 +153,17 @@ class Run {
       rec.error = "stopped before the job started";
     } else {
       sys_.notify_step("running the job");
+      // The job's own timeout bounds it, when it has one; the event loop enforces it, and the
+      // watchdog stands in when that loop is blocked (an output write to a hung server).
+      sys_.arm_watchdog(spec_.timeout.count() > 0 ? spec_.timeout + spec_.kill_grace + limits_.watchdog_margin
+                                                  : std::chrono::seconds(0),
+                        result_.power);
       rec = sys_.run_job(spec_, creds, **ws);
     }
+    // After a stop request nothing of ours powers the VM off (see power_off()).
+    bool stopping = rec.state == JobState::cancelled || sys_.stop_requested();
+    sys_.arm_watchdog(stopping ? std::chrono::seconds(0) : limits_.wrap_up + spec_.power_delay + limits_.watchdog_margin,
+                      result_.power);
     rec.agent_version = kVersion;
     result_.status = rec;
     log::notice("job finished: " + summary(rec));
@@ -171,6 +206,7 @@ class Run {
 
   const Options& o_;
   System& sys_;
+  const Limits& limits_;
   JobSpec spec_;
   AgentResult result_;
 };
@@ -182,8 +218,8 @@ std::chrono::seconds retry_delay_before(unsigned attempt, std::chrono::seconds r
   return retry_delay * (1 << doublings);
 }
 
-AgentResult run_agent(const Options& options, System& system) {
-  return Run(options, system).run();
+AgentResult run_agent(const Options& options, System& system, const Limits& limits) {
+  return Run(options, system, limits).run();
 }
 
 }  // namespace smartvm::agent

@@ -19,7 +19,16 @@ struct AgentResult {
   std::string plan;                           // what a dry run would do
 };
 
-AgentResult run_agent(const Options& options, System& system);
+// How long each part of a run may take. The unit's TimeoutStartSec (20 min) is above
+// setup + watchdog_margin, so that the agent's own bound, then its watchdog, act first.
+struct Limits {
+  std::chrono::seconds setup{15 * 60};          // from the start until the job runs
+  std::chrono::seconds mount_attempt{60};       // one repository mount attempt
+  std::chrono::seconds wrap_up{5 * 60};         // recording, unmounting, the power request
+  std::chrono::seconds watchdog_margin{2 * 60};  // past a bound before the watchdog acts
+};
+
+AgentResult run_agent(const Options& options, System& system, const Limits& limits = {});
 
 // The delay before repository mount attempt `attempt` (2, 3, ...): retry_delay, doubling
 // after each failure, at most 8 times retry_delay.

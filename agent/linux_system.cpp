@@ -12,6 +12,7 @@
 #include "systemd_lazy.hpp"
 
 #include <signal.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -28,18 +29,58 @@ void notify(const std::string& state) {
   if (const systemd::Api* sd = systemd::api()) sd->notify(0, state.c_str());
 }
 
+// How long a context image's mount may take (a loop device; nothing on the network).
+constexpr std::chrono::seconds kContextMountLimit{60};
+// How long the repository's data may take to reach its server before the unmount is forced.
+constexpr std::chrono::seconds kRepositorySyncLimit{60};
+
+sigset_t stop_signals() {
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGINT);
+  return stop;
+}
+
+// NFS options that bound one mount attempt unless the context chose otherwise: mount.nfs
+// tries once (retry=0; by default it retries for 2 minutes, longer than the agent's attempt
+// may take) and each request is retried after 10 s (timeo=100; 60 s by default over TCP).
+// The agent's attempts and retry_delay do the retrying, with a message for each.
+std::string bounded_nfs_options(const std::string& options) {
+  auto has = [&options](const std::string& name) {
+    for (size_t at = 0; at <= options.size();) {
+      size_t end = options.find(',', at);
+      if (end == std::string::npos) end = options.size();
+      std::string item = options.substr(at, end - at);
+      if (item == name || item.rfind(name + "=", 0) == 0) return true;
+      at = end + 1;
+    }
+    return false;
+  };
+  std::string out = options;
+  for (const char* o : {"retry=0", "timeo=100"}) {
+    std::string name(o, std::string_view(o).find('='));
+    if (!has(name)) out += (out.empty() ? "" : ",") + std::string(o);
+  }
+  return out;
+}
+
 }  // namespace
 
-LinuxSystem::LinuxSystem(LinuxSystemSettings settings) : settings_(std::move(settings)) {}
+LinuxSystem::LinuxSystem(LinuxSystemSettings settings)
+    : settings_(std::move(settings)),
+      watchdog_([this](PowerAction a, std::chrono::seconds limit, const std::string& step) {
+        watchdog_expired(a, limit, step);
+      }) {
+  sigset_t stop = stop_signals();
+  stop_fd_.reset(signalfd(-1, &stop, SFD_CLOEXEC | SFD_NONBLOCK));
+}
 
 LinuxSystem::~LinuxSystem() { unmount_context(); }
 
 bool LinuxSystem::wait_for_stop(std::chrono::milliseconds d) {
   // SIGTERM and SIGINT are blocked outside the job's run; take them here.
-  sigset_t stop;
-  sigemptyset(&stop);
-  sigaddset(&stop, SIGTERM);
-  sigaddset(&stop, SIGINT);
+  sigset_t stop = stop_signals();
   timespec ts{static_cast<time_t>(d.count() / 1000), static_cast<long>(d.count() % 1000) * 1000000};
   int sig = sigtimedwait(&stop, nullptr, &ts);
   if (sig > 0) {
@@ -69,7 +110,7 @@ Result<std::string> LinuxSystem::mount_context(const std::string& source) {
   std::string dir = settings_.runtime_dir + "/context.XXXXXX";
   if (!mkdtemp(dir.data())) return os_error("create a mount point in " + settings_.runtime_dir);
   // An image file gets a loop device from libmount, released again at unmount (autoclear).
-  if (auto r = mount_filesystem({source, dir, "", "", true, false}); !r) {
+  if (auto r = mount_filesystem_within({source, dir, "", "", true, false}, kContextMountLimit, stop_fd_.get()); !r) {
     rmdir(dir.c_str());
     return r.error();
   }
@@ -86,11 +127,14 @@ void LinuxSystem::unmount_context() {
 
 Result<Credentials> LinuxSystem::resolve_credentials(const JobSpec& spec) { return lookup_credentials(spec); }
 
-Result<void> LinuxSystem::mount_repository(const RepositorySpec& repo) {
+Result<void> LinuxSystem::mount_repository(const RepositorySpec& repo, std::chrono::seconds limit) {
   if (auto r = make_directories(repo.mountpoint); !r) return r.error();
   MountRequest req{repo.source, repo.mountpoint, "", repo.options, false, false};
   switch (repo.type) {
-    case RepositoryType::nfs: req.type = "nfs"; break;
+    case RepositoryType::nfs:
+      req.type = "nfs";
+      req.options = bounded_nfs_options(req.options);
+      break;
     case RepositoryType::ninep:
       req.type = "9p";
       if (req.options.find("trans=") == std::string::npos)
@@ -100,11 +144,18 @@ Result<void> LinuxSystem::mount_repository(const RepositorySpec& repo) {
     case RepositoryType::bind: req.bind = true; break;
     case RepositoryType::none: return {};
   }
-  return mount_filesystem(req);
+  auto r = mount_filesystem_within(req, limit, stop_fd_.get());
+  if (!r && r.error().code == std::errc::operation_canceled) stop_requested();  // takes the signal
+  return r;
 }
 
 Result<void> LinuxSystem::unmount_repository(const RepositorySpec& repo) {
-  sync();
+  // The repository only: a global sync() also waits for every other filesystem, and for
+  // good on a hard NFS mount whose server went away. The status file is durable already.
+  if (auto synced = sync_filesystem_within(repo.mountpoint, kRepositorySyncLimit); !synced) {
+    log::warning(synced.error().message + "; forcing the unmount");
+    return force_unmount_filesystem(repo.mountpoint);
+  }
   return unmount_filesystem(repo.mountpoint);
 }
 
@@ -140,7 +191,34 @@ Result<void> LinuxSystem::power(PowerAction action, std::chrono::seconds delay) 
   return {};
 }
 
+std::chrono::seconds LinuxSystem::elapsed() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_);
+}
+
+void LinuxSystem::arm_watchdog(std::chrono::seconds limit, PowerAction action) { watchdog_.arm(limit, action); }
+
+void LinuxSystem::watchdog_expired(PowerAction action, std::chrono::seconds limit, const std::string& step) {
+  // A stop request (the VM's shutdown, an administrator) leaves the VM to whoever asked,
+  // whether the main thread took the signal already or could not, being blocked.
+  sigset_t pending;
+  sigpending(&pending);
+  if (stop_ || sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGINT) == 1) {
+    log::error("the agent is stuck (" + step + ") past its limit of " + std::to_string(limit.count()) +
+               " s, and was asked to stop: no power action of its own");
+    return;
+  }
+  if (action == PowerAction::none) {
+    log::error("the agent is stuck (" + step + ") past its limit of " + std::to_string(limit.count()) +
+               " s; the power action is none: leaving the VM running");
+    return;
+  }
+  log::error("the agent is stuck (" + step + ") past its limit of " + std::to_string(limit.count()) +
+             " s: carrying out the power action " + to_string(action) + " regardless");
+  if (auto r = power(action, std::chrono::seconds(0)); !r) log::error(r.error().message);
+}
+
 void LinuxSystem::notify_step(const std::string& step) {
+  watchdog_.step(step);
   // The time since the agent started, so that a console log shows where a slow boot went.
   char at[32];
   std::snprintf(at, sizeof at, "[%8.1f ms] ",

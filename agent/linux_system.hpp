@@ -4,7 +4,10 @@
 #include "job_runner.hpp"
 #include "smartvm_version.hpp"
 #include "system.hpp"
+#include "unique_fd.hpp"
+#include "watchdog.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <string>
 
@@ -27,7 +30,7 @@ class LinuxSystem : public System {
   Result<std::string> mount_context(const std::string& source) override;
   void unmount_context() override;
   Result<Credentials> resolve_credentials(const JobSpec& spec) override;
-  Result<void> mount_repository(const RepositorySpec& repo) override;
+  Result<void> mount_repository(const RepositorySpec& repo, std::chrono::seconds limit) override;
   Result<void> unmount_repository(const RepositorySpec& repo) override;
   Result<std::unique_ptr<Workspace>> prepare_workspace(const JobSpec& spec, const Credentials& creds) override;
   StatusRecord run_job(const JobSpec& spec, const Credentials& creds, Workspace& ws) override;
@@ -37,14 +40,20 @@ class LinuxSystem : public System {
   bool sleep(std::chrono::seconds d) override;
   bool stop_requested() override;
   void notify_step(const std::string& step) override;
+  std::chrono::seconds elapsed() override;
+  void arm_watchdog(std::chrono::seconds limit, PowerAction action) override;
 
  private:
   bool wait_for_stop(std::chrono::milliseconds d);
+  void watchdog_expired(PowerAction action, std::chrono::seconds limit, const std::string& step);
 
   LinuxSystemSettings settings_;
   std::string context_mount_;  // "" when the context is a directory used as it is
-  bool stop_ = false;
+  std::atomic<bool> stop_ = false;  // read by the watchdog's thread too
+  // Readable while a stop signal is pending (they are blocked): a bounded mount waits on it.
+  UniqueFd stop_fd_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  Watchdog watchdog_;  // last: its thread may call back into the members above
 };
 
 }  // namespace smartvm::agent

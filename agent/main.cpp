@@ -3,29 +3,51 @@
 #include "lifecycle.hpp"
 #include "linux_system.hpp"
 #include "log.hpp"
+#include "power.hpp"
 #include "smartvm_version.hpp"
 
 #include <signal.h>
 
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <string_view>
 
-int main(int argc, char** argv) {
-  using namespace smartvm;
-  using namespace smartvm::agent;
-  log::init("smartvm-agent");
+namespace {
 
-  ParsedOptions parsed = parse_options(std::vector<std::string>(argv + 1, argv + argc));
-  switch (parsed.action) {
-    case ParsedOptions::Action::help: std::fputs(usage_text(), stdout); return 0;
-    case ParsedOptions::Action::version: std::printf("smartvm-agent %s\n", kVersion); return 0;
-    case ParsedOptions::Action::usage_error:
-      std::fprintf(stderr, "smartvm-agent: %s\nTry 'smartvm-agent --help'.\n", parsed.error.c_str());
-      return 2;
-    case ParsedOptions::Action::run: break;
+using namespace smartvm;
+using namespace smartvm::agent;
+
+// SMARTVM_LIMITS="setup=900,mount_attempt=60,wrap_up=300,watchdog_margin=120" (seconds, any
+// subset): for tests and for guests whose network is known to be slow; smartvm-agent(8).
+Result<Limits> limits_from(const char* text) {
+  Limits l;
+  if (!text) return l;
+  std::string_view rest(text);
+  while (!rest.empty()) {
+    std::string_view item = rest.substr(0, rest.find(','));
+    rest.remove_prefix(std::min(rest.size(), item.size() + 1));
+    std::string_view name = item.substr(0, item.find('='));
+    std::string_view value = item.substr(std::min(item.size(), name.size() + 1));
+    long secs = 0;
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), secs);
+    std::chrono::seconds* field = name == "setup" ? &l.setup : name == "mount_attempt" ? &l.mount_attempt
+                                : name == "wrap_up" ? &l.wrap_up : name == "watchdog_margin" ? &l.watchdog_margin : nullptr;
+    if (!field || ec != std::errc() || end != value.data() + value.size() || secs <= 0)
+      return make_error("SMARTVM_LIMITS: \"" + std::string(item) +
+                        "\" is not NAME=SECONDS with NAME setup, mount_attempt, wrap_up or watchdog_margin");
+    *field = std::chrono::seconds(secs);
   }
-  if (parsed.options.verbose) log::set_max_level(log::Level::debug);
+  return l;
+}
+
+int run(const Options& options) {
+  auto limits = limits_from(std::getenv("SMARTVM_LIMITS"));
+  if (!limits) {
+    std::fprintf(stderr, "smartvm-agent: %s\n", limits.error().message.c_str());
+    return 2;
+  }
 
   // A stop request (the VM shutting down) is taken synchronously during setup and by the
   // job runner's event loop while the job runs; blocking both signals makes none get lost.
@@ -36,7 +58,7 @@ int main(int argc, char** argv) {
   sigprocmask(SIG_BLOCK, &stop, nullptr);
 
   LinuxSystemSettings settings;
-  settings.context_wait = parsed.options.context_wait;
+  settings.context_wait = options.context_wait;
   if (const char* rd = std::getenv("RUNTIME_DIRECTORY"); rd && *rd) settings.runtime_dir = rd;
   // SMARTVM_STATUS_PORT: where to send the record instead of the virtio port (tests; smartvm-agent(8)).
   if (const char* port = std::getenv("SMARTVM_STATUS_PORT"); port && *port) settings.status_port = port;
@@ -49,7 +71,41 @@ int main(int argc, char** argv) {
   if (settings.runner.systemd_unit) settings.runner.own_unit = JobUnit::own_unit();
   settings.runner.use_cgroup = containment != "subreaper";
   LinuxSystem system(settings);
-  AgentResult result = run_agent(parsed.options, system);
+  AgentResult result = run_agent(options, system, *limits);
   std::fputs(result.plan.c_str(), stdout);
   return result.exit_code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  log::init("smartvm-agent");
+
+  ParsedOptions parsed = parse_options(std::vector<std::string>(argv + 1, argv + argc));
+  switch (parsed.action) {
+    case ParsedOptions::Action::help: std::fputs(usage_text(), stdout); return 0;
+    case ParsedOptions::Action::version: std::printf("smartvm-agent %s\n", kVersion); return 0;
+    case ParsedOptions::Action::usage_error:
+      std::fprintf(stderr, "smartvm-agent: %s\nTry 'smartvm-agent --help'.\n", parsed.error.c_str());
+      return 2;
+    case ParsedOptions::Action::run: break;
+  }
+  if (parsed.options.verbose) log::set_max_level(log::Level::debug);
+  // Past the lifecycle's own catch (setting up, the power action itself) the VM must still
+  // end. Exit status 70 (EX_SOFTWARE) also makes the unit fail, and its FailureAction powers
+  // off should this attempt not.
+  try {
+    return run(parsed.options);
+  } catch (const std::exception& e) {
+    log::error(std::string("internal error: ") + e.what());
+  } catch (...) {
+    log::error("internal error");
+  }
+  PowerAction action = parsed.options.power.value_or(PowerAction::poweroff);
+  sigset_t pending;
+  sigpending(&pending);
+  bool stopping = sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGINT) == 1;
+  if (!parsed.options.dry_run && !stopping && action != PowerAction::none)
+    if (auto r = request_power_action(action, std::chrono::seconds(0)); !r) log::error(r.error().message);
+  return 70;
 }

@@ -1,13 +1,21 @@
 #include "mounts.hpp"
 
-#include <libmount/libmount.h>
-#include <sys/mount.h>
+#include "unique_fd.hpp"
+
 #include <fcntl.h>
+#include <libmount/libmount.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
-#include <sys/stat.h>
+#include <cstring>
+#include <future>
 #include <memory>
 #include <thread>
 
@@ -88,6 +96,118 @@ Result<void> mount_filesystem(const MountRequest& req) {
   // A read-only bind mount needs a remount to become read-only on older kernels; libmount
   // does that itself since util-linux 2.27.
   return {};
+}
+
+namespace {
+
+// The mounting child's report: its error's errno (0 = mounted), then the message.
+[[noreturn]] void report_and_exit(int fd, const Result<void>& r) {
+  int err = r ? 0 : (r.error().code ? r.error().code.value() : EIO);
+  std::string out(reinterpret_cast<const char*>(&err), sizeof err);
+  if (!r) out += r.error().message;
+  for (size_t done = 0; done < out.size();) {
+    ssize_t n = write(fd, out.data() + done, out.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+  _exit(r ? 0 : 1);
+}
+
+}  // namespace
+
+Result<void> mount_filesystem_within(const MountRequest& req, std::chrono::milliseconds limit, int stop_fd) {
+  std::string what = "mount " + req.source + " on " + req.target;
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) != 0) return os_error(what + ": create a pipe");
+  UniqueFd report(p[0]), report_w(p[1]);
+  // fork() of a process that may have a second thread (the agent's watchdog): glibc makes
+  // malloc usable in the child, and libmount needs nothing else that thread could hold.
+  pid_t pid = fork();
+  if (pid < 0) return os_error(what + ": fork");
+  if (pid == 0) {
+    setpgid(0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    report_and_exit(report_w.get(), mount_filesystem(req));
+  }
+  setpgid(pid, pid);  // as the child does: whichever runs first, the group exists for kill()
+  report_w.reset();
+
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  std::string answer;
+  const char* gave_up = nullptr;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      gave_up = "no answer";
+      break;
+    }
+    pollfd fds[2] = {{report.get(), POLLIN, 0}, {stop_fd, POLLIN, 0}};
+    int n = poll(fds, stop_fd >= 0 ? 2 : 1, static_cast<int>(std::min<long>(left.count(), 60000)));
+    if (n < 0 && errno != EINTR) return os_error(what + ": wait for the mount");
+    if (n <= 0) continue;
+    if (fds[0].revents) {
+      char buf[1024];
+      ssize_t got = read(report.get(), buf, sizeof buf);
+      if (got > 0) {
+        answer.append(buf, static_cast<size_t>(got));
+        continue;
+      }
+      if (got < 0 && errno == EINTR) continue;
+      break;  // EOF: the child is done
+    }
+    if (stop_fd >= 0 && fds[1].revents) {
+      gave_up = "stopped";
+      break;
+    }
+  }
+  if (gave_up) {
+    // The child and the helpers it started; a process stuck in the kernel goes when it can
+    // (reaped by whoever waits next, or at the agent's exit).
+    kill(-pid, SIGKILL);
+    char c;
+    pollfd eof{report.get(), POLLIN, 0};
+    if (poll(&eof, 1, 1000) > 0 && read(report.get(), &c, 1) == 0) waitpid(pid, nullptr, 0);
+    if (std::strcmp(gave_up, "stopped") == 0) return Error{what + ": stopped", std::make_error_code(std::errc::operation_canceled)};
+    return Error{what + ": no answer within " + std::to_string((limit.count() + 999) / 1000) + " s; the mount was stopped",
+                 std::make_error_code(std::errc::timed_out)};
+  }
+  int st = 0;
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  int err = 0;
+  if (answer.size() < sizeof err)
+    return Error{what + ": the mounting process ended without an answer (status " + std::to_string(st) + ")",
+                 std::make_error_code(std::errc::io_error)};
+  std::memcpy(&err, answer.data(), sizeof err);
+  if (err == 0) return {};
+  return Error{answer.substr(sizeof err), std::error_code(err, std::generic_category())};
+}
+
+Result<void> sync_filesystem_within(const std::string& path, std::chrono::seconds limit) {
+  // Both the thread and the waiter hold the result; the waiter may leave first.
+  auto done = std::make_shared<std::promise<int>>();
+  std::future<int> result = done->get_future();
+  std::thread([path, done] {
+    int err = 0;
+    int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || syncfs(fd) != 0) err = errno;
+    if (fd >= 0) close(fd);
+    done->set_value(err);
+  }).detach();
+  if (result.wait_for(limit) != std::future_status::ready)
+    return Error{"sync " + path + ": not done within " + std::to_string(limit.count()) + " s (the server does not answer?)",
+                 std::make_error_code(std::errc::timed_out)};
+  if (int err = result.get(); err != 0) return os_error("sync " + path, err);
+  return {};
+}
+
+Result<void> force_unmount_filesystem(const std::string& target) {
+  if (umount2(target.c_str(), MNT_FORCE | UMOUNT_NOFOLLOW) == 0) return {};
+  int err = errno;
+  if (umount2(target.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) == 0)
+    return make_error("unmount " + target + ": forced unmount failed (" + std::strerror(err) + "); detached lazily");
+  return os_error("unmount " + target);
 }
 
 Result<void> unmount_filesystem(const std::string& target) {

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <future>
 #include <memory>
 #include <thread>
 
@@ -21,6 +22,21 @@ struct BusDeleter {
   }
 };
 using BusPtr = std::unique_ptr<sd_bus, BusDeleter>;
+
+// sync(2) before a reboot(2) that nothing else will precede with one, waited for a bounded
+// time: a hard NFS mount whose server went away would hold it (and the VM) forever.
+constexpr std::chrono::seconds kSyncLimit{10};
+
+void sync_within(std::chrono::seconds limit) {
+  auto done = std::make_shared<std::promise<void>>();
+  std::future<void> synced = done->get_future();
+  std::thread([done] {
+    sync();
+    done->set_value();
+  }).detach();
+  if (synced.wait_for(limit) != std::future_status::ready)
+    log::warning("sync(2) did not end within " + std::to_string(limit.count()) + " s; going on without it");
+}
 
 }  // namespace
 
@@ -38,7 +54,8 @@ Result<PowerOutcome> request_power_action(PowerAction action, std::chrono::secon
                       ": this machine reports no hypervisor (run with --power none by hand; "
                       "SMARTVM_POWER_ANYWHERE=1 overrides)");
   if (delay.count() > 0) std::this_thread::sleep_for(delay);
-  sync();
+  // No sync(2) before the bus paths: logind and systemd shut down in order, unmounting (and
+  // so syncing) every filesystem; the agent synced the repository before unmounting it.
 
   const char* logind_method = action == PowerAction::poweroff ? "PowerOff" : action == PowerAction::reboot ? "Reboot" : "Halt";
   const char* target = action == PowerAction::poweroff ? "poweroff.target" : action == PowerAction::reboot ? "reboot.target" : "halt.target";
@@ -63,6 +80,7 @@ Result<PowerOutcome> request_power_action(PowerAction action, std::chrono::secon
     why = std::string("no system bus: ") + strerror(-r);
   }
   log::notice("power action through D-Bus impossible (" + why + "); calling reboot(2)");
+  sync_within(kSyncLimit);
   int cmd = action == PowerAction::poweroff ? RB_POWER_OFF : action == PowerAction::reboot ? RB_AUTOBOOT : RB_HALT_SYSTEM;
   reboot(cmd);
   return os_error(std::string("power action ") + to_string(action) + " failed (" + why + "); reboot(2)");

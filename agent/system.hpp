@@ -44,7 +44,8 @@ class System {
 
   virtual Result<Credentials> resolve_credentials(const JobSpec& spec) = 0;
 
-  virtual Result<void> mount_repository(const RepositorySpec& repo) = 0;
+  // One attempt, given at most `limit`: a mount that takes longer is stopped, an error.
+  virtual Result<void> mount_repository(const RepositorySpec& repo, std::chrono::seconds limit) = 0;
   virtual Result<void> unmount_repository(const RepositorySpec& repo) = 0;
 
   // Creates the workdir, proves the repository writable, reserves the status file.
@@ -65,6 +66,12 @@ class System {
   virtual bool stop_requested() = 0;
   // Tells systemd (and the log) which step the agent is in.
   virtual void notify_step(const std::string& step) = 0;
+  // Time since the agent started.
+  virtual std::chrono::seconds elapsed() = 0;
+  // Arms the watchdog: unless disarmed or re-armed within `limit` (counted from now), it
+  // carries out `action` itself, whatever the agent is blocked in (a hung server, the
+  // kernel), unless the agent was asked to stop. A limit of 0 disarms it.
+  virtual void arm_watchdog(std::chrono::seconds limit, PowerAction action) = 0;
 };
 
 }  // namespace smartvm::agent

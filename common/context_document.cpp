@@ -1,7 +1,10 @@
 #include "context_document.hpp"
 
 #include "small_file.hpp"
+#include "unique_fd.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -54,6 +57,18 @@ bool parse_value(std::string_view text, size_t& pos, int& line, std::string& out
     }
   }
   return true;
+}
+
+// The context document, refusing anything but a regular file: a FIFO named appliance.ini
+// would block open() (and the agent, with SIGTERM blocked) forever, a device read forever.
+// O_NONBLOCK makes the open return (it means nothing to a regular file's reads).
+Result<std::string> read_document(const std::string& path) {
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+  if (!fd.valid()) return os_error("open " + path);
+  struct stat st {};
+  if (fstat(fd.get(), &st) != 0) return os_error("stat " + path);
+  if (!S_ISREG(st.st_mode)) return make_error(path + ": not a regular file");
+  return read_small_fd(fd.get(), path);
 }
 
 }  // namespace
@@ -125,12 +140,12 @@ IniDocument parse_context_sh(std::string_view text, std::string filename) {
 Result<IniDocument> read_context_document(const std::string& dir) {
   std::string ini = dir + "/appliance.ini", sh = dir + "/context.sh";
   if (access(ini.c_str(), F_OK) == 0) {
-    auto text = read_small_file(ini);
+    auto text = read_document(ini);
     if (!text) return text.error();
     return IniDocument::parse(*text, ini);
   }
   if (access(sh.c_str(), F_OK) == 0) {
-    auto text = read_small_file(sh);
+    auto text = read_document(sh);
     if (!text) return text.error();
     return parse_context_sh(*text, sh);
   }

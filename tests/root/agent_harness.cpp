@@ -21,6 +21,9 @@ void AgentScenario::write_job(const std::string& job_sections, const std::string
                                               "\nmountpoint = " + mountpoint().string() + "\n" + repository_extra);
 }
 
+// --kill-child: a test that overruns kills unshare by its PID; the namespace's init (and so
+// everything in it) goes with it instead of running on.
+
 namespace {
 
 // The agent in these tests lives in a private mount namespace: a job started by the host's
@@ -34,7 +37,7 @@ void contain_as_child(ProcessOptions& opts) {
 }  // namespace
 
 ProcessResult AgentScenario::run(std::vector<std::string> extra_args, ProcessOptions opts) const {
-  std::vector<std::string> argv{"/usr/bin/unshare", "--mount", "--pid", "--fork", "--mount-proc",
+  std::vector<std::string> argv{"/usr/bin/unshare", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc",
                                 "--propagation", "private", agent_path()};
   bool has_power = false, by_label = false;
   for (const auto& a : extra_args) {
@@ -54,7 +57,7 @@ ProcessResult AgentScenario::run_shell(const std::string& shell, ProcessOptions 
   opts.env.push_back("T=" + tmp_.path().string());
   opts.env.push_back("RUNTIME_DIRECTORY=" + (tmp_ / "run").string());
   contain_as_child(opts);
-  return run_process({"/usr/bin/unshare", "--mount", "--pid", "--fork", "--mount-proc", "--propagation", "private",
+  return run_process({"/usr/bin/unshare", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc", "--propagation", "private",
                       "/bin/sh", "-c", shell},
                      opts);
 }

@@ -6,6 +6,7 @@
 
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 
@@ -186,6 +187,39 @@ TEST_CASE("a command that cannot be executed is a recorded setup failure", "[roo
   CHECK(st->error == "start job: execute the command /no/such/program: No such file or directory");
 }
 
+TEST_CASE("a FIFO where an output goes is a setup failure naming it, not a hang", "[root][agent]") {
+  REQUIRE_ROOT();
+  AgentScenario s;
+  s.write_job(std::string(kNobodyJob) + "command = /bin/true\n");
+  // The job's user's own FIFO, in its own workdir.
+  std::filesystem::create_directories(s.repo() / "job");
+  REQUIRE(mkfifo((s.repo() / "job/stdout.log").c_str(), 0600) == 0);
+  for (const char* p : {"job", "job/stdout.log"}) REQUIRE(chown((s.repo() / p).c_str(), 65534, 65534) == 0);
+  ProcessOptions o;
+  o.limit = std::chrono::seconds(20);  // the old agent blocked in open() for good
+  auto r = s.run({}, o);
+  INFO(r.err);
+  CHECK(!r.timed_out);
+  CHECK(r.exit_code == 1);
+  auto st = s.status();
+  REQUIRE(st);
+  CHECK(st->state == JobState::setup_failed);
+  CHECK(st->error == "start job: [job] stdout: \"job/stdout.log\" is not a regular file (a FIFO?)");
+}
+
+TEST_CASE("a FIFO named appliance.ini is a clear error, not a hang", "[root][agent]") {
+  REQUIRE_ROOT();
+  AgentScenario s;
+  REQUIRE(mkfifo((s.context() / "appliance.ini").c_str(), 0644) == 0);
+  ProcessOptions o;
+  o.limit = std::chrono::seconds(20);
+  auto r = s.run({}, o);
+  CHECK(!r.timed_out);
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("setup failed: read context: " + (s.context() / "appliance.ini").string() + ": not a regular file") !=
+        std::string::npos);
+}
+
 TEST_CASE("a missing context is a clear error", "[root][agent]") {
   REQUIRE_ROOT();
   AgentScenario s;
@@ -253,6 +287,127 @@ TEST_CASE("a repository that never mounts fails in bounded time", "[root][agent]
   CHECK(r.err.find("setup failed: mount repository: gave up after 3 attempts: mount " + (s.tmp() / "missing").string()) !=
         std::string::npos);
   CHECK(std::count(r.err.begin(), r.err.end(), '\n') >= 3);
+}
+
+namespace {
+
+// An NFS repository whose mount helper never answers: /usr/sbin/mount.nfs (where libmount
+// looks, through /sbin) is replaced, in the test's mount namespace only, by a script that
+// notes its arguments and sleeps.
+std::string hang_mount_nfs(const AgentScenario& s, const std::string& repository_extra = "") {
+  write_file(s.context() / "appliance.ini", std::string(kNobodyJob) +
+                                                "command = /bin/true\n[repository]\ntype = nfs\nsource = 192.0.2.1:/adr\n"
+                                                "mountpoint = " + s.mountpoint().string() + "\nattempts = 3\nretry_delay = 1\n" +
+                                                repository_extra);
+  write_file(s.tmp() / "mount.nfs", "#!/bin/sh\necho \"$@\" > $T/helper-args\nexec sleep 1000\n");
+  chmod((s.tmp() / "mount.nfs").c_str(), 0755);
+  return "mount --bind $T/mount.nfs /usr/sbin/mount.nfs && ";
+}
+
+}  // namespace
+
+TEST_CASE("a mount helper that hangs is stopped at the attempt's limit, within the setup's", "[root][agent]") {
+  REQUIRE_ROOT();
+  AgentScenario s;
+  std::string prepare = hang_mount_nfs(s);
+  ProcessOptions o;
+  o.env.push_back("SMARTVM_LIMITS=setup=5,mount_attempt=2");
+  o.limit = std::chrono::seconds(30);  // the old agent waited for the helper for good
+  auto r = s.run_shell(prepare + "exec $AGENT --context $T/ctx --power none", o);
+  INFO(r.err);
+  CHECK(!r.timed_out);
+  CHECK(r.exit_code == 1);
+  CHECK(r.seconds < 9);
+  // 2 s, 1 s delay, 2 s: the next delay would pass the 5 s.
+  CHECK(r.err.find("setup failed: mount repository: gave up after 2 of 3 attempts, at the setup's limit of 5 s: mount "
+                   "192.0.2.1:/adr on " + s.mountpoint().string() + ": no answer within 2 s; the mount was stopped") !=
+        std::string::npos);
+  // Each attempt is bounded on the helper's side too, unless the context says otherwise.
+  CHECK(read_file(s.tmp() / "helper-args").find("retry=0,timeo=100") != std::string::npos);
+}
+
+TEST_CASE("SIGTERM during a hung mount ends the agent promptly and without a power action", "[root][agent]") {
+  REQUIRE_ROOT();
+  AgentScenario s;
+  std::string prepare = hang_mount_nfs(s, "options = timeo=50,hard\n");
+  ProcessOptions o;
+  o.limit = std::chrono::seconds(30);
+  // Were a power action taken, reboot(2) would end the namespace.
+  o.env.push_back("DBUS_SYSTEM_BUS_ADDRESS=unix:path=" + (s.tmp() / "no-bus").string());
+  o.while_running = [&s](pid_t unshare_pid) {
+    if (!std::filesystem::exists(s.tmp() / "helper-args")) return true;
+    kill(child_of(unshare_pid), SIGTERM);
+    return false;
+  };
+  auto r = s.run_shell(prepare + "exec $AGENT --context $T/ctx --power poweroff", o);
+  INFO(r.err);
+  CHECK(!r.timed_out);
+  CHECK(r.seconds < 10);
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("setup failed: mount repository: mount 192.0.2.1:/adr on " + s.mountpoint().string() + ": stopped") !=
+        std::string::npos);
+  CHECK(r.err.find("the agent was asked to stop: no power action of its own") != std::string::npos);
+  // The context's own timeo= stays; retry= is still added.
+  std::string args = read_file(s.tmp() / "helper-args");
+  CHECK(args.find("timeo=50,hard,retry=0") != std::string::npos);
+  CHECK(args.find("timeo=100") == std::string::npos);
+}
+
+TEST_CASE("the watchdog carries out the power action when the agent is stuck past its bound", "[root][agent][power]") {
+  REQUIRE_ROOT();
+  AgentScenario s;
+  // The main thread waits 30 s for a label; the setup's bound (1 s + 1 s) passes first.
+  ProcessOptions o;
+  o.env.push_back("SMARTVM_LIMITS=setup=1,watchdog_margin=1");
+  o.env.push_back("DBUS_SYSTEM_BUS_ADDRESS=unix:path=" + (s.tmp() / "no-bus").string());
+  auto r = s.run({"--label", "SMARTVM-NO-SUCH-LABEL", "--context-wait", "30", "--power", "poweroff"}, o);
+  INFO(r.err);
+  CHECK(r.seconds < 15);
+  CHECK(r.err.find("the agent is stuck (finding the context labelled SMARTVM-NO-SUCH-LABEL) past its limit of 2 s: "
+                   "carrying out the power action poweroff regardless") != std::string::npos);
+  // reboot(2) in a PID namespace ends its init (see the power test).
+  CHECK((r.signal == SIGINT || r.exit_code == 128 + SIGINT));
+}
+
+TEST_CASE("under systemd, a job whose unit systemd does not start fails, and is never forked into the agent's sandbox",
+          "[root][agent]") {
+  REQUIRE_ROOT();
+  AgentScenario s;
+  s.write_job(std::string(kNobodyJob) + "command = /bin/sh\nargs = -c 'touch ran'\n");
+  // What the agent takes for "run by systemd as a service": /run/systemd/system, and a
+  // cgroup named like a service in the cgroup2 hierarchy (unified/ on a hybrid host). The
+  // tmpfs over /run/systemd hides any real systemd's socket, the bus address leads nowhere:
+  // systemd "refuses" the unit. The agent moves into the cgroup itself (the namespace's init
+  // stays out, or libsystemd takes that cgroup for the root).
+  std::string cg = "smartvm-test-" + s.tmp().path().filename().string() + ".service";
+  ProcessOptions o;
+  o.env.push_back("SMARTVM_CONTAINMENT=");
+  o.env.push_back("DBUS_SYSTEM_BUS_ADDRESS=unix:path=" + (s.tmp() / "no-bus").string());
+  auto r = s.run_shell("CG=/sys/fs/cgroup/unified; [ -f $CG/cgroup.procs ] || CG=/sys/fs/cgroup; "
+                       "mount -t tmpfs tmpfs /run/systemd 2>/dev/null || { mkdir -p /run/systemd && mount -t tmpfs tmpfs /run/systemd; }; "
+                       "mkdir /run/systemd/system && mkdir $CG/" + cg + " || exit 99; "
+                       "sh -c \"echo \\$\\$ > $CG/" + cg + "/cgroup.procs && exec $AGENT --context $T/ctx --power none\"; "
+                       // Deepest first: an agent that forked the job made cgroups below its own.
+                       "rc=$?; find $CG/" + cg + " -depth -type d -exec rmdir {} +; exit $rc",
+                       o);
+  INFO(r.err);
+  CHECK(r.exit_code == 1);
+  auto st = s.status();
+  REQUIRE(st);
+  CHECK(st->state == JobState::setup_failed);
+  CHECK(st->error.rfind("start job: cannot run the job as a systemd unit, and it never runs under the agent's sandbox "
+                        "instead (the unit needs systemd 243 or later): cannot connect to systemd", 0) == 0);
+  CHECK(!std::filesystem::exists(s.repo() / "job/ran"));
+}
+
+TEST_CASE("a malformed SMARTVM_LIMITS is a usage error naming the item", "[root][agent]") {
+  AgentScenario s;
+  ProcessOptions o;
+  o.env.push_back("SMARTVM_LIMITS=setup=600,mount=soon");
+  auto r = run_process({agent_path(), "--context", s.context().string(), "--power", "none"}, o);
+  CHECK(r.exit_code == 2);
+  CHECK(r.err == "smartvm-agent: SMARTVM_LIMITS: \"mount=soon\" is not NAME=SECONDS with NAME setup, mount_attempt, "
+                 "wrap_up or watchdog_margin\n");
 }
 
 TEST_CASE("a full repository loses output, never the status", "[root][agent]") {

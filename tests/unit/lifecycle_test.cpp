@@ -5,6 +5,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <stdexcept>
+
 
 using namespace smartvm;
 using namespace smartvm::agent;
@@ -20,6 +22,13 @@ class FakeSystem : public System {
   bool find_fails = false, context_fails = false, unknown_user = false, prepare_fails = false, record_fails = false;
   int repository_failures = 0;  // this many mount attempts fail first
   bool stop_after_mount = false;
+  bool job_throws = false;
+  // A clock that moves only when the agent waits: a sleep, or a mount attempt taking
+  // `mount_takes` (an attempt longer than its limit ends at the limit, as a hung one would).
+  std::chrono::seconds clock{0};
+  std::optional<std::chrono::seconds> mount_takes;
+  std::vector<std::chrono::seconds> mount_limits;
+  std::vector<std::string> watchdog;  // "LIMIT ACTION" for each arm_watchdog, apart from calls
   StatusRecord job_result;
   std::optional<StatusRecord> recorded;
 
@@ -45,8 +54,13 @@ class FakeSystem : public System {
     if (unknown_user) return make_error("[job] user: no user \"" + spec.user + "\" in this guest's user database");
     return Credentials{spec.user, 1000, 1000, {1000}, "/home/" + spec.user};
   }
-  Result<void> mount_repository(const RepositorySpec& repo) override {
+  Result<void> mount_repository(const RepositorySpec& repo, std::chrono::seconds limit) override {
     calls.push_back("mount_repository " + repo.source);
+    mount_limits.push_back(limit);
+    if (mount_takes) {
+      clock += std::min(*mount_takes, limit);
+      if (*mount_takes >= limit) return make_error("mount " + repo.source + ": no answer within " + std::to_string(limit.count()) + " s");
+    }
     if (repository_failures > 0) {
       --repository_failures;
       return make_error("mount " + repo.source + ": Connection refused");
@@ -64,6 +78,7 @@ class FakeSystem : public System {
   }
   StatusRecord run_job(const JobSpec& spec, const Credentials&, Workspace&) override {
     calls.push_back("run_job " + spec.command);
+    if (job_throws) throw std::runtime_error("a bug");
     return job_result;
   }
   Result<void> record_status(Workspace&, const StatusRecord& r) override {
@@ -82,6 +97,7 @@ class FakeSystem : public System {
   }
   bool sleep(std::chrono::seconds d) override {
     calls.push_back("sleep " + std::to_string(d.count()));
+    clock += d;
     return true;
   }
   bool stop_requested() override {
@@ -89,6 +105,10 @@ class FakeSystem : public System {
            std::find(calls.begin(), calls.end(), "mount_repository 10.0.0.1:/adr") != calls.end();
   }
   void notify_step(const std::string&) override {}
+  std::chrono::seconds elapsed() override { return clock; }
+  void arm_watchdog(std::chrono::seconds limit, PowerAction action) override {
+    watchdog.push_back(std::to_string(limit.count()) + " " + to_string(action));
+  }
 };
 
 const char* kJob = R"([job]
@@ -106,7 +126,7 @@ action = poweroff
 delay = 3
 )";
 
-AgentResult run(FakeSystem& sys, Options o = {}) { return run_agent(o, sys); }
+AgentResult run(FakeSystem& sys, Options o = {}, const Limits& limits = {}) { return run_agent(o, sys, limits); }
 
 }  // namespace
 
@@ -157,6 +177,63 @@ TEST_CASE("a repository that never mounts ends in setup_failed and still powers 
   CHECK(r.status->error == "mount repository: gave up after 6 attempts: mount 10.0.0.1:/adr: Connection refused");
   CHECK(sys.calls.end()[-3] == "unmount_context");
   CHECK(sys.calls.end()[-2] == "send_status_to_host setup_failed");  // the host learns what the repository cannot
+  CHECK(sys.calls.back() == "power poweroff 3");
+}
+
+TEST_CASE("repository attempts that hang end within the setup's limit, then power off", "[lifecycle]") {
+  FakeSystem sys;
+  std::string job = kJob;
+  job.replace(job.find("attempts = 6"), 12, "attempts = 10");
+  sys.write_context(job);
+  sys.mount_takes = 3600s;  // every attempt hangs until it is stopped
+  Limits limits;
+  limits.setup = 300s;
+  AgentResult r = run(sys, {}, limits);
+  CHECK(r.exit_code == 1);
+  // 60 s each, the last one cut to what is left; the next delay would pass the limit.
+  CHECK(sys.mount_limits == std::vector<std::chrono::seconds>{60s, 60s, 60s, 60s, 30s});
+  CHECK(sys.clock == 300s);
+  REQUIRE(r.status);
+  CHECK(r.status->error ==
+        "mount repository: gave up after 5 of 10 attempts, at the setup's limit of 300 s: mount 10.0.0.1:/adr: no answer within 30 s");
+  CHECK(sys.calls.back() == "power poweroff 3");
+}
+
+TEST_CASE("the watchdog covers the setup, a job with a timeout and the wrap-up", "[lifecycle]") {
+  FakeSystem sys;
+  sys.write_context(kJob);
+  run(sys);
+  // setup 900 + margin 120; again once the power action is known; none for a job without a
+  // timeout; wrap-up 300 + power delay 3 + margin 120; disarmed at the end.
+  CHECK(sys.watchdog == std::vector<std::string>{"1020 poweroff", "1020 poweroff", "0 poweroff", "423 poweroff", "0 poweroff"});
+
+  FakeSystem timed;
+  std::string job = kJob;
+  job.insert(job.find("[repository]"), "timeout = 600\nkill_grace = 10\n");
+  timed.write_context(job);
+  run(timed);
+  CHECK(timed.watchdog[2] == "730 poweroff");
+
+  FakeSystem cancelled;
+  cancelled.write_context(kJob);
+  cancelled.job_result.state = JobState::cancelled;
+  run(cancelled);
+  CHECK(cancelled.watchdog[3] == "0 poweroff");  // stopped: nothing of ours powers off
+
+  FakeSystem dry;
+  dry.write_context(kJob);
+  Options o;
+  o.dry_run = true;
+  run(dry, o);
+  CHECK(dry.watchdog.empty());
+}
+
+TEST_CASE("an exception inside a step still ends in the power action", "[lifecycle]") {
+  FakeSystem sys;
+  sys.write_context(kJob);
+  sys.job_throws = true;
+  AgentResult r = run(sys);
+  CHECK(r.exit_code == 1);
   CHECK(sys.calls.back() == "power poweroff 3");
 }
 

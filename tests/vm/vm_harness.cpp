@@ -64,8 +64,11 @@ Ganesha::Ganesha(const std::filesystem::path& dir) {
   if (!port_open(port_)) throw std::runtime_error("ganesha did not listen: " + read_file(tmp_ / "ganesha.log"));
 }
 
+void Ganesha::pause() { kill(pid_, SIGSTOP); }
+
 Ganesha::~Ganesha() {
   if (pid_ <= 0) return;
+  kill(pid_, SIGCONT);  // after pause(), or SIGTERM would wait
   kill(pid_, SIGTERM);
   int status = 0;
   for (int i = 0; i < 100; ++i) {
@@ -97,23 +100,26 @@ void VmScenario::make_context(const std::string& job, Repository kind, bool vali
   if (r.exit_code != 0) throw std::runtime_error("context image: " + r.err);
 }
 
-VmRun VmScenario::boot(Repository kind, int nfs_port, std::chrono::seconds limit, const std::string& iso) const {
+VmRun VmScenario::boot(Repository kind, int nfs_port, std::chrono::seconds limit, const std::string& iso,
+                       const std::string& kernel_args, std::function<bool(pid_t)> while_running) const {
+  std::string extra = kernel_args.empty() ? "" : " " + kernel_args;
   std::string guest = SMARTVM_GUEST_DIR;
   std::vector<std::string> argv{"/usr/bin/qemu-system-x86_64", "-accel", "tcg", "-m", "384", "-smp", "1",
                                 "-nographic", "-no-reboot", "-kernel", guest + "/vmlinux", "-initrd",
                                 guest + "/initrd.gz", "-cdrom", (tmp_ / iso).string()};
   if (kind == Repository::ninep) {
-    argv.insert(argv.end(), {"-append", "console=ttyS0 quiet panic=1 smartvm.repo=9p", "-nic", "none", "-virtfs",
+    argv.insert(argv.end(), {"-append", "console=ttyS0 quiet panic=1 smartvm.repo=9p" + extra, "-nic", "none", "-virtfs",
                              "local,path=" + repo().string() + ",mount_tag=adr,security_model=none,id=adr"});
   } else {
     // restrict=on: the guest reaches nothing but the one forward to ganesha on loopback.
-    argv.insert(argv.end(), {"-append", "console=ttyS0 quiet panic=1 smartvm.repo=nfs", "-netdev",
+    argv.insert(argv.end(), {"-append", "console=ttyS0 quiet panic=1 smartvm.repo=nfs" + extra, "-netdev",
                              "user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:2049-tcp:127.0.0.1:" +
                                  std::to_string(nfs_port),
                              "-device", "virtio-net-pci,netdev=n0"});
   }
   ProcessOptions o;
   o.limit = limit;
+  o.while_running = std::move(while_running);
   return {run_process(argv, o)};
 }
 

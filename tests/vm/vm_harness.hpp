@@ -7,6 +7,7 @@
 #include "status_record.hpp"
 #include "temp_dir.hpp"
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -19,6 +20,8 @@ class Ganesha {
   explicit Ganesha(const std::filesystem::path& dir);
   ~Ganesha();
   int port() const { return port_; }
+  // SIGSTOP: a server that stops answering, its connections still open (a hard mount hangs).
+  void pause();
 
  private:
   TempDir tmp_;
@@ -42,8 +45,11 @@ class VmScenario {
   // `validate = false` builds the ISO with xorriso directly, for contexts the tool would refuse.
   // `iso` names the image, so that one repository can serve several guests.
   void make_context(const std::string& job, Repository kind, bool validate = true, const std::string& iso = "ctx.iso");
+  // `kernel_args` are appended to the command line; NAME=value ones reach the agent's
+  // environment (through the guest's init).
   VmRun boot(Repository kind, int nfs_port = 0, std::chrono::seconds limit = std::chrono::seconds(90),
-             const std::string& iso = "ctx.iso") const;
+             const std::string& iso = "ctx.iso", const std::string& kernel_args = "",
+             std::function<bool(pid_t)> while_running = {}) const;
 
   // The systemd guest (build-systemd-guest.sh): Debian's kernel and initrd, root on a virtio disk
   // (snapshot: the image stays as built), 9p repository, the agent started by its unit.

@@ -57,6 +57,30 @@ TEST_CASE("vm: a job reads and writes over NFSv4 served by nfs-ganesha", "[vm]")
   CHECK(st->state == JobState::succeeded);
 }
 
+TEST_CASE("vm: an NFS server that stops answering while the job runs does not keep the VM up", "[vm]") {
+  VmScenario s;
+  Ganesha nfs(s.repo());
+  // The job writes until its timeout; meanwhile the server stops answering, so the agent's
+  // fsync of the output after the job blocks in the kernel on the hard mount, for good. The
+  // watchdog's bound for the job (timeout 15 + kill_grace 1 + margin 5 s) ends the VM.
+  s.make_context("[job]\ncommand = /bin/sh\nargs = -c 'touch started; while :; do echo x; sleep 0.2; done'\n"
+                 "workdir = run\nuser = nobody\ntimeout = 15\nkill_grace = 1\n",
+                 Repository::nfs);
+  bool paused = false;
+  VmRun r = s.boot(Repository::nfs, nfs.port(), std::chrono::seconds(150), "ctx.iso",
+                   "SMARTVM_LIMITS=watchdog_margin=5", [&](pid_t) {
+                     if (!std::filesystem::exists(s.repo() / "run/started")) return true;
+                     nfs.pause();
+                     paused = true;
+                     return false;
+                   });
+  INFO(r.serial());
+  CHECK(paused);
+  CHECK(!r.qemu.timed_out);
+  CHECK(r.qemu.exit_code == 0);
+  CHECK(said(r, "past its limit of 21 s: carrying out the power action poweroff regardless"));
+}
+
 TEST_CASE("vm: a failing job's exit code is recorded", "[vm]") {
   VmScenario s;
   s.make_context("[job]\ncommand = /bin/sh\nargs = -c 'echo bad >&2; exit 3'\nworkdir = run\nuser = nobody\n",
@@ -232,4 +256,20 @@ TEST_CASE("vm: under systemd a VM shut down while the job runs records the job a
   CHECK(st->containment == "systemd");
   CHECK(st->error.find("the agent received SIGTERM") == 0);
   CHECK(said(r, "the agent was asked to stop: no power action of its own"));
+}
+
+TEST_CASE("vm: under systemd an agent that dies without its power action fails its unit, which powers the VM off",
+          "[vm][systemd]") {
+  VmScenario s;
+  // A root job kills the agent outright (as a crash would) after noting that it ran; [power]
+  // action none, so nothing but the unit's FailureAction= can end the VM.
+  s.make_context("[job]\ncommand = /bin/sh\nargs = -c 'echo ran > killed-agent; "
+                 "kill -KILL $(systemctl show -p MainPID --value smartvm-agent.service); sleep 300'\n"
+                 "workdir = run\nuser = root\nallow_root = true\ntimeout = 120\nkill_grace = 2\n[power]\naction = none\n",
+                 Repository::ninep);
+  VmRun r = s.boot_systemd();
+  INFO(r.serial());
+  CHECK(!r.qemu.timed_out);
+  CHECK(r.qemu.exit_code == 0);
+  CHECK(read_file(s.repo() / "run/killed-agent") == "ran\n");
 }

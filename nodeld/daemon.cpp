@@ -217,7 +217,9 @@ void Daemon::route_guests() {
   RoutingInput in;
   in.ipoib_interface = config_.ipoib_interface;
   in.guest_patterns = config_.guest_interfaces;
-  // First what libvirt says of its running domains, then the configured addresses.
+  // First what libvirt says of its running domains, then the configured addresses. Before
+  // libvirt has answered once, its guests' routes are unknown, not gone: none is removed.
+  in.libvirt_known = latest_.hypervisor.has_value();
   if (latest_.hypervisor)
     for (const DomainStats& d : latest_.hypervisor->domains)
       for (const GuestInterface& g : d.interfaces)
@@ -237,6 +239,21 @@ void Daemon::route_guests() {
       in.learn_prefix = net.prefix_length();
     }
   }
+  // The repository's NFS server is never a guest, whatever a guest claims.
+  if (uint32_t a = 0; parse_ipv4(config_.repository_probe.substr(0, config_.repository_probe.rfind(':')), a))
+    in.reserved.push_back(a);
+  if (in.learn_prefix && !arp_watcher_ && !arp_error_) {
+    arp_watcher_ = std::make_unique<ArpWatcher>(io_, [this] {
+      route_guests();
+      publish_routing();
+    });
+    if (auto r = arp_watcher_->start(); !r) {
+      log::warning("routing: " + r.error().message + "; guest addresses are learned from the ARP table only");
+      arp_watcher_.reset();
+      arp_error_ = true;
+    }
+  }
+  if (arp_watcher_) in.arp_senders = arp_watcher_->senders();
   router_.set_sysfs(config_.sysfs_root);
   auto st = router_.reconcile(*netlink_, in);
   std::string error = st ? "" : st.error().message;

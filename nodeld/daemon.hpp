@@ -5,6 +5,7 @@
 // and domain events.
 #pragma once
 
+#include "arp_watcher.hpp"
 #include "collector.hpp"
 #include "control_bus.hpp"
 #include "guest_router.hpp"
@@ -98,6 +99,8 @@ class Daemon : public HttpHandler {
 
   std::optional<Netlink> netlink_;
   std::unique_ptr<LinkWatcher> link_watcher_;
+  std::unique_ptr<ArpWatcher> arp_watcher_;  // while guest addresses are learned
+  bool arp_error_ = false;                   // said once: no packet socket
   GuestRouter router_;
   std::optional<RoutingStatus> routing_;
   std::string routing_error_;

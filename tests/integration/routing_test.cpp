@@ -373,3 +373,80 @@ TEST_CASE("nodeld routes a guest the moment libvirtd starts its domain (lifecycl
   CHECK(lab.ping("g7", "10.10.0.100", 4));
   CHECK(nodeld.stop() == 0);
 }
+
+TEST_CASE("nodeld learns no address a guest claims that is the repository's, keeps rp_filter on from the start, and "
+          "still learns the guest's own", "[nodeld][routing]") {
+  TempDir t;
+  NetnsLab lab;
+  lab.guest_host_storage();
+  // Guest g3 is unknown: its address is to be learned from 10.10.0.0/24, which holds the
+  // repository (storage, 10.10.0.100) too.
+  lab.add_namespace("g3");
+  lab.wire("vif3.0", "g3", "10.10.0.8");
+  std::string ini = (t / "nodeld.ini").string();
+  write_file(ini, config("vif1.0=10.10.0.5", "10.10.0.0/24"));
+  BackgroundProcess nodeld({kIp, "netns", "exec", lab.ns("host"), SMARTVM_NODELD_PATH, "--config", ini},
+                           (t / "nodeld.log").string());
+  REQUIRE(nodeld.wait_for_log("ready: first report made"));
+  CHECK(lab.in("host", "cat /proc/sys/net/ipv4/conf/vif3.0/rp_filter") == "1\n");  // before it sent anything
+
+  // g3 takes the NFS server's address and asks for another guest with it.
+  lab.must({kIp, "-n", lab.ns("g3"), "addr", "add", "10.10.0.100/32", "dev", "eth0"});
+  lab.run({kIp, "netns", "exec", lab.ns("g3"), "ping", "-n", "-q", "-c", "3", "-i", "0.3", "-W", "1", "-I", "10.10.0.100", "10.10.0.5"});
+  CHECK(nodeld.wait_for_log("guest interface vif3.0 claims 10.10.0.100, the repository's address: not learned"));
+  CHECK(lab.in("host", "ip route show proto 215").find("10.10.0.100") == std::string::npos);
+  CHECK(lab.ping("g1", "10.10.0.100"));  // the host's other guests still reach the real one
+
+  // Its own address is learned, and routed.
+  lab.must({kIp, "-n", lab.ns("g3"), "addr", "del", "10.10.0.100/32", "dev", "eth0"});
+  CHECK(lab.ping("g3", "10.10.0.100", 8));
+  CHECK(lab.in("host", "ip route show proto 215").find("10.10.0.8 dev vif3.0") != std::string::npos);
+  CHECK(occurrences(nodeld.log(), "claims 10.10.0.100") == 1);
+  CHECK(nodeld.stop() == 0);
+}
+
+TEST_CASE("nodeld leaves a foreign /32 to a guest's address alone and says so once", "[nodeld][routing]") {
+  TempDir t;
+  NetnsLab lab;
+  lab.guest_host_storage();
+  lab.must({kIp, "-n", lab.ns("host"), "route", "add", "10.10.0.5/32", "dev", "ib0", "proto", "static"});
+  std::string ini = (t / "nodeld.ini").string();
+  write_file(ini, config("vif1.0=10.10.0.5"));
+  BackgroundProcess nodeld({kIp, "netns", "exec", lab.ns("host"), SMARTVM_NODELD_PATH, "--config", ini},
+                           (t / "nodeld.log").string());
+  REQUIRE(nodeld.wait_for_log("ready: first report made"));
+  size_t seen = nodeld.log().size();
+  nodeld.signal(SIGHUP);  // a second reconcile
+  REQUIRE(nodeld.wait_for_log("reloaded", nullptr, std::chrono::seconds(5), seen));
+  CHECK(lab.in("host", "ip route show 10.10.0.5/32") == "10.10.0.5 dev ib0 proto static scope link \n");
+  CHECK(lab.in("host", "ip route show proto 215").empty());
+  CHECK(occurrences(nodeld.log(), "a route to 10.10.0.5/32 that is not nodeld's") == 1);
+  CHECK(nodeld.stop() == 0);
+}
+
+TEST_CASE("nodeld restarted while libvirt does not answer keeps the routes of libvirt's guests", "[nodeld][routing]") {
+  TempDir t;
+  NetnsLab lab;
+  lab.guest_host_storage();
+  lab.add_namespace("g5");
+  lab.wire("vif5.0", "g5", "10.10.0.20");  // libvirt's g5 (config())
+  std::string ini = (t / "nodeld.ini").string();
+  write_file(ini, config("vif1.0=10.10.0.5"));
+  std::vector<std::string> argv{kIp, "netns", "exec", lab.ns("host"), SMARTVM_NODELD_PATH, "--config", ini};
+  {
+    BackgroundProcess nodeld(argv, (t / "nodeld.log").string());
+    REQUIRE(nodeld.wait_for_log("2 guest routes added"));
+    CHECK(nodeld.stop() == 0);
+  }
+  // libvirtd is down now: a socket nobody listens on.
+  std::string text = read_file(ini);
+  size_t at = text.find("libvirt_uri = ");
+  text.replace(at, text.find('\n', at) - at, "libvirt_uri = qemu+unix:///system?socket=" + (t / "none.sock").string());
+  write_file(ini, text);
+  BackgroundProcess nodeld(argv, (t / "nodeld2.log").string());
+  REQUIRE(nodeld.wait_for_log("ready: first report made"));
+  CHECK(lab.in("host", "ip route show proto 215").find("10.10.0.20 dev vif5.0") != std::string::npos);
+  CHECK(nodeld.log().find("removed") == std::string::npos);
+  CHECK(lab.ping("g5", "10.10.0.100"));
+  CHECK(nodeld.stop() == 0);
+}

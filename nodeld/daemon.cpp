@@ -45,7 +45,7 @@ void Daemon::apply(const NodeldConfig& old) {
       asio::post(io_, [this, ev] { on_domain_event(ev); });
     });
   if (first || old.sysfs_root != config_.sysfs_root)
-    rdma_ = std::make_shared<RdmaSource>(options_.rdma_devices(), config_.sysfs_root);
+    rdma_ = std::make_shared<RdmaSource>(options_.rdma_devices(config_.sysfs_root), config_.sysfs_root);
   sender_.configure(config_.frontend, config_.token, config_.post_timeout);
 }
 

@@ -31,8 +31,9 @@ struct DaemonOptions {
   std::string config_path;
   bool control_bus = true;  // off for --once
   bool act = true;  // routing and throttling; off for --once: a report must not change the host
-  // Where RDMA ports come from; libibverbs unless a test gives a fake.
-  std::function<std::unique_ptr<RdmaDevices>()> rdma_devices = make_verbs_devices;
+  // Where RDMA ports come from (given [node] sysfs_root); sysfs and libibverbs unless a test
+  // gives a fake.
+  std::function<std::unique_ptr<RdmaDevices>(const std::string&)> rdma_devices = make_host_devices;
 };
 
 class Daemon : public HttpHandler {

@@ -192,6 +192,24 @@ TEST_CASE("nodeld: SIGHUP with a bad configuration keeps the running one", "[nod
   CHECK(nodeld.stop() == 0);
 }
 
+TEST_CASE("nodeld: a token file that is a FIFO is refused at SIGHUP without blocking; /metrics still answers",
+          "[nodeld]") {
+  Setup s;
+  BackgroundProcess nodeld(s.nodeld(), (s.t / "nodeld.log").string());
+  int port = nodeld.wait_for_port("serving /metrics on 127.0.0.1:");
+  REQUIRE(port > 0);
+  REQUIRE(nodeld.wait_for_log("ready: first report made"));
+  REQUIRE(unlink((s.t / "token").c_str()) == 0);
+  REQUIRE(mkfifo((s.t / "token").c_str(), 0600) == 0);  // nobody ever writes to it
+  nodeld.signal(SIGHUP);
+  CHECK(nodeld.wait_for_log("token file " + (s.t / "token").string() + " is not a regular file"));
+  CHECK(nodeld.wait_for_log("refused; the running configuration stays"));
+  // A client with a deadline of its own: a blocked loop must fail this, not hang the test.
+  auto scrape = run_process({"/usr/bin/curl", "-s", "-m", "5", "http://127.0.0.1:" + std::to_string(port) + "/metrics"});
+  CHECK(scrape.out.find("smartvm_node_source_up") != std::string::npos);
+  CHECK(nodeld.stop() == 0);
+}
+
 TEST_CASE("nodeld: the control object answers root and refuses anybody else", "[nodeld][dbus]") {
   Setup s;
   s.write_config(1);

@@ -67,8 +67,9 @@ class Netlink {
 
  private:
   explicit Netlink(mnl_socket* nl) : nl_(nl) {}
-  template <typename Parse>
-  Result<void> dump(uint16_t type, unsigned char family, Parse parse);
+  // A whole dump; `reset` empties what `parse` gathered before an interrupted dump is made again.
+  template <typename Parse, typename Reset>
+  Result<void> dump(uint16_t type, unsigned char family, Parse parse, Reset reset);
   Result<void> request(void* message, const std::string& what);
 
   mnl_socket* nl_ = nullptr;

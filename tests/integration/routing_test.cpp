@@ -7,6 +7,7 @@
 #include "background_process.hpp"
 #include "conntrack.hpp"
 #include "libvirtd.hpp"
+#include "netlink.hpp"
 #include "process.hpp"
 #include "temp_dir.hpp"
 
@@ -449,4 +450,33 @@ TEST_CASE("nodeld restarted while libvirt does not answer keeps the routes of li
   CHECK(nodeld.log().find("removed") == std::string::npos);
   CHECK(lab.ping("g5", "10.10.0.100"));
   CHECK(nodeld.stop() == 0);
+}
+
+TEST_CASE("nodeld's netlink dumps are made again when the kernel says a change interrupted them", "[nodeld][routing]") {
+  TempDir t;
+  NetnsLab lab;
+  lab.add_namespace("host");
+  // 3000 addresses: a dump of them takes several reads, time enough for a change in between.
+  std::string batch;
+  for (int i = 0; i < 3000; ++i)
+    batch += "addr add 10.40." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1) + "/32 dev lo\n";
+  write_file(t / "addresses.batch", batch);
+  lab.must({kIp, "-n", lab.ns("host"), "-batch", (t / "addresses.batch").string()});
+  // Somebody changes addresses all the time meanwhile.
+  BackgroundProcess churn({kIp, "netns", "exec", lab.ns("host"), "sh", "-c",
+                           "while :; do ip addr add 10.41.0.1/32 dev lo; ip addr del 10.41.0.1/32 dev lo; sleep 0.02; done"},
+                          (t / "churn.log").string());
+  int failures = in_netns(lab.ns("host"), [] {
+    auto nl = smartvm::nodeld::Netlink::open();
+    if (!nl) return 100;
+    int bad = 0;
+    for (int i = 0; i < 200; ++i) {
+      auto a = nl->addresses();
+      // Complete or an error, never a torn list: 3000 or 3001 of ours, and lo's 127.0.0.1.
+      if (!a || a->size() < 3001 || a->size() > 3002) ++bad;
+    }
+    return bad;
+  });
+  churn.stop();
+  CHECK(failures == 0);
 }

@@ -257,13 +257,25 @@ void Daemon::route_guests() {
   router_.set_sysfs(config_.sysfs_root);
   auto st = router_.reconcile(*netlink_, in);
   std::string error = st ? "" : st.error().message;
+  // A host without the IPoIB interface is a host without IPoIB (the shipped configuration
+  // names ib0 everywhere), not a broken one, unless guests are configured to be routed here.
+  if (st && !st->ipoib_present) {
+    bool expected = !config_.static_guests.empty() || !config_.guest_subnet.empty();
+    if (expected) {
+      error = "IPoIB interface " + config_.ipoib_interface + " not found; guests are not routed";
+    } else if (!routing_ || routing_->ipoib_present || routing_->ipoib_interface != config_.ipoib_interface) {
+      log::notice("routing: no IPoIB interface " + config_.ipoib_interface + " on this host; guests are not routed (no "
+                  "guests or guest_subnet are configured, so the node stays fit for jobs)");
+    }
+  }
   // Log a change of state, not every cycle's repeat of it.
   if (error != routing_error_) {
     if (!error.empty()) log::warning("routing: " + error);
-    else log::notice("routing: guests are routed onto " + config_.ipoib_interface + " again");
+    else if (st && st->ipoib_present) log::notice("routing: guests are routed onto " + config_.ipoib_interface + " again");
   }
   routing_error_ = error;
   if (!st) return;
+  if (!error.empty()) return;
   if (st->added || st->removed)
     log::notice("routing: " + std::to_string(st->added) + " guest routes added, " + std::to_string(st->removed) +
                 " removed; " + std::to_string(st->routes) + " in place");

@@ -49,9 +49,10 @@ class GuestRouter {
       : proc_sys_(std::move(proc_sys)), sysfs_(std::move(sysfs)) {}
   void set_sysfs(std::string sysfs) { sysfs_ = std::move(sysfs); }
 
-  // Makes the host's state match `in`. An IPoIB interface that is missing or has no IPv4
-  // address is an error (nothing can be routed); everything else that fails is a warning in
-  // the status and the reconcile goes on with the other guests.
+  // Makes the host's state match `in`. An IPoIB interface that is missing changes nothing and
+  // says so (ipoib_present false); one without an IPv4 address is an error (nothing can be
+  // routed); everything else that fails is a warning in the status and the reconcile goes on
+  // with the other guests.
   Result<RoutingStatus> reconcile(Netlink& nl, const RoutingInput& in);
 
  private:

@@ -480,3 +480,35 @@ TEST_CASE("nodeld's netlink dumps are made again when the kernel says a change i
   churn.stop();
   CHECK(failures == 0);
 }
+
+TEST_CASE("nodeld on a host without the IPoIB interface: no IPoIB, not unfit, unless guests are configured to be routed",
+          "[nodeld][routing]") {
+  TempDir t;
+  NetnsLab lab;
+  lab.add_namespace("host");  // only lo: no ib0
+  std::string ini = (t / "nodeld.ini").string();
+  auto write_config = [&](const std::string& guests) {
+    write_file(ini, "[node]\nname = no-ib\nlibvirt_uri = test:///default\ninterval = 60\n[report]\n"
+                    "metrics_listen = 127.0.0.1:0\n[ipoib]\ninterface = ib0\nmode = route\nguests = " + guests + "\n");
+  };
+  write_config("");
+  BackgroundProcess nodeld({kIp, "netns", "exec", lab.ns("host"), SMARTVM_NODELD_PATH, "--config", ini},
+                           (t / "nodeld.log").string());
+  int port = nodeld.wait_for_port("serving /metrics on 127.0.0.1:");
+  REQUIRE(port > 0);
+  REQUIRE(nodeld.wait_for_log("ready: first report made"));
+  auto metrics = [&] { return lab.in("host", "curl -s -m 5 http://127.0.0.1:" + std::to_string(port) + "/metrics"); };
+  CHECK(metrics().find("smartvm_node_routing_ok{node=\"no-ib\"} 1\n") != std::string::npos);
+  CHECK(occurrences(nodeld.log(), "no IPoIB interface ib0 on this host") == 1);
+  CHECK(nodeld.log().find("not found") == std::string::npos);
+
+  // A guest to be routed here: now the missing interface is a fault, and the node unfit.
+  write_config("vif1.0=10.10.0.5");
+  size_t seen = nodeld.log().size();
+  nodeld.signal(SIGHUP);
+  REQUIRE(nodeld.wait_for_log("reloaded", nullptr, std::chrono::seconds(5), seen));
+  CHECK(nodeld.log().find("routing: IPoIB interface ib0 not found; guests are not routed", seen) != std::string::npos);
+  CHECK(metrics().find("smartvm_node_routing_ok{node=\"no-ib\"} 0\n") != std::string::npos);
+  CHECK(occurrences(nodeld.log(), "no IPoIB interface ib0 on this host") == 1);
+  CHECK(nodeld.stop() == 0);
+}

@@ -45,6 +45,11 @@ Result<void> ArpWatcher::start() {
   return {};
 }
 
+void ArpWatcher::set_interfaces(std::set<int> indexes) {
+  interfaces_ = std::move(indexes);
+  std::erase_if(seen_, [&](const auto& entry) { return !interfaces_.count(entry.first); });  // gone with their interface
+}
+
 std::vector<std::pair<int, uint32_t>> ArpWatcher::senders() const {
   std::vector<std::pair<int, uint32_t>> out;
   for (const auto& [index, addresses] : seen_)
@@ -64,7 +69,7 @@ void ArpWatcher::wait() {
       if (n < 0) break;  // EAGAIN: drained (an error here is retried at the next packet)
       // The host's own requests and proxy answers leave through the same interfaces: only
       // what a guest sent counts.
-      if (from.sll_pkttype == PACKET_OUTGOING) continue;
+      if (from.sll_pkttype == PACKET_OUTGOING || !interfaces_.count(from.sll_ifindex)) continue;
       auto sender = arp_sender(buf, std::min(size_t(n), sizeof buf));
       if (!sender) continue;
       auto& list = seen_[from.sll_ifindex];

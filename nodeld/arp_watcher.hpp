@@ -17,6 +17,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <utility>
 #include <vector>
 
@@ -39,6 +40,9 @@ class ArpWatcher {
   ArpWatcher& operator=(const ArpWatcher&) = delete;
 
   Result<void> start();
+  // Only requests on these interfaces (the guests', by index) are kept; the IPoIB side's
+  // traffic, a busy fabric's, is no candidate and must not start reconciles.
+  void set_interfaces(std::set<int> indexes);
   // (interface index, sender address) of every request seen, oldest first per interface.
   std::vector<std::pair<int, uint32_t>> senders() const;
 
@@ -49,6 +53,7 @@ class ArpWatcher {
   boost::asio::posix::stream_descriptor fd_;
   boost::asio::steady_timer settle_;
   bool settling_ = false;
+  std::set<int> interfaces_;
   std::map<int, std::deque<uint32_t>> seen_;
 };
 

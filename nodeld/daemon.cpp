@@ -12,8 +12,10 @@
 #include <systemd/sd-daemon.h>
 
 #include <arpa/inet.h>
+#include <net/if.h>
 
 #include <algorithm>
+#include <set>
 
 namespace smartvm::nodeld {
 
@@ -275,6 +277,12 @@ void Daemon::route_guests() {
   }
   routing_error_ = error;
   if (!st) return;
+  if (arp_watcher_) {
+    std::set<int> guests;
+    for (const std::string& name : st->guest_interfaces)
+      if (unsigned index = if_nametoindex(name.c_str())) guests.insert(int(index));
+    arp_watcher_->set_interfaces(std::move(guests));
+  }
   if (!error.empty()) return;
   if (st->added || st->removed)
     log::notice("routing: " + std::to_string(st->added) + " guest routes added, " + std::to_string(st->removed) +

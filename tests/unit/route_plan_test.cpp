@@ -1,4 +1,5 @@
 // plan_routes, the guest router's decisions, without netlink: the cases of issue 12 item 15.
+#include "arp_watcher.hpp"
 #include "route_plan.hpp"
 
 #include <catch2/catch.hpp>
@@ -119,4 +120,20 @@ TEST_CASE("plan_routes: a neighbour entry of a guest interface is learned as bef
   RoutePlan p = plan_routes(h, k);
   CHECK(p.learned == std::vector<std::string>{"vif1.0=10.10.0.8"});
   CHECK(has(p.add, "10.10.0.8", 3));
+}
+
+TEST_CASE("arp_sender: the sender of an Ethernet ARP request or reply, nothing else", "[route_plan]") {
+  // Ethernet/IPv4 request from 10.10.0.8 (52:54:00:12:34:56) for 10.10.0.100.
+  std::vector<unsigned char> request{0, 1, 8, 0, 6, 4, 0, 1, 0x52, 0x54, 0, 0x12, 0x34, 0x56, 10, 10, 0, 8,
+                                     0, 0, 0, 0,  0, 0, 10, 10, 0, 100};
+  auto sender = arp_sender(request.data(), request.size());
+  REQUIRE(sender);
+  CHECK(ipv4_text(*sender) == "10.10.0.8");
+  auto probe = request;  // duplicate address detection: sender 0.0.0.0
+  std::fill(probe.begin() + 14, probe.begin() + 18, 0);
+  CHECK(!arp_sender(probe.data(), probe.size()));
+  auto rarp = request;
+  rarp[7] = 3;
+  CHECK(!arp_sender(rarp.data(), rarp.size()));
+  CHECK(!arp_sender(request.data(), 16));  // cut short
 }

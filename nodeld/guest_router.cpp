@@ -134,7 +134,7 @@ Result<RoutingStatus> GuestRouter::reconcile(Netlink& nl, const RoutingInput& in
     else warn(d);
   }
   for (const auto& [destination, oif] : plan.add) {
-    if (auto r = nl.replace_route(destination, oif, source); r) ++st.added;
+    if (auto r = nl.add_route(destination, oif, source); r) ++st.added;
     else warn(r);
   }
   st.routes = plan.kept + st.added;

@@ -214,11 +214,14 @@ Result<void> Netlink::set_up(int index) {
   return request(nlh, "set link " + std::to_string(index) + " up");
 }
 
-Result<void> Netlink::replace_route(uint32_t destination, int oif, uint32_t source) {
+Result<void> Netlink::add_route(uint32_t destination, int oif, uint32_t source) {
   std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
   nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
   nlh->nlmsg_type = RTM_NEWROUTE;
-  nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_REPLACE;
+  // Never NLM_F_REPLACE: it would take over whatever route has the same key, an
+  // administrator's as well. nodeld removes its own stale route first; anybody else's makes
+  // this fail with EEXIST.
+  nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
   auto* rtm = static_cast<rtmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(rtmsg)));
   rtm->rtm_family = AF_INET;
   rtm->rtm_dst_len = 32;

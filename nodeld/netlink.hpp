@@ -61,8 +61,9 @@ class Netlink {
 
   Result<void> add_address(int index, uint32_t address, unsigned prefix);
   Result<void> set_up(int index);
-  // Adds or replaces DESTINATION/32 dev OIF src SOURCE proto smartvm, scope link.
-  Result<void> replace_route(uint32_t destination, int oif, uint32_t source);
+  // Adds DESTINATION/32 dev OIF src SOURCE proto smartvm, scope link; a route with the same
+  // key (destination, table, metric 0) that is already there, whoever's, is an error.
+  Result<void> add_route(uint32_t destination, int oif, uint32_t source);
   Result<void> delete_route(const Route& r);
 
  private:

@@ -26,8 +26,8 @@ void Collector::start(const char* name, Slot<T>& slot, std::function<Result<T>()
   slot.answered = false;
   slot.busy_reason.clear();
   if (!fn) return;
-  bool started = slot.worker.run(io_, [this, &slot, &fn, cycle] {
-    auto result = std::make_shared<Result<T>>(fn());
+  bool started = slot.worker.run(io_, [this, name, &slot, &fn, cycle] {
+    auto result = std::make_shared<Result<T>>(guarded(std::string(name) + " source", fn));
     return [this, &slot, cycle, result] {
       if (result->has_value()) {
         slot.last_good = std::move(result->value());

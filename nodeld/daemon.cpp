@@ -12,8 +12,10 @@
 #include <systemd/sd-daemon.h>
 
 #include <arpa/inet.h>
+#include <net/if.h>
 
 #include <algorithm>
+#include <set>
 
 namespace smartvm::nodeld {
 
@@ -45,7 +47,7 @@ void Daemon::apply(const NodeldConfig& old) {
       asio::post(io_, [this, ev] { on_domain_event(ev); });
     });
   if (first || old.sysfs_root != config_.sysfs_root)
-    rdma_ = std::make_shared<RdmaSource>(options_.rdma_devices(), config_.sysfs_root);
+    rdma_ = std::make_shared<RdmaSource>(options_.rdma_devices(config_.sysfs_root), config_.sysfs_root);
   sender_.configure(config_.frontend, config_.token, config_.post_timeout);
 }
 
@@ -217,7 +219,9 @@ void Daemon::route_guests() {
   RoutingInput in;
   in.ipoib_interface = config_.ipoib_interface;
   in.guest_patterns = config_.guest_interfaces;
-  // First what libvirt says of its running domains, then the configured addresses.
+  // First what libvirt says of its running domains, then the configured addresses. Before
+  // libvirt has answered once, its guests' routes are unknown, not gone: none is removed.
+  in.libvirt_known = latest_.hypervisor.has_value();
   if (latest_.hypervisor)
     for (const DomainStats& d : latest_.hypervisor->domains)
       for (const GuestInterface& g : d.interfaces)
@@ -237,16 +241,49 @@ void Daemon::route_guests() {
       in.learn_prefix = net.prefix_length();
     }
   }
+  // The repository's NFS server is never a guest, whatever a guest claims.
+  if (uint32_t a = 0; parse_ipv4(config_.repository_probe.substr(0, config_.repository_probe.rfind(':')), a))
+    in.reserved.push_back(a);
+  if (in.learn_prefix && !arp_watcher_ && !arp_error_) {
+    arp_watcher_ = std::make_unique<ArpWatcher>(io_, [this] {
+      route_guests();
+      publish_routing();
+    });
+    if (auto r = arp_watcher_->start(); !r) {
+      log::warning("routing: " + r.error().message + "; guest addresses are learned from the ARP table only");
+      arp_watcher_.reset();
+      arp_error_ = true;
+    }
+  }
+  if (arp_watcher_) in.arp_senders = arp_watcher_->senders();
   router_.set_sysfs(config_.sysfs_root);
   auto st = router_.reconcile(*netlink_, in);
   std::string error = st ? "" : st.error().message;
+  // A host without the IPoIB interface is a host without IPoIB (the shipped configuration
+  // names ib0 everywhere), not a broken one, unless guests are configured to be routed here.
+  if (st && !st->ipoib_present) {
+    bool expected = !config_.static_guests.empty() || !config_.guest_subnet.empty();
+    if (expected) {
+      error = "IPoIB interface " + config_.ipoib_interface + " not found; guests are not routed";
+    } else if (!routing_ || routing_->ipoib_present || routing_->ipoib_interface != config_.ipoib_interface) {
+      log::notice("routing: no IPoIB interface " + config_.ipoib_interface + " on this host; guests are not routed (no "
+                  "guests or guest_subnet are configured, so the node stays fit for jobs)");
+    }
+  }
   // Log a change of state, not every cycle's repeat of it.
   if (error != routing_error_) {
     if (!error.empty()) log::warning("routing: " + error);
-    else log::notice("routing: guests are routed onto " + config_.ipoib_interface + " again");
+    else if (st && st->ipoib_present) log::notice("routing: guests are routed onto " + config_.ipoib_interface + " again");
   }
   routing_error_ = error;
   if (!st) return;
+  if (arp_watcher_) {
+    std::set<int> guests;
+    for (const std::string& name : st->guest_interfaces)
+      if (unsigned index = if_nametoindex(name.c_str())) guests.insert(int(index));
+    arp_watcher_->set_interfaces(std::move(guests));
+  }
+  if (!error.empty()) return;
   if (st->added || st->removed)
     log::notice("routing: " + std::to_string(st->added) + " guest routes added, " + std::to_string(st->removed) +
                 " removed; " + std::to_string(st->routes) + " in place");

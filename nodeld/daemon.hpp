@@ -5,6 +5,7 @@
 // and domain events.
 #pragma once
 
+#include "arp_watcher.hpp"
 #include "collector.hpp"
 #include "control_bus.hpp"
 #include "guest_router.hpp"
@@ -30,8 +31,9 @@ struct DaemonOptions {
   std::string config_path;
   bool control_bus = true;  // off for --once
   bool act = true;  // routing and throttling; off for --once: a report must not change the host
-  // Where RDMA ports come from; libibverbs unless a test gives a fake.
-  std::function<std::unique_ptr<RdmaDevices>()> rdma_devices = make_verbs_devices;
+  // Where RDMA ports come from (given [node] sysfs_root); sysfs and libibverbs unless a test
+  // gives a fake.
+  std::function<std::unique_ptr<RdmaDevices>(const std::string&)> rdma_devices = make_host_devices;
 };
 
 class Daemon : public HttpHandler {
@@ -98,6 +100,8 @@ class Daemon : public HttpHandler {
 
   std::optional<Netlink> netlink_;
   std::unique_ptr<LinkWatcher> link_watcher_;
+  std::unique_ptr<ArpWatcher> arp_watcher_;  // while guest addresses are learned
+  bool arp_error_ = false;                   // said once: no packet socket
   GuestRouter router_;
   std::optional<RoutingStatus> routing_;
   std::string routing_error_;

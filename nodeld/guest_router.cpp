@@ -1,19 +1,17 @@
 #include "guest_router.hpp"
 
 #include "conntrack.hpp"
+#include "route_plan.hpp"
 #include "small_file.hpp"
 
 #include <fcntl.h>
 #include <arpa/inet.h>
 #include <fnmatch.h>
-#include <linux/neighbour.h>
 #include <net/if_arp.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
-#include <set>
-#include <tuple>
 
 namespace smartvm::nodeld {
 
@@ -54,7 +52,7 @@ Result<RoutingStatus> GuestRouter::reconcile(Netlink& nl, const RoutingInput& in
   }
 
   auto ib = std::find_if(links->begin(), links->end(), [&](const Link& l) { return l.name == in.ipoib_interface; });
-  if (ib == links->end()) return make_error("IPoIB interface " + in.ipoib_interface + " not found; guests are not routed");
+  if (ib == links->end()) return st;  // ipoib_present false: whether that is wrong is the caller's to say
   st.ipoib_present = true;
   st.ipoib_is_infiniband = ib->type == ARPHRD_INFINIBAND;
   st.ipoib_mtu = ib->mtu;
@@ -84,59 +82,41 @@ Result<RoutingStatus> GuestRouter::reconcile(Netlink& nl, const RoutingInput& in
   if (auto all = read_small_file(proc_sys_ + "/net/ipv4/conf/all/rp_filter", 64); all && all->substr(0, 1) == "2")
     st.warnings.push_back("net.ipv4.conf.all.rp_filter is 2 (loose): guests' source addresses are not checked strictly; set it to 0 or 1");
 
-  // (destination, oif) of every route that should exist.
-  std::set<std::pair<uint32_t, int>> wanted;
+  HostView view;
+  view.ipoib_index = ib->index;
+  view.source = source;
+  view.addresses = *addresses;
+  view.routes = std::move(*routes);
+  view.neighbours = std::move(neighbours);
   for (const Link& l : *links) {
     if (l.index == ib->index) continue;
     bool guest = std::any_of(in.guest_patterns.begin(), in.guest_patterns.end(),
                              [&](const std::string& p) { return fnmatch(p.c_str(), l.name.c_str(), 0) == 0; });
     if (!guest) continue;
+    view.guests.push_back(l);
     st.guest_interfaces.push_back(l.name);
     if (!l.up) warn(nl.set_up(l.index));
     bool has_source = std::any_of(addresses->begin(), addresses->end(), [&](const Address& a) {
       return a.index == l.index && a.address == source && a.prefix == 32;
     });
     if (!has_source) warn(nl.add_address(l.index, source, 32));
+    // Anti-spoofing from the first packet: strict reverse-path filtering accepts a packet from
+    // a guest interface only if the route back to its source leaves through that interface,
+    // i.e. only from the guest's own addresses, for which this router holds the /32 routes.
+    // Addresses still to be learned come from the ARP requests the guest sends (ArpWatcher
+    // sees them before the filter drops them), so no interface is ever left open.
+    warn(set_sysctl("net/ipv4/conf/" + l.name + "/rp_filter", "1"));
     warn(set_sysctl("net/ipv4/conf/" + l.name + "/proxy_arp", "1"));
     warn(set_sysctl("net/ipv4/neigh/" + l.name + "/proxy_delay", "0"));
     if (st.ipoib_mtu && l.mtu > st.ipoib_mtu)
       st.warnings.push_back("guest interface " + l.name + " has MTU " + std::to_string(l.mtu) + ", more than " +
                             in.ipoib_interface + "'s " + std::to_string(st.ipoib_mtu) + ": large packets will be fragmented or dropped");
-    if (auto it = in.guest_addresses.find(l.name); it != in.guest_addresses.end())
-      for (uint32_t a : it->second) wanted.insert({a, l.index});
   }
 
-  // Learned addresses come last: one that is configured (or learned) elsewhere is not taken.
-  if (in.learn_prefix) {
-    uint32_t mask = htonl(in.learn_prefix >= 32 ? 0xffffffffu : ~(0xffffffffu >> in.learn_prefix));
-    std::set<uint32_t> taken;
-    for (const auto& [a, oif] : wanted) taken.insert(a);
-    std::set<int> guest_indexes;
-    for (const Link& l : *links)
-      if (std::find(st.guest_interfaces.begin(), st.guest_interfaces.end(), l.name) != st.guest_interfaces.end())
-        guest_indexes.insert(l.index);
-    for (const Neighbour& n : neighbours) {
-      bool usable = n.state & (NUD_REACHABLE | NUD_STALE | NUD_DELAY | NUD_PROBE | NUD_PERMANENT);
-      if (!usable || !guest_indexes.count(n.index) || (n.address & mask) != in.learn_network || n.address == source ||
-          taken.count(n.address))
-        continue;
-      taken.insert(n.address);
-      wanted.insert({n.address, n.index});
-      auto link = std::find_if(links->begin(), links->end(), [&](const Link& l) { return l.index == n.index; });
-      st.learned.push_back(link->name + "=" + ipv4_text(n.address));
-    }
-  }
-
-  // Anti-spoofing: strict reverse-path filtering accepts a packet from a guest interface only
-  // if the route back to its source leaves through that interface, i.e. only from the guest's
-  // own addresses, for which this router holds the /32 routes. It also stops the proxy ARP
-  // answer an unknown guest's first request needs, so an interface whose address is still to
-  // be learned (guest_subnet) stays open until its first ARP request has been seen.
-  for (const Link& l : *links) {
-    if (std::find(st.guest_interfaces.begin(), st.guest_interfaces.end(), l.name) == st.guest_interfaces.end()) continue;
-    bool known = std::any_of(wanted.begin(), wanted.end(), [&](const auto& w) { return w.second == l.index; });
-    warn(set_sysctl("net/ipv4/conf/" + l.name + "/rp_filter", known || !in.learn_prefix ? "1" : "0"));
-  }
+  RoutePlan plan = plan_routes(view, in);
+  st.learned = plan.learned;
+  st.warnings.insert(st.warnings.end(), plan.warnings.begin(), plan.warnings.end());
+  const auto& wanted = plan.wanted;
 
   // An address now behind another interface than before: a new VM has it, and the old one's
   // tracked connections must go.
@@ -148,23 +128,16 @@ Result<RoutingStatus> GuestRouter::reconcile(Netlink& nl, const RoutingInput& in
     if (auto forgot = forget_connections(address); !forgot) st.warnings.push_back(forgot.error().message);
   }
 
-  // Owned routes that are no longer wanted go; wanted ones that differ are replaced.
-  std::set<std::pair<uint32_t, int>> present;
-  for (const Route& r : *routes) {
-    if (r.protocol != kRouteProtocol) continue;  // never touch what is not ours
-    if (r.prefix == 32 && wanted.count({r.destination, r.oif}) && r.source == source) {
-      present.insert({r.destination, r.oif});
-      continue;
-    }
+  // nodeld's routes that are no longer wanted go; wanted ones that are missing are added.
+  for (const Route& r : plan.remove) {
     if (auto d = nl.delete_route(r); d) ++st.removed;
     else warn(d);
   }
-  for (const auto& [destination, oif] : wanted) {
-    if (present.count({destination, oif})) continue;
-    if (auto r = nl.replace_route(destination, oif, source); r) ++st.added;
+  for (const auto& [destination, oif] : plan.add) {
+    if (auto r = nl.add_route(destination, oif, source); r) ++st.added;
     else warn(r);
   }
-  st.routes = present.size() + st.added;
+  st.routes = plan.kept + st.added;
   return st;
 }
 

@@ -3,11 +3,13 @@
 // guest interface; on each guest interface the host's IPoIB address as a /32; and a /32 route to
 // each guest address via its interface, with the IPoIB address as source. Routes nodeld made
 // carry kRouteProtocol; only those are ever replaced or removed, so a reconcile after a restart
-// changes nothing and foreign routes are left alone. Guest interfaces get strict reverse-path
-// filtering, so a guest can send only from its own addresses.
+// changes nothing and foreign routes are left alone (a foreign /32 to a guest's address keeps
+// the guest unrouted). Guest interfaces get strict reverse-path filtering, so a guest can send
+// only from its own addresses. What to route is decided by plan_routes (route_plan.hpp).
 #pragma once
 
 #include "netlink.hpp"
+#include "route_plan.hpp"
 
 #include <map>
 #include <string>
@@ -15,14 +17,9 @@
 
 namespace smartvm::nodeld {
 
-struct RoutingInput {
+struct RoutingInput : RouteKnowledge {
   std::string ipoib_interface = "ib0";
   std::vector<std::string> guest_patterns{"vif*"};  // fnmatch globs
-  std::map<std::string, std::vector<uint32_t>> guest_addresses;  // interface -> addresses (network order)
-  // Addresses a guest may be learned under from the host's ARP table (the guest asked for
-  // somebody through its interface); prefix 0: learning is off.
-  uint32_t learn_network = 0;  // network order
-  unsigned learn_prefix = 0;
 };
 
 struct RoutingStatus {
@@ -52,9 +49,10 @@ class GuestRouter {
       : proc_sys_(std::move(proc_sys)), sysfs_(std::move(sysfs)) {}
   void set_sysfs(std::string sysfs) { sysfs_ = std::move(sysfs); }
 
-  // Makes the host's state match `in`. An IPoIB interface that is missing or has no IPv4
-  // address is an error (nothing can be routed); everything else that fails is a warning in
-  // the status and the reconcile goes on with the other guests.
+  // Makes the host's state match `in`. An IPoIB interface that is missing changes nothing and
+  // says so (ipoib_present false); one without an IPv4 address is an error (nothing can be
+  // routed); everything else that fails is a warning in the status and the reconcile goes on
+  // with the other guests.
   Result<RoutingStatus> reconcile(Netlink& nl, const RoutingInput& in);
 
  private:

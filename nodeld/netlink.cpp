@@ -57,29 +57,49 @@ Netlink::~Netlink() {
   if (nl_) mnl_socket_close(nl_);
 }
 
-template <typename Parse>
-Result<void> Netlink::dump(uint16_t type, unsigned char family, Parse parse) {
+template <typename Parse, typename Reset>
+Result<void> Netlink::dump(uint16_t type, unsigned char family, Parse parse, Reset reset) {
+  // The kernel marks a dump during which the table changed with NLM_F_DUMP_INTR: what was
+  // read may be inconsistent (an entry missed or seen twice). It is read to its end and made
+  // again, a few times at most; a table that never holds still for that long is an error.
+  constexpr int kAttempts = 5;
   std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
-  nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
-  nlh->nlmsg_type = type;
-  nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-  uint32_t seq = ++seq_;
-  nlh->nlmsg_seq = seq;
-  auto* gen = static_cast<rtgenmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(rtgenmsg)));
-  gen->rtgen_family = family;
-  if (mnl_socket_sendto(nl_, nlh, nlh->nlmsg_len) < 0) return os_error("netlink dump request");
   uint32_t portid = mnl_socket_get_portid(nl_);
-  auto cb = [](const nlmsghdr* m, void* data) -> int {
-    (*static_cast<Parse*>(data))(m);
-    return MNL_CB_OK;
-  };
-  for (;;) {
-    ssize_t n = mnl_socket_recvfrom(nl_, buf.data(), buf.size());
-    if (n < 0) return os_error("netlink dump");
-    int r = mnl_cb_run(buf.data(), size_t(n), seq, portid, cb, &parse);
-    if (r == MNL_CB_STOP) return {};
-    if (r < 0) return os_error("netlink dump");
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    reset();
+    nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
+    nlh->nlmsg_type = type;
+    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    uint32_t seq = ++seq_;
+    nlh->nlmsg_seq = seq;
+    auto* gen = static_cast<rtgenmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(rtgenmsg)));
+    gen->rtgen_family = family;
+    if (mnl_socket_sendto(nl_, nlh, nlh->nlmsg_len) < 0) return os_error("netlink dump request");
+    bool interrupted = false, done = false;
+    while (!done) {
+      ssize_t n = mnl_socket_recvfrom(nl_, buf.data(), buf.size());
+      if (n < 0 && errno == EINTR) continue;  // a signal, not the dump: read on
+      if (n < 0) return os_error("netlink dump");
+      int len = int(n);
+      for (auto* m = reinterpret_cast<const nlmsghdr*>(buf.data()); mnl_nlmsg_ok(m, len); m = mnl_nlmsg_next(m, &len)) {
+        if (m->nlmsg_seq != seq || (m->nlmsg_pid && m->nlmsg_pid != portid)) continue;  // a stale answer
+        if (m->nlmsg_flags & NLM_F_DUMP_INTR) interrupted = true;
+        if (m->nlmsg_type == NLMSG_DONE) {
+          done = true;
+          break;
+        }
+        if (m->nlmsg_type == NLMSG_ERROR) {
+          auto* e = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(m));
+          errno = e->error < 0 ? -e->error : EPROTO;
+          return os_error("netlink dump");
+        }
+        if (m->nlmsg_type >= NLMSG_MIN_TYPE && !interrupted) parse(m);
+      }
+    }
+    if (!interrupted) return {};
   }
+  errno = EINTR;
+  return os_error("netlink dump interrupted " + std::to_string(kAttempts) + " times by changes");
 }
 
 Result<std::vector<Link>> Netlink::links() {
@@ -96,7 +116,7 @@ Result<std::vector<Link>> Netlink::links() {
     if (a.by_type[IFLA_MTU]) l.mtu = mnl_attr_get_u32(a.by_type[IFLA_MTU]);
     out.push_back(std::move(l));
   };
-  if (auto r = dump(RTM_GETLINK, AF_UNSPEC, parse); !r) return r.error();
+  if (auto r = dump(RTM_GETLINK, AF_UNSPEC, parse, [&] { out.clear(); }); !r) return r.error();
   return out;
 }
 
@@ -111,7 +131,7 @@ Result<std::vector<Address>> Netlink::addresses() {
     if (!addr) return;
     out.push_back({int(ifa->ifa_index), mnl_attr_get_u32(addr), ifa->ifa_prefixlen});
   };
-  if (auto r = dump(RTM_GETADDR, AF_INET, parse); !r) return r.error();
+  if (auto r = dump(RTM_GETADDR, AF_INET, parse, [&] { out.clear(); }); !r) return r.error();
   return out;
 }
 
@@ -130,7 +150,7 @@ Result<std::vector<Route>> Netlink::routes() {
     if (a.by_type[RTA_PREFSRC]) r.source = mnl_attr_get_u32(a.by_type[RTA_PREFSRC]);
     out.push_back(r);
   };
-  if (auto r = dump(RTM_GETROUTE, AF_INET, parse); !r) return r.error();
+  if (auto r = dump(RTM_GETROUTE, AF_INET, parse, [&] { out.clear(); }); !r) return r.error();
   return out;
 }
 
@@ -144,7 +164,7 @@ Result<std::vector<Neighbour>> Netlink::neighbours() {
     if (!a.by_type[NDA_DST]) return;
     out.push_back({nd->ndm_ifindex, mnl_attr_get_u32(a.by_type[NDA_DST]), nd->ndm_state});
   };
-  if (auto r = dump(RTM_GETNEIGH, AF_INET, parse); !r) return r.error();
+  if (auto r = dump(RTM_GETNEIGH, AF_INET, parse, [&] { out.clear(); }); !r) return r.error();
   return out;
 }
 
@@ -157,6 +177,7 @@ Result<void> Netlink::request(void* message, const std::string& what) {
   std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
   for (;;) {
     ssize_t n = mnl_socket_recvfrom(nl_, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
     if (n < 0) return os_error(what);
     // The acknowledgement is an NLMSG_ERROR with error 0; mnl_cb_run turns a non-zero one into
     // -1 with errno set.
@@ -193,11 +214,14 @@ Result<void> Netlink::set_up(int index) {
   return request(nlh, "set link " + std::to_string(index) + " up");
 }
 
-Result<void> Netlink::replace_route(uint32_t destination, int oif, uint32_t source) {
+Result<void> Netlink::add_route(uint32_t destination, int oif, uint32_t source) {
   std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
   nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
   nlh->nlmsg_type = RTM_NEWROUTE;
-  nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_REPLACE;
+  // Never NLM_F_REPLACE: it would take over whatever route has the same key, an
+  // administrator's as well. nodeld removes its own stale route first; anybody else's makes
+  // this fail with EEXIST.
+  nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
   auto* rtm = static_cast<rtmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(rtmsg)));
   rtm->rtm_family = AF_INET;
   rtm->rtm_dst_len = 32;

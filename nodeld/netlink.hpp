@@ -61,14 +61,16 @@ class Netlink {
 
   Result<void> add_address(int index, uint32_t address, unsigned prefix);
   Result<void> set_up(int index);
-  // Adds or replaces DESTINATION/32 dev OIF src SOURCE proto smartvm, scope link.
-  Result<void> replace_route(uint32_t destination, int oif, uint32_t source);
+  // Adds DESTINATION/32 dev OIF src SOURCE proto smartvm, scope link; a route with the same
+  // key (destination, table, metric 0) that is already there, whoever's, is an error.
+  Result<void> add_route(uint32_t destination, int oif, uint32_t source);
   Result<void> delete_route(const Route& r);
 
  private:
   explicit Netlink(mnl_socket* nl) : nl_(nl) {}
-  template <typename Parse>
-  Result<void> dump(uint16_t type, unsigned char family, Parse parse);
+  // A whole dump; `reset` empties what `parse` gathered before an interrupted dump is made again.
+  template <typename Parse, typename Reset>
+  Result<void> dump(uint16_t type, unsigned char family, Parse parse, Reset reset);
   Result<void> request(void* message, const std::string& what);
 
   mnl_socket* nl_ = nullptr;

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <optional>
 
 namespace smartvm::nodeld {
 
@@ -85,9 +86,106 @@ class VerbsDevices : public RdmaDevices {
   }
 };
 
+// Sorted entry names of a directory, without dot files; nullopt with errno when it cannot be
+// listed.
+std::optional<std::vector<std::string>> entries(const std::string& dir) {
+  DIR* d = opendir(dir.c_str());
+  if (!d) return std::nullopt;
+  std::vector<std::string> out;
+  while (dirent* e = readdir(d))
+    if (e->d_name[0] != '.') out.push_back(e->d_name);
+  closedir(d);
+  std::sort(out.begin(), out.end(), [](const std::string& a, const std::string& b) {
+    return a.size() != b.size() ? a.size() < b.size() : a < b;  // port 10 after port 9
+  });
+  return out;
+}
+
+// "4: ACTIVE" -> "ACTIVE", as ibstat shows it.
+std::string after_code(const std::string& line) {
+  size_t colon = line.find(": ");
+  return colon == std::string::npos ? line : line.substr(colon + 2);
+}
+
+// "fe80:0000:0000:0000:0002:c903:000a:bcde": the port GUID is the last 64 bits.
+bool guid_of_gid(const std::string& gid, uint64_t& guid) {
+  if (gid.size() != 39) return false;
+  guid = 0;
+  for (size_t group = 4; group < 8; ++group) {
+    unsigned v = 0;
+    const char* p = gid.data() + group * 5;
+    auto [end, e] = std::from_chars(p, p + 4, v, 16);
+    if (e != std::errc() || end != p + 4) return false;
+    guid = (guid << 16) | v;
+  }
+  return true;
+}
+
+class HostDevices : public RdmaDevices {
+ public:
+  explicit HostDevices(std::string sysfs_root) : sysfs_root_(std::move(sysfs_root)) {}
+  Result<std::vector<RdmaPort>> ports() override {
+    auto ports = read_sysfs_ports(sysfs_root_);
+    if (!ports || ports->empty()) return ports;
+    // The active MTU only verbs knows; a device it cannot open keeps 0.
+    if (auto verbs = VerbsDevices().ports())
+      for (RdmaPort& p : *ports)
+        for (const RdmaPort& v : *verbs)
+          if (v.device == p.device && v.port == p.port) p.mtu = v.mtu;
+    return ports;
+  }
+
+ private:
+  std::string sysfs_root_;
+};
+
 }  // namespace
 
 std::unique_ptr<RdmaDevices> make_verbs_devices() { return std::make_unique<VerbsDevices>(); }
+
+std::unique_ptr<RdmaDevices> make_host_devices(const std::string& sysfs_root) { return std::make_unique<HostDevices>(sysfs_root); }
+
+Result<std::vector<RdmaPort>> read_sysfs_ports(const std::string& sysfs_root) {
+  std::vector<RdmaPort> out;
+  std::string base = sysfs_root + "/class/infiniband";
+  auto devices = entries(base);
+  if (!devices) {
+    if (errno == ENOENT) return out;  // no RDMA subsystem or no device
+    return os_error("cannot list " + base);
+  }
+  for (const std::string& device : *devices) {
+    std::string ports_dir = base + "/" + device + "/ports";
+    auto numbers = entries(ports_dir);
+    if (!numbers) return os_error("cannot list " + ports_dir);
+    for (const std::string& number : *numbers) {
+      std::string dir = ports_dir + "/" + number + "/";
+      auto line = [&](const char* name) -> Result<std::string> {
+        auto text = read_small_file(dir + name, 256);
+        if (!text) return text.error();
+        return first_line(*text);
+      };
+      RdmaPort p;
+      p.device = device;
+      auto [end, e] = std::from_chars(number.data(), number.data() + number.size(), p.port);
+      if (e != std::errc() || end != number.data() + number.size()) continue;
+      auto state = line("state");
+      if (!state) return state.error();
+      p.state = after_code(*state);
+      auto phys = line("phys_state");
+      if (!phys) return phys.error();
+      p.phys_state = after_code(*phys);
+      auto rate = line("rate");  // "100 Gb/sec (4X EDR)"
+      if (!rate) return rate.error();
+      std::from_chars(rate->data(), rate->data() + rate->size(), p.rate_gbps);
+      // Older kernels have no link_layer file: InfiniBand then.
+      auto layer = line("link_layer");
+      p.link_layer = layer && !layer->empty() ? *layer : "InfiniBand";
+      if (auto gid = line("gids/0"); gid) guid_of_gid(*gid, p.port_guid);
+      out.push_back(std::move(p));
+    }
+  }
+  return out;
+}
 
 double ib_rate_gbps(unsigned active_width, unsigned active_speed) {
   double lanes = 0;

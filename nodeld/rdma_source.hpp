@@ -1,8 +1,10 @@
-// RDMA ports and their IPoIB interfaces. Ports come from libibverbs (state, physical state,
-// rate, active MTU, link layer, GUID); IPoIB interfaces from sysfs (type 32, the GID in the
-// last 16 bytes of the hardware address, mode, MTU), tied to their port by GUID. A host
-// without RDMA (ibv_get_device_list fails with ENOSYS, or lists nothing) has no ports: that is
-// a normal, quiet state, not an error.
+// RDMA ports and their IPoIB interfaces. Ports come from sysfs the way ibstat reads them
+// (SYSFS/class/infiniband/DEV/ports/N/{state,phys_state,rate,link_layer,gids/0}), which needs no
+// device node; only the active MTU, which sysfs does not show, comes from libibverbs, and a
+// device verbs cannot open (no access to /dev/infiniband/uverbs*) just reports MTU 0. IPoIB
+// interfaces come from sysfs too (type 32, the GID in the last 16 bytes of the hardware
+// address, mode, MTU), tied to their port by GUID. A host without RDMA (no
+// class/infiniband) has no ports: that is a normal, quiet state, not an error.
 #pragma once
 
 #include "error.hpp"
@@ -23,7 +25,14 @@ class RdmaDevices {
   virtual Result<std::vector<RdmaPort>> ports() = 0;
 };
 
+// libibverbs alone (ibv_query_port): every field, but only where the device opens.
 std::unique_ptr<RdmaDevices> make_verbs_devices();
+// sysfs under SYSFS_ROOT for the ports, libibverbs for their active MTU where it can.
+std::unique_ptr<RdmaDevices> make_host_devices(const std::string& sysfs_root);
+
+// The ports of SYSFS_ROOT/class/infiniband, by device and port number, mtu left 0. None when
+// the directory is not there; a port whose files cannot be read is an error naming the file.
+Result<std::vector<RdmaPort>> read_sysfs_ports(const std::string& sysfs_root);
 
 struct IpoibInterface {
   std::string name;

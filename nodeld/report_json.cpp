@@ -117,7 +117,9 @@ json::object report_json(const Snapshot& s) {
   r["rdma_ports"] = std::move(rdma);
   if (s.routing || !s.routing_error.empty()) {
     json::object ipoib;
-    if (s.routing) {
+    if (s.routing && !s.routing->ipoib_present) {
+      ipoib["interface"] = s.routing->ipoib_interface;
+    } else if (s.routing) {
       const RoutingStatus& r = *s.routing;
       ipoib["interface"] = r.ipoib_interface;
       ipoib["infiniband"] = r.ipoib_is_infiniband;
@@ -132,7 +134,8 @@ json::object report_json(const Snapshot& s) {
       for (const std::string& w : r.warnings) warnings.push_back(json::string(w));
       if (!warnings.empty()) ipoib["warnings"] = std::move(warnings);
     }
-    ipoib["routing"] = s.routing_error.empty() ? "ok" : "failed";
+    // absent: the host has no such interface and no guest is configured to be routed.
+    ipoib["routing"] = !s.routing_error.empty() ? "failed" : s.routing && !s.routing->ipoib_present ? "absent" : "ok";
     if (!s.routing_error.empty()) ipoib["error"] = s.routing_error;
     r["ipoib"] = std::move(ipoib);
   }

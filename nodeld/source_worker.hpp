@@ -3,6 +3,8 @@
 // job, goes on, and gets the answer posted back when it comes.
 #pragma once
 
+#include "error.hpp"
+
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -13,6 +15,20 @@
 #include <thread>
 
 namespace smartvm::nodeld {
+
+// `fn()`, with an exception it throws (a library's, std::filesystem's) turned into an error
+// result, so that a source's failure is reported as the source's error, never as the end of
+// nodeld.
+template <typename Fn>
+auto guarded(const std::string& what, Fn& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const std::exception& e) {
+    return make_error(what + ": unexpected failure: " + e.what());
+  } catch (...) {
+    return make_error(what + ": unexpected failure");
+  }
+}
 
 class SourceWorker {
  public:
@@ -32,9 +48,16 @@ class SourceWorker {
     if (busy_.exchange(true)) return false;
     started_ = std::chrono::steady_clock::now();
     boost::asio::post(io_, [this, &answer_to, work = std::move(work)]() mutable {
-      auto answer = work();
-      busy_ = false;
-      boost::asio::post(answer_to, std::move(answer));
+      // The last line of defence: an exception leaving a job would end the thread and with it
+      // nodeld (std::terminate). Jobs turn failures into error results themselves (guarded()
+      // below); one that throws anyway gives no answer, and its caller's deadline says so.
+      try {
+        auto answer = work();
+        busy_ = false;
+        boost::asio::post(answer_to, std::move(answer));
+      } catch (...) {
+        busy_ = false;
+      }
     });
     return true;
   }

@@ -108,7 +108,12 @@ void Throttler::tick() {
   if (settings_.enabled) {
     // A worker still busy (libvirtd hanging) skips this tick; the next one asks again.
     worker_.run(io_, [this, s = settings_] {
-      work(s);
+      // Whatever a tick throws ends that tick, not nodeld; the next one tries again.
+      try {
+        work(s);
+      } catch (const std::exception& e) {
+        log::error(std::string("throttle: unexpected failure, tick skipped: ") + e.what());
+      }
       return [] {};
     });
   }

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <thread>
 
 using namespace smartvm;
@@ -189,6 +190,59 @@ TEST_CASE("nodeld: SIGHUP with a bad configuration keeps the running one", "[nod
   s.write_config(2);
   nodeld.signal(SIGHUP);
   CHECK(nodeld.wait_for_log("reloaded " + s.config));
+  CHECK(nodeld.stop() == 0);
+}
+
+TEST_CASE("nodeld: a token file that is a FIFO is refused at SIGHUP without blocking; /metrics still answers",
+          "[nodeld]") {
+  Setup s;
+  BackgroundProcess nodeld(s.nodeld(), (s.t / "nodeld.log").string());
+  int port = nodeld.wait_for_port("serving /metrics on 127.0.0.1:");
+  REQUIRE(port > 0);
+  REQUIRE(nodeld.wait_for_log("ready: first report made"));
+  REQUIRE(unlink((s.t / "token").c_str()) == 0);
+  REQUIRE(mkfifo((s.t / "token").c_str(), 0600) == 0);  // nobody ever writes to it
+  nodeld.signal(SIGHUP);
+  CHECK(nodeld.wait_for_log("token file " + (s.t / "token").string() + " is not a regular file"));
+  CHECK(nodeld.wait_for_log("refused; the running configuration stays"));
+  // A client with a deadline of its own: a blocked loop must fail this, not hang the test.
+  auto scrape = run_process({"/usr/bin/curl", "-s", "-m", "5", "http://127.0.0.1:" + std::to_string(port) + "/metrics"});
+  CHECK(scrape.out.find("smartvm_node_source_up") != std::string::npos);
+  CHECK(nodeld.stop() == 0);
+}
+
+TEST_CASE("nodeld: a guest cgroup path that loops is an error of that guest, and nodeld throttles on", "[nodeld][throttle]") {
+  Setup s(2);
+  // vm0's cgroup has an io.max that points at itself: every look at it fails with ELOOP.
+  std::filesystem::create_directories(s.t / "cg/vm0");
+  std::filesystem::create_directories(s.t / "cg/vm1");
+  REQUIRE(symlink("io.max", (s.t / "cg/vm0/io.max").c_str()) == 0);
+  write_file(s.t / "host.pressure", "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n");
+  auto guest_psi = [&](uint64_t total_us) {
+    write_file(s.t / "vm0.pressure", "some avg10=1.00 avg60=0.00 avg300=0.00 total=" + std::to_string(total_us) +
+                                         "\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n");
+  };
+  guest_psi(2'500'000);
+  s.write_config(1, "[throttle]\nmode = adaptive\ntarget_io_pressure = 100\nbackend = cgroup\ncgroup = " +
+                         (s.t / "cg/%n").string() + "\npressure = " + (s.t / "host.pressure").string() +
+                         "\ndomain_pressure = " + (s.t / "%n.pressure").string() + "\n");
+  REQUIRE(run_process(s.nodeld({"--check-config"})).exit_code == 0);
+  BackgroundProcess nodeld(s.nodeld(), (s.t / "nodeld.log").string());
+  int port = nodeld.wait_for_port("serving /metrics on 127.0.0.1:");
+  REQUIRE(port > 0);
+  // The throttle ticks once a second and reads vm0's cgroup each time; the guest's pressure
+  // counter, read in the same tick after it, shows that ticks go on.
+  auto scrape_until = [&](const std::string& line) {
+    std::string scrape;
+    for (int i = 0; i < 100 && scrape.find(line) == std::string::npos; ++i) {
+      scrape = http_get(port, "/metrics");
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return scrape.find(line) != std::string::npos;
+  };
+  CHECK(scrape_until("smartvm_domain_io_pressure_some_seconds_total{domain=\"vm0\"} 2.5\n"));
+  guest_psi(3'000'000);
+  CHECK(scrape_until("smartvm_domain_io_pressure_some_seconds_total{domain=\"vm0\"} 3\n"));
   CHECK(nodeld.stop() == 0);
 }
 

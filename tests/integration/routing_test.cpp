@@ -7,6 +7,7 @@
 #include "background_process.hpp"
 #include "conntrack.hpp"
 #include "libvirtd.hpp"
+#include "netlink.hpp"
 #include "process.hpp"
 #include "temp_dir.hpp"
 
@@ -371,5 +372,143 @@ TEST_CASE("nodeld routes a guest the moment libvirtd starts its domain (lifecycl
   // Well within the 60 s interval: the started event made nodeld read the domain at once.
   CHECK(nodeld.wait_for_log("1 guest routes added", nullptr, std::chrono::seconds(5)));
   CHECK(lab.ping("g7", "10.10.0.100", 4));
+  CHECK(nodeld.stop() == 0);
+}
+
+TEST_CASE("nodeld learns no address a guest claims that is the repository's, keeps rp_filter on from the start, and "
+          "still learns the guest's own", "[nodeld][routing]") {
+  TempDir t;
+  NetnsLab lab;
+  lab.guest_host_storage();
+  // Guest g3 is unknown: its address is to be learned from 10.10.0.0/24, which holds the
+  // repository (storage, 10.10.0.100) too.
+  lab.add_namespace("g3");
+  lab.wire("vif3.0", "g3", "10.10.0.8");
+  std::string ini = (t / "nodeld.ini").string();
+  write_file(ini, config("vif1.0=10.10.0.5", "10.10.0.0/24"));
+  BackgroundProcess nodeld({kIp, "netns", "exec", lab.ns("host"), SMARTVM_NODELD_PATH, "--config", ini},
+                           (t / "nodeld.log").string());
+  REQUIRE(nodeld.wait_for_log("ready: first report made"));
+  CHECK(lab.in("host", "cat /proc/sys/net/ipv4/conf/vif3.0/rp_filter") == "1\n");  // before it sent anything
+
+  // g3 takes the NFS server's address and asks for another guest with it.
+  lab.must({kIp, "-n", lab.ns("g3"), "addr", "add", "10.10.0.100/32", "dev", "eth0"});
+  lab.run({kIp, "netns", "exec", lab.ns("g3"), "ping", "-n", "-q", "-c", "3", "-i", "0.3", "-W", "1", "-I", "10.10.0.100", "10.10.0.5"});
+  CHECK(nodeld.wait_for_log("guest interface vif3.0 claims 10.10.0.100, the repository's address: not learned"));
+  CHECK(lab.in("host", "ip route show proto 215").find("10.10.0.100") == std::string::npos);
+  CHECK(lab.ping("g1", "10.10.0.100"));  // the host's other guests still reach the real one
+
+  // Its own address is learned, and routed.
+  lab.must({kIp, "-n", lab.ns("g3"), "addr", "del", "10.10.0.100/32", "dev", "eth0"});
+  CHECK(lab.ping("g3", "10.10.0.100", 8));
+  CHECK(lab.in("host", "ip route show proto 215").find("10.10.0.8 dev vif3.0") != std::string::npos);
+  CHECK(occurrences(nodeld.log(), "claims 10.10.0.100") == 1);
+  CHECK(nodeld.stop() == 0);
+}
+
+TEST_CASE("nodeld leaves a foreign /32 to a guest's address alone and says so once", "[nodeld][routing]") {
+  TempDir t;
+  NetnsLab lab;
+  lab.guest_host_storage();
+  lab.must({kIp, "-n", lab.ns("host"), "route", "add", "10.10.0.5/32", "dev", "ib0", "proto", "static"});
+  std::string ini = (t / "nodeld.ini").string();
+  write_file(ini, config("vif1.0=10.10.0.5"));
+  BackgroundProcess nodeld({kIp, "netns", "exec", lab.ns("host"), SMARTVM_NODELD_PATH, "--config", ini},
+                           (t / "nodeld.log").string());
+  REQUIRE(nodeld.wait_for_log("ready: first report made"));
+  size_t seen = nodeld.log().size();
+  nodeld.signal(SIGHUP);  // a second reconcile
+  REQUIRE(nodeld.wait_for_log("reloaded", nullptr, std::chrono::seconds(5), seen));
+  CHECK(lab.in("host", "ip route show 10.10.0.5/32") == "10.10.0.5 dev ib0 proto static scope link \n");
+  CHECK(lab.in("host", "ip route show proto 215").empty());
+  CHECK(occurrences(nodeld.log(), "a route to 10.10.0.5/32 that is not nodeld's") == 1);
+  CHECK(nodeld.stop() == 0);
+}
+
+TEST_CASE("nodeld restarted while libvirt does not answer keeps the routes of libvirt's guests", "[nodeld][routing]") {
+  TempDir t;
+  NetnsLab lab;
+  lab.guest_host_storage();
+  lab.add_namespace("g5");
+  lab.wire("vif5.0", "g5", "10.10.0.20");  // libvirt's g5 (config())
+  std::string ini = (t / "nodeld.ini").string();
+  write_file(ini, config("vif1.0=10.10.0.5"));
+  std::vector<std::string> argv{kIp, "netns", "exec", lab.ns("host"), SMARTVM_NODELD_PATH, "--config", ini};
+  {
+    BackgroundProcess nodeld(argv, (t / "nodeld.log").string());
+    REQUIRE(nodeld.wait_for_log("2 guest routes added"));
+    CHECK(nodeld.stop() == 0);
+  }
+  // libvirtd is down now: a socket nobody listens on.
+  std::string text = read_file(ini);
+  size_t at = text.find("libvirt_uri = ");
+  text.replace(at, text.find('\n', at) - at, "libvirt_uri = qemu+unix:///system?socket=" + (t / "none.sock").string());
+  write_file(ini, text);
+  BackgroundProcess nodeld(argv, (t / "nodeld2.log").string());
+  REQUIRE(nodeld.wait_for_log("ready: first report made"));
+  CHECK(lab.in("host", "ip route show proto 215").find("10.10.0.20 dev vif5.0") != std::string::npos);
+  CHECK(nodeld.log().find("removed") == std::string::npos);
+  CHECK(lab.ping("g5", "10.10.0.100"));
+  CHECK(nodeld.stop() == 0);
+}
+
+TEST_CASE("nodeld's netlink dumps are made again when the kernel says a change interrupted them", "[nodeld][routing]") {
+  TempDir t;
+  NetnsLab lab;
+  lab.add_namespace("host");
+  // 3000 addresses: a dump of them takes several reads, time enough for a change in between.
+  std::string batch;
+  for (int i = 0; i < 3000; ++i)
+    batch += "addr add 10.40." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1) + "/32 dev lo\n";
+  write_file(t / "addresses.batch", batch);
+  lab.must({kIp, "-n", lab.ns("host"), "-batch", (t / "addresses.batch").string()});
+  // Somebody changes addresses all the time meanwhile.
+  BackgroundProcess churn({kIp, "netns", "exec", lab.ns("host"), "sh", "-c",
+                           "while :; do ip addr add 10.41.0.1/32 dev lo; ip addr del 10.41.0.1/32 dev lo; sleep 0.02; done"},
+                          (t / "churn.log").string());
+  int failures = in_netns(lab.ns("host"), [] {
+    auto nl = smartvm::nodeld::Netlink::open();
+    if (!nl) return 100;
+    int bad = 0;
+    for (int i = 0; i < 200; ++i) {
+      auto a = nl->addresses();
+      // Complete or an error, never a torn list: 3000 or 3001 of ours, and lo's 127.0.0.1.
+      if (!a || a->size() < 3001 || a->size() > 3002) ++bad;
+    }
+    return bad;
+  });
+  churn.stop();
+  CHECK(failures == 0);
+}
+
+TEST_CASE("nodeld on a host without the IPoIB interface: no IPoIB, not unfit, unless guests are configured to be routed",
+          "[nodeld][routing]") {
+  TempDir t;
+  NetnsLab lab;
+  lab.add_namespace("host");  // only lo: no ib0
+  std::string ini = (t / "nodeld.ini").string();
+  auto write_config = [&](const std::string& guests) {
+    write_file(ini, "[node]\nname = no-ib\nlibvirt_uri = test:///default\ninterval = 60\n[report]\n"
+                    "metrics_listen = 127.0.0.1:0\n[ipoib]\ninterface = ib0\nmode = route\nguests = " + guests + "\n");
+  };
+  write_config("");
+  BackgroundProcess nodeld({kIp, "netns", "exec", lab.ns("host"), SMARTVM_NODELD_PATH, "--config", ini},
+                           (t / "nodeld.log").string());
+  int port = nodeld.wait_for_port("serving /metrics on 127.0.0.1:");
+  REQUIRE(port > 0);
+  REQUIRE(nodeld.wait_for_log("ready: first report made"));
+  auto metrics = [&] { return lab.in("host", "curl -s -m 5 http://127.0.0.1:" + std::to_string(port) + "/metrics"); };
+  CHECK(metrics().find("smartvm_node_routing_ok{node=\"no-ib\"} 1\n") != std::string::npos);
+  CHECK(occurrences(nodeld.log(), "no IPoIB interface ib0 on this host") == 1);
+  CHECK(nodeld.log().find("not found") == std::string::npos);
+
+  // A guest to be routed here: now the missing interface is a fault, and the node unfit.
+  write_config("vif1.0=10.10.0.5");
+  size_t seen = nodeld.log().size();
+  nodeld.signal(SIGHUP);
+  REQUIRE(nodeld.wait_for_log("reloaded", nullptr, std::chrono::seconds(5), seen));
+  CHECK(nodeld.log().find("routing: IPoIB interface ib0 not found; guests are not routed", seen) != std::string::npos);
+  CHECK(metrics().find("smartvm_node_routing_ok{node=\"no-ib\"} 0\n") != std::string::npos);
+  CHECK(occurrences(nodeld.log(), "no IPoIB interface ib0 on this host") == 1);
   CHECK(nodeld.stop() == 0);
 }

@@ -135,3 +135,25 @@ TEST_CASE("nodeld: a source that never answered has no data and no age", "[nodel
   CHECK(s.stale["libvirt"].age_seconds == -1);
   CHECK(!s.hypervisor);
 }
+
+TEST_CASE("nodeld: a source that throws is that source's error; the worker goes on with the next cycle",
+          "[nodeld][collector]") {
+  boost::asio::io_context io;
+  std::atomic<bool> fail{true};
+  Collector c(io, {[] { return Result<HostStats>(host()); },
+                   [&]() -> Result<HypervisorStats> {
+                     if (fail) throw std::runtime_error("filesystem error: cannot get file status: Too many levels of symbolic links");
+                     return hypervisor(1);
+                   },
+                   nullptr});
+  auto bad = run_cycle(io, c, std::chrono::milliseconds(2000));
+  REQUIRE(bad.stale.count("libvirt"));
+  CHECK(bad.stale["libvirt"].error == "libvirt source: unexpected failure: filesystem error: cannot get file status: Too many "
+                                      "levels of symbolic links");
+  CHECK(bad.host);
+  fail = false;
+  auto good = run_cycle(io, c, std::chrono::milliseconds(2000));
+  CHECK(good.stale.empty());
+  REQUIRE(good.hypervisor);
+  CHECK(good.hypervisor->domains.size() == 1);
+}

@@ -110,3 +110,63 @@ TEST_CASE("nodeld: the IPoIB mode the router reports comes from sysfs", "[nodeld
   CHECK(read_ipoib_mode(t.path().string(), "eth0").empty());
   CHECK(read_ipoib_mode(t.path().string(), "ib9").empty());
 }
+
+namespace {
+
+// A port as the kernel shows it under class/infiniband (the files ibstat reads).
+void fake_port(const test::TempDir& t, const std::string& device, unsigned n, const std::string& state,
+               const std::string& phys_state, const std::string& rate, const std::string& link_layer, const std::string& gid) {
+  auto dir = t / ("class/infiniband/" + device + "/ports/" + std::to_string(n));
+  std::filesystem::create_directories(dir / "gids");
+  test::write_file(dir / "state", state + "\n");
+  test::write_file(dir / "phys_state", phys_state + "\n");
+  test::write_file(dir / "rate", rate + "\n");
+  if (!link_layer.empty()) test::write_file(dir / "link_layer", link_layer + "\n");
+  test::write_file(dir / "gids/0", gid + "\n");
+}
+
+}  // namespace
+
+TEST_CASE("nodeld: RDMA ports are read from sysfs as ibstat reads them, without opening a device", "[nodeld][rdma]") {
+  test::TempDir t;
+  fake_port(t, "mlx5_0", 1, "4: ACTIVE", "5: LinkUp", "100 Gb/sec (4X EDR)", "InfiniBand",
+            "fe80:0000:0000:0000:0002:c903:000a:bcde");
+  fake_port(t, "mlx5_0", 2, "1: DOWN", "3: Disabled", "10 Gb/sec (4X)", "", "fe80:0000:0000:0000:0002:c903:000a:bcdf");
+  fake_port(t, "mlx5_1", 1, "4: ACTIVE", "5: LinkUp", "25 Gb/sec (1X EDR)", "Ethernet",
+            "fe80:0000:0000:0000:5254:00ff:fe12:3456");
+  fake_interface(t, "ib0", "32", "80:00:00:48:fe:80:00:00:00:00:00:00:00:02:c9:03:00:0a:bc:de", "connected", "65520");
+  // libibverbs cannot open these devices (none exists here): the ports are there all the same.
+  RdmaSource source(make_host_devices(t.path().string()), t.path().string());
+  auto ports = source.collect();
+  REQUIRE(ports);
+  REQUIRE(ports->size() == 3);
+  const RdmaPort& p = (*ports)[0];
+  CHECK(p.device == "mlx5_0");
+  CHECK(p.port == 1);
+  CHECK(p.state == "ACTIVE");
+  CHECK(p.phys_state == "LinkUp");
+  CHECK(p.rate_gbps == 100);
+  CHECK(p.link_layer == "InfiniBand");
+  CHECK(p.port_guid == 0x0002c903000abcdeULL);
+  CHECK(p.mtu == 0);  // only verbs knows the active MTU
+  CHECK(p.ipoib_interface == "ib0");
+  CHECK(p.ipoib_mode == "connected");
+  CHECK((*ports)[1].state == "DOWN");
+  CHECK((*ports)[1].phys_state == "Disabled");
+  CHECK((*ports)[1].rate_gbps == 10);
+  CHECK((*ports)[1].link_layer == "InfiniBand");  // no link_layer file: an older kernel
+  CHECK((*ports)[2].link_layer == "Ethernet");
+  CHECK((*ports)[2].rate_gbps == 25);
+}
+
+TEST_CASE("nodeld: an unreadable port file is an error naming it; no class/infiniband is no ports", "[nodeld][rdma]") {
+  test::TempDir t;
+  auto none = read_sysfs_ports(t.path().string());
+  REQUIRE(none);
+  CHECK(none->empty());
+  fake_port(t, "mlx5_0", 1, "4: ACTIVE", "5: LinkUp", "40 Gb/sec (4X QDR)", "InfiniBand", "fe80:0000:0000:0000:0002:c903:000a:bcde");
+  std::filesystem::remove(t / "class/infiniband/mlx5_0/ports/1/phys_state");
+  auto broken = read_sysfs_ports(t.path().string());
+  REQUIRE(!broken);
+  CHECK(broken.error().message.find("class/infiniband/mlx5_0/ports/1/phys_state") != std::string::npos);
+}

@@ -37,13 +37,6 @@ Result<bool> present(const std::string& path) {
 // Whether the cgroup is v2 (it has io.max); an error when that cannot be told.
 Result<bool> v2_of(const std::string& dir) { return present(dir + "/io.max"); }
 
-// The same where an error is as good as "no": what is done next reads the files and fails
-// naming them. (main's enable_io_accounting, merged after this, calls it; unused until then.)
-[[maybe_unused]] bool is_v2(const std::string& dir) {
-  auto v2 = v2_of(dir);
-  return v2 && *v2;
-}
-
 // One write(2) of the whole line: cgroup files take one rule per write.
 Result<void> write_rule(const std::string& file, const std::string& line) {
   std::ofstream out(file);
@@ -138,7 +131,9 @@ Result<void> apply_cgroup_limits(const std::string& dir, const std::vector<Block
 }
 
 Result<void> enable_io_accounting(const std::string& dir, const BlockDevice& device) {
-  if (is_v2(dir)) return {};
+  auto v2 = v2_of(dir);
+  if (!v2) return v2.error();
+  if (*v2) return {};
   auto current = cgroup_limits(dir, device);
   if (!current) return current.error();
   if (current->read_bytes_sec != 0) return {};  // a rule exists: blk-throttle is active

@@ -2,6 +2,7 @@
 
 #include "config_reader.hpp"
 #include "job_spec.hpp"
+#include "percent_template.hpp"
 #include "shell_words.hpp"
 #include "small_file.hpp"
 
@@ -20,23 +21,6 @@ const std::set<std::string, std::less<>> kTemplateSections = {"job", "env", "rep
 constexpr uint64_t kMinMemory = 64ull << 20;  // below this no guest kernel boots
 constexpr unsigned kMaxCores = 1024;
 
-// %j and %u in a template value; %% is a literal %.
-std::string expand(const std::string& value, const std::string& job_id, const std::string& user) {
-  std::string out;
-  for (size_t i = 0; i < value.size(); ++i) {
-    if (value[i] != '%' || i + 1 == value.size()) {
-      out += value[i];
-      continue;
-    }
-    switch (value[++i]) {
-      case 'j': out += job_id; break;
-      case 'u': out += user; break;
-      case '%': out += '%'; break;
-      default: out += '%', out += value[i];
-    }
-  }
-  return out;
-}
 
 // %j and %u expand in [job] and [env] (workdir, args, user, stdout, ... and the job's
 // environment): what a request varies in. The repository and power settings are the node's.
@@ -47,7 +31,7 @@ IniDocument template_document(const Service& s, const std::string& filename, con
                               const std::string& user) {
   IniDocument doc(filename);
   for (IniEntry e : s.job_template) {
-    if (expands(e)) e.value = expand(e.value, job_id, user);
+    if (expands(e)) e.value = expand_percent(e.value, {{'j', job_id}, {'u', user}});
     doc.add(std::move(e));
   }
   return doc;

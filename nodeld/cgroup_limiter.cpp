@@ -1,5 +1,6 @@
 #include "cgroup_limiter.hpp"
 
+#include "percent_template.hpp"
 #include "small_file.hpp"
 
 #include <sys/stat.h>
@@ -85,21 +86,7 @@ Result<BlockDevice> block_device_of(const std::string& path, const std::string& 
 }
 
 std::string expand_cgroup_template(const std::string& tmpl, const std::string& name, const std::string& uuid, int id) {
-  std::string out;
-  for (size_t i = 0; i < tmpl.size(); ++i) {
-    if (tmpl[i] != '%' || i + 1 == tmpl.size()) {
-      out += tmpl[i];
-      continue;
-    }
-    switch (tmpl[++i]) {
-      case 'n': out += name; break;
-      case 'u': out += uuid; break;
-      case 'i': out += std::to_string(id); break;
-      case '%': out += '%'; break;
-      default: out += '%', out += tmpl[i];
-    }
-  }
-  return out;
+  return expand_percent(tmpl, {{'n', name}, {'u', uuid}, {'i', std::to_string(id)}});
 }
 
 Result<void> apply_cgroup_limits(const std::string& dir, const std::vector<BlockDevice>& devices, const IoLimits& limits) {

@@ -233,12 +233,7 @@ TEST_CASE("nodeld: a guest cgroup path that loops is an error of that guest, and
   // The throttle ticks once a second and reads vm0's cgroup each time; the guest's pressure
   // counter, read in the same tick after it, shows that ticks go on.
   auto scrape_until = [&](const std::string& line) {
-    std::string scrape;
-    for (int i = 0; i < 100 && scrape.find(line) == std::string::npos; ++i) {
-      scrape = http_get(port, "/metrics");
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return scrape.find(line) != std::string::npos;
+    return get_until(port, "/metrics", line).find(line) != std::string::npos;
   };
   CHECK(scrape_until("smartvm_domain_io_pressure_some_seconds_total{domain=\"vm0\"} 2.5\n"));
   guest_psi(3'000'000);

@@ -189,14 +189,7 @@ TEST_CASE("nodeld: a guest's own I/O pressure is read from its cgroup's io.press
   BackgroundProcess nodeld({SMARTVM_NODELD_PATH, "--config", lab.config}, (lab.t / "nodeld.log").string());
   int port = nodeld.wait_for_port("serving /metrics on 127.0.0.1:");
   REQUIRE(port > 0);
-  auto scrape_until = [&](const std::string& line) {
-    std::string scrape;
-    for (int i = 0; i < 100 && scrape.find(line) == std::string::npos; ++i) {
-      scrape = http_get(port, "/metrics");
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return scrape;
-  };
+  auto scrape_until = [&](const std::string& line) { return get_until(port, "/metrics", line); };
   std::string scrape = scrape_until("smartvm_domain_io_pressure_some_seconds_total{domain=\"job-a\"} 2.5\n");
   INFO(scrape);
   CHECK(scrape.find("smartvm_domain_io_pressure_some_seconds_total{domain=\"job-a\"} 2.5\n") != std::string::npos);

@@ -1,5 +1,8 @@
 #include "http_client.hpp"
 
+#include <chrono>
+#include <thread>
+
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
@@ -37,6 +40,15 @@ std::string http_get(int port, const std::string& target) {
   } catch (const std::exception&) {
     return "";
   }
+}
+
+std::string get_until(int port, const std::string& target, const std::string& line) {
+  std::string body;
+  for (int i = 0; i < 100 && body.find(line) == std::string::npos; ++i) {
+    body = http_get(port, target);
+    if (body.find(line) == std::string::npos) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return body;
 }
 
 }  // namespace smartvm::test

@@ -29,4 +29,7 @@ class HttpClient {
 // One GET on a fresh connection; the body, or "" when there is no answer.
 std::string http_get(int port, const std::string& target);
 
+// GETs `target` every 100 ms until the body holds `line`, at most 10 s; the last body.
+std::string get_until(int port, const std::string& target, const std::string& line);
+
 }  // namespace smartvm::test

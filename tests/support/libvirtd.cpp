@@ -1,5 +1,7 @@
 #include "libvirtd.hpp"
 
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,6 +11,21 @@
 namespace smartvm::test {
 
 namespace fs = std::filesystem;
+
+namespace {
+
+bool accepts_connections(const std::string& path) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  path.copy(addr.sun_path, sizeof addr.sun_path - 1);
+  bool ok = connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
+  close(fd);
+  return ok;
+}
+
+}  // namespace
 
 Libvirtd::Libvirtd(const TempDir& dir) : root_((dir / "libvirtd").string()) {
   for (const char* d : {"run", "lib", "cache", "etc", "log"}) fs::create_directories(root_ + "/" + d);
@@ -35,8 +52,10 @@ bool Libvirtd::start() {
   process_ = std::make_unique<BackgroundProcess>(
       std::vector<std::string>{"/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script},
       root_ + "/libvirtd.log");
+  // The socket file appears at bind(), before libvirtd listens: a client that came then was
+  // refused (seen under -j2). Up means a connect succeeds.
   for (int i = 0; i < 300; ++i) {
-    if (access((root_ + "/run/libvirt-sock").c_str(), F_OK) == 0) return true;
+    if (accepts_connections(root_ + "/run/libvirt-sock")) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return false;

@@ -1,7 +1,7 @@
 #include "http_api.hpp"
 
 #include "node_token.hpp"
-#include "status_record.hpp"
+#include "utc_time.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>

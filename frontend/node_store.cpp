@@ -1,6 +1,6 @@
 #include "node_store.hpp"
 
-#include "status_record.hpp"
+#include "utc_time.hpp"
 
 #include <boost/json/serialize.hpp>
 #include <sqlite3.h>

@@ -5,7 +5,7 @@
 #include "catch_result.hpp"
 #include "http_client.hpp"
 #include "process.hpp"
-#include "status_record.hpp"
+#include "utc_time.hpp"
 #include "temp_dir.hpp"
 
 #include <boost/asio/connect.hpp>

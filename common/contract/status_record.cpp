@@ -54,28 +54,6 @@ std::optional<JobState> job_state_from_string(std::string_view s) {
   return std::nullopt;
 }
 
-std::string format_utc(StatusRecord::Clock::time_point t) {
-  std::time_t tt = StatusRecord::Clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-std::optional<StatusRecord::Clock::time_point> parse_utc(std::string_view s) {
-  std::tm tm{};
-  std::string str(s);
-  const char* end = strptime(str.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  // Years 1970 to 2261 only: system_clock counts nanoseconds in 64 bits, which end in 2262.
-  if (!end || *end || tm.tm_year < 70 || tm.tm_year > 361) return std::nullopt;
-  auto t = StatusRecord::Clock::from_time_t(timegm(&tm));
-  // strptime takes 2026-02-30 (timegm makes it March 2nd), one-digit fields and spaces: only a
-  // time written back exactly as it was read is one.
-  if (format_utc(t) != s) return std::nullopt;
-  return t;
-}
-
 std::string format_status(const StatusRecord& r) {
   std::string out;
   auto line = [&out](const char* k, const std::string& v) { out += std::string(k) + "=" + one_line(v) + "\n"; };

@@ -2,12 +2,12 @@
 
 #include "node_token.hpp"
 #include "utc_time.hpp"
+#include "parse_number.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
-#include <charconv>
 #include <cstdio>
 #include <chrono>
 
@@ -56,12 +56,7 @@ std::optional<std::string> query_value(const std::string& query, const std::stri
   return std::nullopt;
 }
 
-std::optional<uint64_t> to_uint(const std::string& s) {
-  uint64_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size() || s.empty()) return std::nullopt;
-  return v;
-}
+std::optional<uint64_t> to_uint(const std::string& s) { return parse_integer<uint64_t>(s); }
 
 std::string html_escape(const std::string& s) {
   std::string out;

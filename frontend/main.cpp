@@ -7,10 +7,10 @@
 #include "smartvm_version.hpp"
 #include "systemd_lazy.hpp"
 #include "token_file.hpp"
+#include "parse_number.hpp"
 
 #include <boost/asio/signal_set.hpp>
 
-#include <charconv>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -42,14 +42,13 @@ const char* kUsage =
 
 // A whole number from `lo` to `hi` for option `name`, or exit 2 saying what is accepted.
 uint64_t number_option(const std::string& name, const std::string& v, uint64_t lo, uint64_t hi) {
-  uint64_t n = 0;
-  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-  if (v.empty() || ec != std::errc() || p != v.data() + v.size() || n < lo || n > hi) {
+  auto n = smartvm::parse_integer<uint64_t>(v);
+  if (!n || *n < lo || *n > hi) {
     std::fprintf(stderr, "smartvm-frontend: %s: \"%s\" is not a whole number from %llu to %llu\n", name.c_str(), v.c_str(),
                  static_cast<unsigned long long>(lo), static_cast<unsigned long long>(hi));
     std::exit(2);
   }
-  return n;
+  return *n;
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "status_record.hpp"
 
+#include "parse_number.hpp"
+
 #include <cctype>
 #include <cerrno>
 #include <charconv>
@@ -40,8 +42,9 @@ std::string one_line(std::string s) {
 
 template <class T>
 bool parse_number(std::string_view s, T& out) {
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return ec == std::errc() && p == s.data() + s.size();
+  auto v = parse_integer<T>(s);
+  if (v) out = *v;
+  return v.has_value();
 }
 
 }  // namespace

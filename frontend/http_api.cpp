@@ -1,11 +1,11 @@
 #include "http_api.hpp"
 
+#include "json_text.hpp"
 #include "node_token.hpp"
 #include "utc_time.hpp"
 #include "parse_number.hpp"
 
 #include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
 #include <cstdio>
@@ -27,7 +27,7 @@ Response reply(const Request& req, http::status status, std::string body, const 
 }
 
 Response error(const Request& req, http::status status, const std::string& message) {
-  return reply(req, status, json::serialize(json::object{{"error", message}}) + "\n");
+  return reply(req, status, json_text(json::object{{"error", message}}) + "\n");
 }
 
 std::string utc(int64_t t) { return format_utc(std::chrono::system_clock::from_time_t(static_cast<time_t>(t))); }
@@ -113,7 +113,7 @@ std::string page_summary(const NodeReport& r) {
         std::snprintf(buf, sizeof buf, "%.2f", l->get_array().at(0).to_number<double>());
         load = buf;
       }
-  return json::serialize(json::object{{"running", running}, {"load", load}, {"rdma_ports", ports}});
+  return json_text(json::object{{"running", running}, {"load", load}, {"rdma_ports", ports}});
 }
 
 }  // namespace
@@ -196,7 +196,7 @@ Response Api::post_report(const Request& req, int64_t now) {
                   "the frontend keeps at most " + std::to_string(store_.max_nodes()) + " nodes (--max-nodes); " +
                       report->node + " is not one of them");
   if (*stored == PutOutcome::stored) ++reports_stored_;
-  return reply(req, http::status::ok, json::serialize(json::object{{"stored", *stored == PutOutcome::stored}}) + "\n");
+  return reply(req, http::status::ok, json_text(json::object{{"stored", *stored == PutOutcome::stored}}) + "\n");
 }
 
 Response Api::get_nodes(const Request& req, int64_t now) {
@@ -204,7 +204,7 @@ Response Api::get_nodes(const Request& req, int64_t now) {
   if (!nodes) return error(req, http::status::internal_server_error, nodes.error().message);
   json::array a;
   for (const auto& n : *nodes) a.push_back(summary(n));
-  return reply(req, http::status::ok, json::serialize(a) + "\n");
+  return reply(req, http::status::ok, json_text(a) + "\n");
 }
 
 Response Api::get_node(const Request& req, const std::string& name, int64_t now) {
@@ -212,9 +212,11 @@ Response Api::get_node(const Request& req, const std::string& name, int64_t now)
   auto node = store_.get(name, now);
   if (!node) return error(req, http::status::internal_server_error, node.error().message);
   if (!*node) return error(req, http::status::not_found, "no report from node " + name);
-  json::object o = summary(**node);
-  o["report"] = json::parse((*node)->report);
-  return reply(req, http::status::ok, json::serialize(o) + "\n");
+  // The report is spliced in as stored (json_text when it arrived), not parsed and written again.
+  std::string body = json_text(summary(**node));
+  body.pop_back();
+  body += ",\"report\":" + (*node)->report + "}\n";
+  return reply(req, http::status::ok, std::move(body));
 }
 
 Response Api::get_placement(const Request& req, const std::string& query, int64_t now) {
@@ -232,7 +234,7 @@ Response Api::get_placement(const Request& req, const std::string& query, int64_
   if (!nodes) return error(req, http::status::internal_server_error, nodes.error().message);
   json::array a;
   for (const auto& n : *nodes) a.push_back(summary(n));
-  return reply(req, http::status::ok, json::serialize(a) + "\n");
+  return reply(req, http::status::ok, json_text(a) + "\n");
 }
 
 Response Api::get_metrics(const Request& req, int64_t now) {

@@ -1,8 +1,8 @@
 #include "node_store.hpp"
 
+#include "json_text.hpp"
 #include "utc_time.hpp"
 
-#include <boost/json/serialize.hpp>
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -148,7 +148,7 @@ Result<PutOutcome> NodeStore::put(const NodeReport& r, int64_t now, const std::s
     if (counted != SQLITE_ROW) return db_error("count the nodes");
     if (static_cast<uint64_t>(nodes) >= max_nodes_) return PutOutcome::full;
   }
-  std::string json = boost::json::serialize(r.raw);
+  std::string json = json_text(r.raw);
   // Ranked by when it was made, but never later than when it arrived: a node whose clock runs
   // ahead cannot outrank its own later reports once its clock is put right.
   std::string rank_time = std::min(r.time, utc(now));

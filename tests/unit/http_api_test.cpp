@@ -71,6 +71,17 @@ TEST_CASE("api: a report with the right token is stored and shown", "[api]") {
   CHECK(f.call(http::verb::get, "/v1/nodes/n002").result() == http::status::not_found);
 }
 
+TEST_CASE("api: numbers are answered as people write them, not 4.874E1", "[api]") {
+  Fixture f;
+  std::string report = report_of("n001");
+  report.insert(report.size() - 1, R"(,"host":{"cpu_use_percent":48.74,"load":[3.33,2.1,1.35]})");
+  REQUIRE(f.call(http::verb::post, "/v1/reports", report, kToken).result() == http::status::ok);
+  std::string body = f.call(http::verb::get, "/v1/nodes/n001").body();
+  CHECK(body.find(R"("cpu_use_percent":48.74,"load":[3.33,2.1,1.35])") != std::string::npos);
+  CHECK(body.find("E") == std::string::npos);
+  CHECK(boost::json::parse(body).at("report").at("host").at("load").as_array().size() == 3);
+}
+
 TEST_CASE("api: refusals are JSON errors with the right status", "[api]") {
   Fixture f;
   auto no_token = f.call(http::verb::post, "/v1/reports", kReport);

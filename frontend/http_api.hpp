@@ -22,6 +22,7 @@ struct ApiSettings {
   std::string read_token;   // "" = reads are open
   std::string node_secret;  // the key of per-node tokens (node_token.hpp); "" = none
   size_t max_report_bytes = kMaxReportBytes;
+  uint64_t forget_after_seconds = 0;  // forget nodes silent this long; 0 = never
 };
 
 // Who a report's bearer token speaks for: any node (the shared token) or one node.
@@ -48,12 +49,18 @@ class Api : public HttpHandler {
   Response get_node(const Request& req, const std::string& name, int64_t now);
   Response get_placement(const Request& req, const std::string& query, int64_t now);
   Response get_metrics(const Request& req, int64_t now);
-  Response get_status_page(const Request& req, int64_t now);
+  Response get_status_page(const Request& req, const std::string& query, int64_t now);
+  Response get_node_page(const Request& req, const std::string& name, int64_t now);
+  Response get_history(const Request& req, const std::string& name, const std::string& query, int64_t now);
+  Response delete_node(const Request& req, const std::string& name);
+  void forget_silent(int64_t now);
 
   NodeStore& store_;
   ApiSettings settings_;
   uint64_t reports_stored_ = 0;
   std::map<std::string, uint64_t> rejected_;  // reason -> count
+  int64_t last_forget_check_ = 0;
+  uint64_t nodes_forgotten_ = 0;
 };
 
 // Constant-time comparison of a request's "Authorization: Bearer TOKEN" with `token`.

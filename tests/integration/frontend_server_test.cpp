@@ -229,10 +229,26 @@ TEST_CASE("frontend: the status page shows the node's row in a real browser (hea
   size_t row = page.out.find("<tr class=\"fresh\" id=\"node-gpu-node-7\">");
   REQUIRE(row != std::string::npos);
   std::string tr = page.out.substr(row, page.out.find("</tr>", row) - row);
-  CHECK(tr.find("<td>gpu-node-7</td>") != std::string::npos);
+  CHECK(tr.find(">gpu-node-7</a></td>") != std::string::npos);
   CHECK(tr.find("mlx5_0") != std::string::npos);
   CHECK(tr.find("2.5") != std::string::npos);
   CHECK(page.out.find("http-equiv=\"refresh\"") != std::string::npos);
+  CHECK(tr.find("<svg class=\"spark\"") != std::string::npos);
+
+  // The node's own page, with a domain whose name is markup: shown as text, never run.
+  std::string hostile = report("gpu-node-7", 2);
+  hostile.replace(hostile.find(R"("name":"j")"), 10, R"("name":"<script>document.title='owned'</script>")");
+  REQUIRE(c.send(http::verb::post, "/v1/reports", hostile, kToken).result() == http::status::ok);
+  auto node = run_process({"/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                           "--user-data-dir=" + (t / "chromium").string(), "--dump-dom",
+                           "http://127.0.0.1:" + std::to_string(fe.port()) + "/nodes/gpu-node-7"},
+                          {{"HOME=" + t.path().string()}, std::chrono::seconds(90), {}});
+  INFO(node.err.substr(0, 2000));
+  REQUIRE(node.exit_code == 0);
+  CHECK(node.out.find("<title>smartvm node gpu-node-7</title>") != std::string::npos);
+  CHECK(node.out.find("&lt;script&gt;document.title='owned'&lt;/script&gt;") != std::string::npos);
+  CHECK(node.out.find("<script>") == std::string::npos);
+  CHECK(node.out.find("<table id=\"domains\">") != std::string::npos);
 }
 
 // Past the file limit, with the listen backlog full of connections it cannot take: the old

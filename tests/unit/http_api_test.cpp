@@ -123,8 +123,9 @@ TEST_CASE("api: the status page has a row per node", "[api]") {
   f.call(http::verb::post, "/v1/reports", kReport, kToken);
   auto page = f.call(http::verb::get, "/");
   CHECK(page[http::field::content_type] == "text/html; charset=utf-8");
-  CHECK(page.body().find("<tr class=\"fresh\" id=\"node-n001\"><td>n001</td><td>fresh</td>") != std::string::npos);
-  CHECK(page.body().find("<td>0.25</td>") != std::string::npos);
+  CHECK(page.body().find("<tr class=\"fresh\" id=\"node-n001\"><td><a href=\"/nodes/n001\">n001</a></td>") !=
+        std::string::npos);
+  CHECK(page.body().find("<span class=\"num\">0.25</span>") != std::string::npos);  // the load, under its sparkline
   CHECK(page.body().find("<td>mlx5_0:1 ACTIVE ib0</td>") != std::string::npos);
   CHECK(page.body().find("http-equiv=\"refresh\"") != std::string::npos);
 }

@@ -224,6 +224,13 @@ Response Api::get_metrics(const Request& req, int64_t now) {
          "# TYPE smartvm_node_report_age_seconds gauge\n";
   for (const auto& n : *nodes)
     out += "smartvm_node_report_age_seconds{node=\"" + n.name + "\"} " + std::to_string(now - n.received_at) + "\n";
+  out += "# HELP smartvm_node_report_interval_seconds How often the node says it reports; stale after three.\n"
+         "# TYPE smartvm_node_report_interval_seconds gauge\n";
+  for (const auto& n : *nodes)
+    out += "smartvm_node_report_interval_seconds{node=\"" + n.name + "\"} " + std::to_string(n.interval_seconds) + "\n";
+  out += "# HELP smartvm_frontend_nodes_forgotten_total Nodes forgotten after --forget-after of silence.\n"
+         "# TYPE smartvm_frontend_nodes_forgotten_total counter\n"
+         "smartvm_frontend_nodes_forgotten_total " + std::to_string(nodes_forgotten_) + "\n";
   return reply(req, http::status::ok, out, "text/plain; version=0.0.4; charset=utf-8");
 }
 

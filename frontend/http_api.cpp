@@ -120,6 +120,7 @@ Response Api::handle(const Request& req, int64_t now) {
   if (!settings_.read_token.empty() && path != "/metrics" && !bearer_matches(req, settings_.read_token))
     return error(req, http::status::unauthorized, "a bearer token is required to read");
   if (path == "/v1/nodes") return get_nodes(req, now);
+  if (path == "/v1/dump") return get_dump(req);
   if (path.rfind("/v1/nodes/", 0) == 0 && path.size() > 18 && path.ends_with("/history"))
     return get_history(req, path.substr(10, path.size() - 18), query, now);
   if (path.rfind("/v1/nodes/", 0) == 0) return get_node(req, path.substr(10), now);
@@ -283,6 +284,14 @@ Response Api::get_history(const Request& req, const std::string& name, const std
                              {"io_pressure", value(s.io_pressure)},
                              {"free_memory_kib", value(s.free_memory_kib)}});
   return reply(req, http::status::ok, json_text(a) + "\n");
+}
+
+Response Api::get_dump(const Request& req) {
+  auto image = store_.image();
+  if (!image) return error(req, http::status::internal_server_error, image.error().message);
+  Response r = reply(req, http::status::ok, std::move(*image), "application/vnd.sqlite3");
+  r.set(http::field::content_disposition, "attachment; filename=\"frontend-copy.db\"");
+  return r;
 }
 
 Response Api::delete_node(const Request& req, const std::string& name) {

@@ -53,6 +53,7 @@ class Api : public HttpHandler {
   Response get_node_page(const Request& req, const std::string& name, int64_t now);
   Response get_history(const Request& req, const std::string& name, const std::string& query, int64_t now);
   Response delete_node(const Request& req, const std::string& name);
+  Response get_dump(const Request& req);
   void forget_silent(int64_t now);
 
   NodeStore& store_;

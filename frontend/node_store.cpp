@@ -284,6 +284,15 @@ Result<size_t> NodeStore::delete_where(std::initializer_list<const char*> statem
   return changed;
 }
 
+Result<std::string> NodeStore::image() {
+  sqlite3_int64 size = 0;
+  unsigned char* bytes = sqlite3_serialize(db_, "main", &size, 0);
+  if (!bytes) return db_error("copy the database");
+  std::string out(reinterpret_cast<const char*>(bytes), static_cast<size_t>(size));
+  sqlite3_free(bytes);
+  return out;
+}
+
 Result<bool> NodeStore::remove(const std::string& name) {
   auto n = delete_where({"DELETE FROM history WHERE name = ?1", "DELETE FROM nodes WHERE name = ?1"}, name, 0,
                         "forget node " + name);

@@ -68,6 +68,9 @@ class NodeStore {
   // The node's samples since `since` (at most a day back), oldest first: the fine tier for the
   // last hour, the coarse one before it.
   Result<std::vector<HostSample>> history(const std::string& name, int64_t since, int64_t now);
+  // The whole database as one consistent SQLite file image (sqlite3_serialize): how an operator
+  // looks inside while the frontend runs, since the frontend holds the file's lock alone.
+  Result<std::string> image();
   // Forgets a node and its history; false when there was no such node.
   Result<bool> remove(const std::string& name);
   // Forgets every node whose newest report arrived before `before`; returns how many.

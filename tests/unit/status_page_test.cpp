@@ -9,6 +9,8 @@
 
 #include <boost/json/parse.hpp>
 
+#include <sqlite3.h>
+
 #include <regex>
 
 using namespace smartvm;
@@ -168,4 +170,31 @@ TEST_CASE("a node is forgotten with the write token, or after --forget-after of 
   CHECK(site.call(http::verb::get, "/v1/nodes/kept", kStart + 3600).result() == http::status::ok);
   CHECK(site.call(http::verb::get, "/v1/nodes/kept", kStart + 86400 + 60).result() == http::status::not_found);
   CHECK(site.store->history("kept", 0, kStart + 86400 + 60)->empty());
+}
+
+TEST_CASE("GET /v1/dump is a consistent copy of the database an operator opens with SQLite", "[history]") {
+  Site site;
+  for (int64_t t = kStart; t < kStart + 100; t += 10) site.post("n1", t, 10);
+  site.post("n2", kStart, 10);
+  auto r = site.call(http::verb::get, "/v1/dump", kStart + 100);
+  REQUIRE(r.result() == http::status::ok);
+  CHECK(r[http::field::content_type] == "application/vnd.sqlite3");
+  std::string copy = (site.t / "copy.db").string();
+  FILE* f = std::fopen(copy.c_str(), "w");
+  REQUIRE(f);
+  std::fwrite(r.body().data(), 1, r.body().size(), f);
+  std::fclose(f);
+  // The running frontend's database stays locked to it; the copy opens read-only beside it.
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2(copy.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  auto count = [db](const char* sql) {
+    sqlite3_stmt* st = nullptr;
+    int64_t n = -1;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+  };
+  CHECK(count("SELECT count(*) FROM nodes") == 2);
+  CHECK(count("SELECT count(*) FROM history WHERE name = 'n1' AND tier = 0") == 10);
+  sqlite3_close(db);
 }

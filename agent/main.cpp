@@ -70,6 +70,10 @@ int run(const Options& options) {
   settings.runner.systemd_unit = containment.empty() && JobUnit::available();
   if (settings.runner.systemd_unit) settings.runner.own_unit = JobUnit::own_unit();
   settings.runner.use_cgroup = containment != "subreaper";
+  // What happens while the job runs is said here, at the top: the runner only reports it.
+  settings.runner.report = [](log::Level level, const std::string& message) { log::write(level, message); };
+  log::Condition heartbeat("the heartbeat file", log::Level::warning);
+  settings.runner.heartbeat_outcome = [&heartbeat](const std::string& problem) { heartbeat.update(problem); };
   LinuxSystem system(settings);
   AgentResult result = run_agent(options, system, *limits);
   std::fputs(result.plan.c_str(), stdout);

@@ -8,7 +8,7 @@
 #pragma once
 
 #include "error.hpp"
-#include "log.hpp"
+#include "event_sink.hpp"
 #include "system.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -24,10 +24,6 @@
 #include <vector>
 
 namespace smartvm::agent {
-
-// What happens while the job runs, for the agent's top level to log: the runner and the
-// containments do not log themselves (log.hpp).
-using JobReport = std::function<void(log::Level level, const std::string& message)>;
 
 // Everything a containment needs to start the job, prepared by the runner.
 struct JobLaunch {
@@ -56,7 +52,7 @@ class Containment {
   struct Hooks {
     std::function<void(int status)> main_exited;
     std::function<void()> changed;
-    JobReport report;
+    EventSink events;
   };
 
   virtual ~Containment() = default;
@@ -91,6 +87,6 @@ class Containment {
 struct RunnerSettings;
 // The containment `settings` ask for; a job cgroup that cannot be made is reported and the
 // subreaper used instead.
-std::unique_ptr<Containment> make_containment(const RunnerSettings& settings, const JobReport& report);
+std::unique_ptr<Containment> make_containment(const RunnerSettings& settings, const EventSink& events);
 
 }  // namespace smartvm::agent

@@ -98,7 +98,7 @@ class JobRun {
     launch.stdout_fd = out_w.get();
     launch.stderr_fd = shared ? out_w.get() : err_w.get();
 
-    containment_ = make_containment(settings_, report_);
+    containment_ = make_containment(settings_, settings_.events);
     Containment::Hooks hooks;
     hooks.main_exited = [this](int status) {
       // The main process's end is when the job finished; what follows is cleaning up.
@@ -107,14 +107,14 @@ class JobRun {
       act(supervisor_.main_exited(status, containment_->process_count(), now()));
     };
     hooks.changed = [this] { look(); };
-    hooks.report = report_;
+    hooks.events = settings_.events;
     auto pid = containment_->start(launch, io_, std::move(hooks));
     record_.containment = containment_->name();
     if (!pid) return pid.error();
     pid_ = *pid;
     out_w.reset();
     err_w.reset();
-    report_(log::Level::info, "job started as pid " + std::to_string(pid_) + containment_->where() + ": " + launch.argv[0]);
+    tell(settings_.events, log::Level::info, "job started as pid " + std::to_string(pid_) + containment_->where() + ": " + launch.argv[0]);
 
     stdout_pump_.emplace(io_, std::move(out_r), stdout_file_.get(), spec_.output_limit, "stdout");
     stdout_pump_->start([this] { look(); });
@@ -152,13 +152,13 @@ class JobRun {
         case Kind::write_heartbeat: heartbeat(); break;
         case Kind::look: look(); break;
         case Kind::timed_out:
-          report_(log::Level::warning,
+          tell(settings_.events, log::Level::warning,
                   "the job exceeded its timeout of " + std::to_string(spec_.timeout.count()) + " s: stopping it");
           break;
-        case Kind::cancelled: report_(log::Level::warning, "received " + signal_name(a.signal) + ": stopping the job"); break;
+        case Kind::cancelled: tell(settings_.events, log::Level::warning, "received " + signal_name(a.signal) + ": stopping the job"); break;
         case Kind::leftovers:
           record_.leftover_processes = a.count;
-          report_(log::Level::warning,
+          tell(settings_.events, log::Level::warning,
                   std::to_string(a.count) + " process(es) of the job still running after it ended: stopping them");
           break;
         case Kind::release: containment_->release(); break;
@@ -266,7 +266,6 @@ class JobRun {
   const Credentials& creds_;
   LinuxWorkspace& ws_;
   RunnerSettings settings_;
-  JobReport report_ = settings_.report ? settings_.report : [](log::Level, const std::string&) {};
   Supervisor supervisor_;
 
   asio::io_context io_;

@@ -20,7 +20,7 @@ struct RunnerSettings {
   std::string own_unit;  // the agent's service, which the job's unit is stopped after
   bool use_cgroup = true;    // as the agent's child: in a cgroup of its own below the agent's
   std::string unified_root;  // "" = find the cgroup2 mount
-  JobReport report;          // what happens while the job runs, for the top level to log
+  EventSink events;          // what happens while the job runs, for the top level to log
   // Each heartbeat's outcome: "" when it was written, else why not (the top level says a
   // problem once, not at every interval).
   std::function<void(const std::string& problem)> heartbeat_outcome;

@@ -19,6 +19,7 @@ struct LinuxSystemSettings {
   std::string status_port;                 // "" = the org.smartvm.status.0 port, if the VM has one
   std::chrono::milliseconds status_port_deadline{3000};
   RunnerSettings runner;
+  EventSink events;  // what happens outside the job's run, for the top level to log
 };
 
 class LinuxSystem : public System {
@@ -46,6 +47,7 @@ class LinuxSystem : public System {
  private:
   bool wait_for_stop(std::chrono::milliseconds d);
   void watchdog_expired(PowerAction action, std::chrono::seconds limit, const std::string& step);
+  void say(log::Level level, const std::string& message) const { tell(settings_.events, level, message); }
 
   LinuxSystemSettings settings_;
   std::string context_mount_;  // "" when the context is a directory used as it is

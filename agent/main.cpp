@@ -70,8 +70,9 @@ int run(const Options& options) {
   settings.runner.systemd_unit = containment.empty() && JobUnit::available();
   if (settings.runner.systemd_unit) settings.runner.own_unit = JobUnit::own_unit();
   settings.runner.use_cgroup = containment != "subreaper";
-  // What happens while the job runs is said here, at the top: the runner only reports it.
-  settings.runner.report = [](log::Level level, const std::string& message) { log::write(level, message); };
+  // What the agent's parts tell is said here, at the top: they do not log themselves.
+  settings.events = [](log::Level level, const std::string& message) { log::write(level, message); };
+  settings.runner.events = settings.events;
   log::Condition heartbeat("the heartbeat file", log::Level::warning);
   settings.runner.heartbeat_outcome = [&heartbeat](const std::string& problem) { heartbeat.update(problem); };
   LinuxSystem system(settings);
@@ -110,6 +111,6 @@ int main(int argc, char** argv) {
   sigpending(&pending);
   bool stopping = sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGINT) == 1;
   if (!parsed.options.dry_run && !stopping && action != PowerAction::none)
-    if (auto r = request_power_action(action, std::chrono::seconds(0)); !r) log::error(r.error().message);
+    if (auto r = request_power_action(action, std::chrono::seconds(0), log::write); !r) log::error(r.error().message);
   return 70;
 }

@@ -59,6 +59,7 @@ Result<void> UnitContainment::start_unit(const JobLaunch& launch) {
   u.stderr_fd = launch.stderr_fd;
   u.kill_grace = launch.kill_grace;
   u.stop_after = own_unit_;
+  u.events = hooks_.events;
   auto started = JobUnit::start(u);
   if (!started) return started.error();
   unit_.emplace(std::move(*started));
@@ -97,7 +98,7 @@ void UnitContainment::on_event() {
       // systemd's own failures to set the job up (200 CHDIR, 203 EXEC, 217 USER, ...) are
       // exit statuses too; the checks before the start make them unlikely, not impossible.
       if (WIFEXITED(*st) && WEXITSTATUS(*st) >= 200 && WEXITSTATUS(*st) <= 243)
-        hooks_.report(log::Level::notice, "exit status " + std::to_string(WEXITSTATUS(*st)) +
+        tell(hooks_.events, log::Level::notice, "exit status " + std::to_string(WEXITSTATUS(*st)) +
                                               " is also how systemd reports a job it could not start: journalctl -u " +
                                               unit_->name() + " says which");
       hooks_.main_exited(*st);
@@ -111,7 +112,7 @@ size_t UnitContainment::process_count() const { return cgroup_ ? cgroup_->pids()
 
 void UnitContainment::signal(int sig) {
   if (!unit_) return;
-  if (auto r = unit_->kill(sig); !r) hooks_.report(log::Level::warning, r.error().message);
+  if (auto r = unit_->kill(sig); !r) tell(hooks_.events, log::Level::warning, r.error().message);
 }
 
 double UnitContainment::cpu_seconds() const {

@@ -6,6 +6,7 @@
 #include "credentials.hpp"
 #include "mounts.hpp"
 #include "power.hpp"
+#include "stop_signals.hpp"
 #include "workspace.hpp"
 
 #include "systemd_lazy.hpp"
@@ -32,14 +33,6 @@ void notify(const std::string& state) {
 constexpr std::chrono::seconds kContextMountLimit{60};
 // How long the repository's data may take to reach its server before the unmount is forced.
 constexpr std::chrono::seconds kRepositorySyncLimit{60};
-
-sigset_t stop_signals() {
-  sigset_t stop;
-  sigemptyset(&stop);
-  sigaddset(&stop, SIGTERM);
-  sigaddset(&stop, SIGINT);
-  return stop;
-}
 
 // NFS options that bound one mount attempt unless the context chose otherwise: mount.nfs
 // tries once (retry=0; by default it retries for 2 minutes, longer than the agent's attempt

@@ -154,7 +154,7 @@ TEST_CASE("processes left after the main process exits are stopped, and counted"
   CHECK(h.sup.cancelled_by() == 0);
 }
 
-TEST_CASE("a stop request before the timeout cancels the job; a later timeout changes nothing", "[supervisor]") {
+TEST_CASE("a stop request before the timeout cancels the job, and a later timeout changes nothing", "[supervisor]") {
   Harness h(settings(5s, 2s));
   h.take(h.sup.started(h.now));
   h.advance(1s);

@@ -1,7 +1,8 @@
 #include "job_runner.hpp"
 
+#include "job_launch.hpp"
+#include "job_outcome.hpp"
 #include "output_pump.hpp"
-#include "repository_tree.hpp"
 #include "stop_signals.hpp"
 #include "supervisor.hpp"
 
@@ -11,8 +12,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
@@ -23,11 +22,6 @@ namespace smartvm::agent {
 namespace asio = boost::asio;
 
 namespace {
-
-std::string signal_name(int sig) {
-  const char* abbrev = sigabbrev_np(sig);
-  return abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
-}
 
 SupervisorSettings supervisor_settings(const JobSpec& spec) {
   SupervisorSettings s;
@@ -59,33 +53,15 @@ class JobRun {
 
  private:
   Result<void> start() {
-    JobLaunch launch;
-    launch.argv.push_back(spec_.command);
-    if (spec_.command_in_repository) {
-      FsIdentity as_user(creds_, static_cast<mode_t>(spec_.umask));
-      auto fd = open_beneath(ws_.root.get(), spec_.command, O_PATH);
-      if (!fd) return fd.error().context("[job] command");
-      launch.argv[0] = ws_.mountpoint + "/" + spec_.command;
-    }
-    launch.argv.insert(launch.argv.end(), spec_.args.begin(), spec_.args.end());
-    launch.env = {"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + creds_.home, "USER=" + creds_.user};
-    for (const auto& var : spec_.env) {
-      std::string prefix = var.first + "=";
-      std::erase_if(launch.env, [&prefix](const std::string& e) { return e.rfind(prefix, 0) == 0; });
-      launch.env.push_back(prefix + var.second);
-    }
-    launch.creds = &creds_;
-    launch.umask = static_cast<mode_t>(spec_.umask);
-    launch.workdir_fd = ws_.workdir.get();
-    launch.workdir = ws_.mountpoint + (spec_.workdir.empty() ? "" : "/" + spec_.workdir);
-    launch.kill_grace = spec_.kill_grace;
-
-    auto out_file = open_output(spec_.stdout_path, "[job] stdout");
+    auto prepared = prepare_launch(spec_, creds_, ws_);
+    if (!prepared) return prepared.error();
+    JobLaunch& launch = *prepared;
+    auto out_file = open_job_output(ws_, spec_, creds_, spec_.stdout_path, "[job] stdout");
     if (!out_file) return out_file.error();
     stdout_file_ = std::move(*out_file);
     bool shared = spec_.stderr_path == spec_.stdout_path;
     if (!shared) {
-      auto err_file = open_output(spec_.stderr_path, "[job] stderr");
+      auto err_file = open_job_output(ws_, spec_, creds_, spec_.stderr_path, "[job] stderr");
       if (!err_file) return err_file.error();
       stderr_file_ = std::move(*err_file);
     }
@@ -114,7 +90,8 @@ class JobRun {
     pid_ = *pid;
     out_w.reset();
     err_w.reset();
-    tell(settings_.events, log::Level::info, "job started as pid " + std::to_string(pid_) + containment_->where() + ": " + launch.argv[0]);
+    say(log::Level::info,
+         "job started as pid " + std::to_string(pid_) + containment_->where() + ": " + launch.argv[0]);
 
     stdout_pump_.emplace(io_, std::move(out_r), stdout_file_.get(), spec_.output_limit, "stdout");
     stdout_pump_->start([this] { look(); });
@@ -134,6 +111,7 @@ class JobRun {
   }
 
   static Supervisor::TimePoint now() { return std::chrono::steady_clock::now(); }
+  void say(log::Level level, const std::string& message) const { tell(settings_.events, level, message); }
 
   // Carries out what the supervisor decided.
   void act(const Supervisor::Actions& actions) {
@@ -152,14 +130,14 @@ class JobRun {
         case Kind::write_heartbeat: heartbeat(); break;
         case Kind::look: look(); break;
         case Kind::timed_out:
-          tell(settings_.events, log::Level::warning,
-                  "the job exceeded its timeout of " + std::to_string(spec_.timeout.count()) + " s: stopping it");
+          say(log::Level::warning,
+              "the job exceeded its timeout of " + std::to_string(spec_.timeout.count()) + " s: stopping it");
           break;
-        case Kind::cancelled: tell(settings_.events, log::Level::warning, "received " + signal_name(a.signal) + ": stopping the job"); break;
+        case Kind::cancelled: say(log::Level::warning, "received " + signal_name(a.signal) + ": stopping the job"); break;
         case Kind::leftovers:
           record_.leftover_processes = a.count;
-          tell(settings_.events, log::Level::warning,
-                  std::to_string(a.count) + " process(es) of the job still running after it ended: stopping them");
+          say(log::Level::warning,
+              std::to_string(a.count) + " process(es) of the job still running after it ended: stopping them");
           break;
         case Kind::release: containment_->release(); break;
         case Kind::finish:
@@ -192,24 +170,6 @@ class JobRun {
     if (settings_.heartbeat_outcome) settings_.heartbeat_outcome(r ? std::string() : r.error().message);
   }
 
-  Result<UniqueFd> open_output(const std::string& rel, const std::string& key) {
-    FsIdentity as_user(creds_, static_cast<mode_t>(spec_.umask));
-    auto [dir, name] = split_parent(rel);
-    if (auto d = make_directories_beneath(ws_.root.get(), dir); !d) return d.error().context(key);
-    // O_NONBLOCK: a FIFO (or a device) named like the output would block this open() forever,
-    // with SIGTERM blocked; a FIFO without a reader fails with ENXIO instead. Only a regular
-    // file is an output; the flag goes again before the pump writes to it.
-    auto fd = open_beneath(ws_.root.get(), rel, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_NONBLOCK, 0666);
-    if (!fd && fd.error().code == std::errc::no_such_device_or_address)
-      return make_error(key + ": \"" + rel + "\" is not a regular file (a FIFO?)");
-    if (!fd) return fd.error().context(key);
-    struct stat st {};
-    if (fstat(fd->get(), &st) != 0) return os_error(key + ": stat \"" + rel + "\"");
-    if (!S_ISREG(st.st_mode)) return make_error(key + ": \"" + rel + "\" is not a regular file");
-    if (fcntl(fd->get(), F_SETFL, fcntl(fd->get(), F_GETFL) & ~O_NONBLOCK) != 0) return os_error(key + ": " + rel);
-    return fd;
-  }
-
   void finish_times() {
     if (!record_.finished_at) {
       record_.finished_at = StatusRecord::Clock::now();
@@ -223,30 +183,8 @@ class JobRun {
     sigprocmask(SIG_BLOCK, &stop, nullptr);
     remove_heartbeat(ws_);
 
-    int st = supervisor_.main_status();
-    if (WIFEXITED(st)) {
-      record_.exit_code = WEXITSTATUS(st);
-      record_.state = WEXITSTATUS(st) == 0 ? JobState::succeeded : JobState::failed;
-    } else if (WIFSIGNALED(st)) {
-      record_.exit_code = 128 + WTERMSIG(st);
-      record_.signal = signal_name(WTERMSIG(st));
-      record_.core_dumped = WCOREDUMP(st);
-      record_.state = JobState::signaled;
-    }
-    JobUsage u = containment_->usage();
-    record_.user_cpu_seconds = u.user_seconds;
-    record_.system_cpu_seconds = u.system_seconds;
-    record_.max_rss_kib = u.max_rss_kib;
-    record_.memory_peak_kib = u.memory_peak_kib;
-    record_.oom_kills = u.oom_kills;
-    if (u.oom_kills > 0) record_.error = "the OOM killer killed " + std::to_string(u.oom_kills) + " process(es) of the job";
-    if (supervisor_.timed_out()) {
-      record_.state = JobState::timed_out;
-      record_.error = "exceeded the timeout of " + std::to_string(spec_.timeout.count()) + " s";
-    } else if (int sig = supervisor_.cancelled_by()) {
-      record_.state = JobState::cancelled;
-      record_.error = "the agent received " + signal_name(sig) + " (the VM is being shut down)";
-    }
+    record_end(record_, {supervisor_.main_status(), containment_->usage(), supervisor_.timed_out(),
+                         supervisor_.cancelled_by(), spec_.timeout});
     auto output_error = [this](const std::string& what) {
       record_.output_error += (record_.output_error.empty() ? "" : "; ") + what;
     };

@@ -48,10 +48,12 @@ struct Harness {
   bool saw(Kind k) const { return count(k) > 0; }
 };
 
-SupervisorSettings settings(std::chrono::seconds timeout, std::chrono::seconds grace) {
+SupervisorSettings settings(std::chrono::seconds timeout, std::chrono::seconds grace,
+                              std::chrono::seconds heartbeat = std::chrono::seconds(0)) {
   SupervisorSettings s;
   s.timeout = timeout;
   s.kill_grace = grace;
+  s.heartbeat = heartbeat;
   return s;
 }
 
@@ -199,9 +201,7 @@ TEST_CASE("a stop request after the job finished changes nothing", "[supervisor]
 }
 
 TEST_CASE("the heartbeat is due every interval while the main process runs, and not after", "[supervisor]") {
-  SupervisorSettings s = settings(0s, 1s);
-  s.heartbeat = 2s;
-  Harness h(s);
+  Harness h(settings(0s, 1s, 2s));
   h.take(h.sup.started(h.now));
   h.advance(5s);
   CHECK(h.count(Kind::write_heartbeat) == 2);
@@ -211,9 +211,7 @@ TEST_CASE("the heartbeat is due every interval while the main process runs, and 
 }
 
 TEST_CASE("the heartbeat stops while the job is being stopped", "[supervisor]") {
-  SupervisorSettings s = settings(3s, 10s);
-  s.heartbeat = 1s;
-  Harness h(s);
+  Harness h(settings(3s, 10s, 1s));
   h.take(h.sup.started(h.now));
   h.advance(3s);
   size_t beats = h.count(Kind::write_heartbeat);

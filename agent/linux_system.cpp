@@ -59,6 +59,12 @@ std::string bounded_nfs_options(const std::string& options) {
 
 }  // namespace
 
+bool stop_pending() {
+  sigset_t pending;
+  sigpending(&pending);
+  return sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGINT) == 1;
+}
+
 LinuxSystem::LinuxSystem(LinuxSystemSettings settings)
     : settings_(std::move(settings)),
       watchdog_([this](PowerAction a, std::chrono::seconds limit, const std::string& step) {
@@ -193,9 +199,7 @@ void LinuxSystem::watchdog_expired(PowerAction action, std::chrono::seconds limi
   // A stop request (the VM's shutdown, an administrator) leaves the VM to whoever asked,
   // whether the main thread took the signal already or could not, being blocked.
   std::string stuck = "the agent is stuck (" + step + ") past its limit of " + std::to_string(limit.count()) + " s";
-  sigset_t pending;
-  sigpending(&pending);
-  if (stop_ || sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGINT) == 1) {
+  if (stop_ || stop_pending()) {
     say(log::Level::error, stuck + ", and was asked to stop: no power action of its own");
     return;
   }

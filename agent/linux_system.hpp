@@ -22,6 +22,10 @@ struct LinuxSystemSettings {
   EventSink events;  // what happens outside the job's run, for the top level to log
 };
 
+// True while SIGTERM or SIGINT waits, blocked, for the agent to take it: the agent was asked to
+// stop, whether or not a thread of it could look yet.
+bool stop_pending();
+
 class LinuxSystem : public System {
  public:
   explicit LinuxSystem(LinuxSystemSettings settings);

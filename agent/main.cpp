@@ -104,10 +104,7 @@ int main(int argc, char** argv) {
     log::error("internal error");
   }
   PowerAction action = parsed.options.power.value_or(PowerAction::poweroff);
-  sigset_t pending;
-  sigpending(&pending);
-  bool stopping = sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGINT) == 1;
-  if (!parsed.options.dry_run && !stopping && action != PowerAction::none)
+  if (!parsed.options.dry_run && !stop_pending() && action != PowerAction::none)
     if (auto r = request_power_action(action, std::chrono::seconds(0), log::write); !r) log::error(r.error().message);
   return 70;
 }

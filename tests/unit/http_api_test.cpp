@@ -141,7 +141,7 @@ TEST_CASE("api: a report's token is checked from its header, before the body", "
   CHECK(!f.api.check_header(Fixture::request(http::verb::get, "/v1/nodes", "", "")));  // reads are handle()'s
 }
 
-TEST_CASE("api: a node's own token posts its reports only; the shared one any", "[api]") {
+TEST_CASE("api: a node's own token posts its reports only, the shared one any", "[api]") {
   Fixture f;
   std::string n001 = node_token(kSecret, "n001");
   // HMAC-SHA256("node-secret-0123456789abcdef", "n001"), as Python's hmac computes it.
@@ -192,7 +192,7 @@ TEST_CASE("api: placement and reports with numbers no node has are refused, neve
   CHECK(node.at("free_memory_mib") == 0);
 }
 
-TEST_CASE("api: past --max-nodes, new names are refused with 507; known ones go on", "[api]") {
+TEST_CASE("api: past --max-nodes, new names are refused with 507, known ones go on", "[api]") {
   Fixture f(2);
   CHECK(f.call(http::verb::post, "/v1/reports", report_of("n1"), kToken).result() == http::status::ok);
   CHECK(f.call(http::verb::post, "/v1/reports", report_of("n2"), kToken).result() == http::status::ok);

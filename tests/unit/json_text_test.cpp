@@ -32,7 +32,7 @@ TEST_CASE("strings and keys are escaped as JSON requires", "[json_text]") {
   CHECK(json::parse(text) == v);
 }
 
-TEST_CASE("every double reads back exactly; every document parses to its shape", "[json_text]") {
+TEST_CASE("every double reads back exactly, and every document parses to its shape", "[json_text]") {
   // strtod is the reference: Boost.JSON 1.81's own parser may be one unit in the last place off.
   std::mt19937_64 rng(7);
   std::uniform_real_distribution<double> real(-1e6, 1e6);

@@ -104,6 +104,26 @@ Response Api::refuse_oversized(unsigned version, bool keep_alive) {
                 "the body is larger than " + std::to_string(settings_.max_report_bytes) + " bytes");
 }
 
+void Api::handle_async(const Request& req, int64_t now, Reply reply) {
+  wrote_ = false;
+  Response res = handle(req, now);
+  if (!wrote_ || !sync_) {
+    reply(std::move(res));
+    return;
+  }
+  sync_->after_flush([res = std::move(res), reply = std::move(reply), version = req.version()](Result<void> flushed) mutable {
+    if (!flushed) {
+      // Stored but maybe not on disk: the node sends its report again, and one that arrives
+      // twice is stored once.
+      res = Response(http::status::internal_server_error, version);
+      res.set(http::field::content_type, "application/json");
+      res.body() = json_text(json::object{{"error", "the report could not be made durable: " + flushed.error().message}}) + "\n";
+      res.prepare_payload();
+    }
+    reply(std::move(res));
+  });
+}
+
 Response Api::handle(const Request& req, int64_t now) {
   forget_silent(now);
   std::string target(req.target());
@@ -154,7 +174,10 @@ Response Api::post_report(const Request& req, int64_t now) {
     return refuse(req, http::status::insufficient_storage, "too_many_nodes",
                   "the frontend keeps at most " + std::to_string(store_.max_nodes()) + " nodes (--max-nodes); " +
                       report->node + " is not one of them");
-  if (*stored == PutOutcome::stored) ++reports_stored_;
+  if (*stored == PutOutcome::stored) {
+    ++reports_stored_;
+    wrote_ = true;
+  }
   return reply(req, http::status::ok, json_text(json::object{{"stored", *stored == PutOutcome::stored}}) + "\n");
 }
 
@@ -303,6 +326,7 @@ Response Api::delete_node(const Request& req, const std::string& name) {
   auto removed = store_.remove(name);
   if (!removed) return error(req, http::status::internal_server_error, removed.error().message);
   if (!*removed) return error(req, http::status::not_found, "no node " + name);
+  wrote_ = true;
   return reply(req, http::status::ok, json_text(json::object{{"forgotten", name}}) + "\n");
 }
 

@@ -3,6 +3,7 @@
 // (common/http_server.hpp) puts it on the network.
 #pragma once
 
+#include "group_sync.hpp"
 #include "http_server.hpp"
 #include "node_store.hpp"
 
@@ -35,6 +36,10 @@ class Api : public HttpHandler {
   Api(NodeStore& store, ApiSettings settings) : store_(store), settings_(std::move(settings)) {}
 
   Response handle(const Request& req, int64_t now) override;
+  // With a GroupSync, an answer to a request that wrote (a report stored, a node forgotten)
+  // waits until the write is on disk; without one (unit tests), answers come at once.
+  void handle_async(const Request& req, int64_t now, Reply reply) override;
+  void set_group_sync(GroupSync* sync) { sync_ = sync; }
   // A report without a valid token is refused from its header, before its body is read.
   std::optional<Response> check_header(const Request& req) override;
   // For bodies the server refused before they were read (too large).
@@ -60,6 +65,8 @@ class Api : public HttpHandler {
   ApiSettings settings_;
   uint64_t reports_stored_ = 0;
   std::map<std::string, uint64_t> rejected_;  // reason -> count
+  GroupSync* sync_ = nullptr;
+  bool wrote_ = false;  // the request being handled changed the database
   int64_t last_forget_check_ = 0;
   uint64_t nodes_forgotten_ = 0;
 };

@@ -180,6 +180,8 @@ int main(int argc, char** argv) {
   }
   boost::asio::io_context io;
   frontend::Api api(**store, settings);
+  frontend::GroupSync sync(io, (*store)->log_path());
+  api.set_group_sync(&sync);
   HttpServer server(io, api, limits);
   auto bound = server.listen(*endpoint);
   if (!bound) {

@@ -28,12 +28,14 @@ Error NodeStore::db_error(const std::string& what) const { return make_error(wha
 Result<std::unique_ptr<NodeStore>> NodeStore::open(const std::string& path, size_t max_nodes) {
   std::unique_ptr<NodeStore> s(new NodeStore);
   s->max_nodes_ = max_nodes;
+  s->log_path_ = path + "-wal";
   if (sqlite3_open_v2(path.c_str(), &s->db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr) !=
       SQLITE_OK)
     return s->db_error("open the database " + path);
   sqlite3_busy_timeout(s->db_, 2000);
-  // WAL: readers never wait for the writer; synchronous=NORMAL: a power cut may lose the last
-  // reports but never corrupts the database, and nodes send new ones every few seconds.
+  // WAL: readers never wait for the writer. synchronous=NORMAL: a commit does not flush the
+  // log; the frontend answers a write only after GroupSync has flushed it (group_sync.hpp), so
+  // one flush, off the event loop's thread, covers every report that arrived together.
   // locking_mode=EXCLUSIVE: the frontend is the database's only user, so it takes the lock once
   // instead of two fcntl() calls per report (a quarter of the ingest cost); a second frontend
   // on the same file is refused at once ("database is locked").

@@ -63,6 +63,8 @@ class NodeStore {
   // and max_nodes are kept. The caller refuses reports from further in the future.
   Result<PutOutcome> put(const NodeReport& r, int64_t now, const std::string& summary = "{}");
   size_t max_nodes() const { return max_nodes_; }
+  // The write-ahead log that commits go to (flushed by GroupSync before an answer).
+  const std::string& log_path() const { return log_path_; }
   Result<std::vector<NodeRow>> list(int64_t now);
   Result<std::optional<NodeRow>> get(const std::string& name, int64_t now);
   // The node's samples since `since` (at most a day back), oldest first: the fine tier for the
@@ -103,6 +105,7 @@ class NodeStore {
   sqlite3_stmt* prune_ = nullptr;
   sqlite3_stmt* history_ = nullptr;
   size_t max_nodes_ = kDefaultMaxNodes;
+  std::string log_path_;
 };
 
 }  // namespace smartvm::frontend

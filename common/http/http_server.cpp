@@ -133,18 +133,20 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void respond() {
-    HttpRequest req = parser_->release();
-    HttpResponse res;
+    auto req = std::make_shared<HttpRequest>(parser_->release());
+    bool head = req->method() == http::verb::head;
     try {
-      res = handler_.handle(req, unix_now());
+      handler_.handle_async(*req, unix_now(), [self = shared_from_this(), head](HttpResponse res) {
+        if (head) res.body().clear();
+        self->write(std::move(res));
+      });
     } catch (const std::exception& e) {  // a corrupt stored report, say: this request fails, not the server
-      log::error(std::string("request ") + std::string(req.target()) + ": " + e.what());
-      res = HttpResponse(http::status::internal_server_error, req.version());
+      log::error(std::string("request ") + std::string(req->target()) + ": " + e.what());
+      HttpResponse res(http::status::internal_server_error, req->version());
       res.keep_alive(false);
       res.prepare_payload();
+      write(std::move(res));
     }
-    if (req.method() == http::verb::head) res.body().clear();
-    write(std::move(res));
   }
 
   void write(HttpResponse res) {

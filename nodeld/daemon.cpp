@@ -19,6 +19,33 @@
 
 namespace smartvm::nodeld {
 
+namespace {
+
+// What one throttle tick needs of the configuration.
+ThrottleSettings throttle_settings(const NodeldConfig& c) {
+  ThrottleSettings s;
+  s.enabled = c.throttle_enabled;
+  s.mode = c.throttle_mode;
+  s.defaults = c.throttle_limits;
+  s.sections = c.throttle_sections;
+  s.backend = c.throttle_backend;
+  s.cgroup = c.throttle_cgroup;
+  s.params.target_pressure = c.target_io_pressure;
+  s.params.step = c.throttle_step / 100.0;
+  s.params.relax_after = c.relax_after;
+  s.params.floor_bytes_sec = c.floor_bytes_sec;
+  s.params.floor_iops_sec = c.floor_iops_sec;
+  s.override_foreign = c.override_foreign_limits;
+  s.proc_root = c.proc_root;
+  s.pressure = c.throttle_pressure.empty() ? c.proc_root + "/pressure/io" : c.throttle_pressure;
+  s.domain_pressure = c.domain_pressure;
+  s.sysfs_root = c.sysfs_root;
+  s.interval = c.interval;
+  return s;
+}
+
+}  // namespace
+
 namespace asio = boost::asio;
 namespace http = boost::beast::http;
 
@@ -42,10 +69,14 @@ void Daemon::apply(const NodeldConfig& old) {
   bool first = !host_;
   std::lock_guard lock(sources_mutex_);
   if (first || old.proc_root != config_.proc_root) host_ = std::make_shared<HostStatsSource>(config_.proc_root);
-  if (first || old.libvirt_uri != config_.libvirt_uri)
-    libvirt_ = std::make_shared<LibvirtSource>(config_.libvirt_uri, [this](const DomainEvent& ev) {
+  if (first || old.libvirt_uri != config_.libvirt_uri) {
+    // One connection for the report's source and the throttle: one conversation at a time.
+    auto connection = std::make_shared<LibvirtConnection>(config_.libvirt_uri, [this](const DomainEvent& ev) {
       asio::post(io_, [this, ev] { on_domain_event(ev); });
     });
+    libvirt_ = std::make_shared<LibvirtSource>(connection);
+    block_tune_ = std::make_shared<LibvirtBlockTune>(connection);
+  }
   if (first || old.sysfs_root != config_.sysfs_root)
     rdma_ = std::make_shared<RdmaSource>(options_.rdma_devices(config_.sysfs_root), config_.sysfs_root);
   sender_.configure(config_.frontend, config_.token, config_.post_timeout);
@@ -86,7 +117,7 @@ Result<void> Daemon::start() {
     }
   }
   if (options_.act) {
-    throttler_ = std::make_unique<Throttler>(io_, [this] { return current(libvirt_); });
+    throttler_ = std::make_unique<Throttler>(io_, [this] { return current(block_tune_); });
     throttler_->configure(throttle_settings(config_));
     throttler_->start();
   }

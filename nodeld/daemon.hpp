@@ -1,8 +1,7 @@
 // nodeld as a daemon: one Asio loop drives the collection timer, report delivery, /metrics,
 // the control object on the system bus, SIGHUP reloads and systemd's notify protocol. The
 // sources run on worker threads (collector.hpp) and post their answers back to this loop; the
-// routing and throttling modules (issues 4 and 5) plug in here and react to the same snapshot
-// and domain events.
+// routing and throttling modules plug in here and react to the same snapshot and domain events.
 #pragma once
 
 #include "arp_watcher.hpp"
@@ -15,6 +14,7 @@
 #include "nodeld_config.hpp"
 #include "rdma_source.hpp"
 #include "report_sender.hpp"
+#include "repository_probe.hpp"
 #include "throttler.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -87,6 +87,7 @@ class Daemon : public HttpHandler {
   std::mutex sources_mutex_;
   std::shared_ptr<HostStatsSource> host_;
   std::shared_ptr<LibvirtSource> libvirt_;
+  std::shared_ptr<LibvirtBlockTune> block_tune_;  // the throttle's, on libvirt_'s connection
   std::shared_ptr<RdmaSource> rdma_;
 
   Collector collector_;

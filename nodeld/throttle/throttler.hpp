@@ -10,8 +10,9 @@
 #pragma once
 
 #include "host_stats.hpp"
-#include "libvirt_source.hpp"
-#include "nodeld_config.hpp"
+#include "libvirt_block_tune.hpp"
+#include "snapshot.hpp"
+#include "throttle_policy.hpp"
 #include "source_worker.hpp"
 #include "throttle_controller.hpp"
 
@@ -45,11 +46,9 @@ struct ThrottleSettings {
   std::chrono::seconds interval{10};  // static mode ticks this often (and on domain starts)
 };
 
-ThrottleSettings throttle_settings(const NodeldConfig& c);
-
 class Throttler {
  public:
-  using LibvirtFn = std::function<std::shared_ptr<LibvirtSource>()>;
+  using LibvirtFn = std::function<std::shared_ptr<LibvirtBlockTune>()>;
   Throttler(boost::asio::io_context& io, LibvirtFn libvirt);
   ~Throttler();
 
@@ -82,8 +81,8 @@ class Throttler {
   // The worker's side.
   void work(const ThrottleSettings& s);
   std::optional<double> io_pressure(const ThrottleSettings& s);
-  Result<IoLimits> current_limits(const ThrottleSettings& s, LibvirtSource& src, const GuestBlockLoad& g);
-  Result<void> apply_limits(const ThrottleSettings& s, LibvirtSource& src, const GuestBlockLoad& g, const IoLimits& l);
+  Result<IoLimits> current_limits(const ThrottleSettings& s, LibvirtBlockTune& src, const GuestBlockLoad& g);
+  Result<void> apply_limits(const ThrottleSettings& s, LibvirtBlockTune& src, const GuestBlockLoad& g, const IoLimits& l);
 
   boost::asio::io_context& io_;
   LibvirtFn libvirt_;

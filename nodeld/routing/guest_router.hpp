@@ -10,6 +10,7 @@
 
 #include "netlink.hpp"
 #include "route_plan.hpp"
+#include "routing_status.hpp"
 
 #include <map>
 #include <string>
@@ -20,21 +21,6 @@ namespace smartvm::nodeld {
 struct RoutingInput : RouteKnowledge {
   std::string ipoib_interface = "ib0";
   std::vector<std::string> guest_patterns{"vif*"};  // fnmatch globs
-};
-
-struct RoutingStatus {
-  std::string ipoib_interface;
-  bool ipoib_present = false;
-  bool ipoib_is_infiniband = false;  // ARPHRD_INFINIBAND; a veth stands in for it in tests
-  std::string ipoib_mode;            // datagram or connected (sysfs); "" when not IPoIB
-  std::string ipoib_address;
-  unsigned ipoib_mtu = 0;
-  std::vector<std::string> guest_interfaces;
-  std::vector<std::string> learned;  // "vif3.0=10.10.0.8"
-  size_t routes = 0;  // owned routes after the reconcile
-  size_t added = 0, removed = 0;  // by this reconcile
-  std::vector<std::string> warnings;
-  std::vector<std::string> reassigned;  // "10.10.0.5": a new guest took the address; its old connections were forgotten
 };
 
 // An IPoIB interface's mode, "datagram" or "connected", from SYSFS/class/net/NAME/mode; "" when

@@ -7,8 +7,6 @@
 // is not the node's state there: that is said once, and counted, until one is stored again.
 #pragma once
 
-#include "nodeld_config.hpp"
-
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -18,6 +16,14 @@
 #include <string>
 
 namespace smartvm::nodeld {
+
+// Where reports go: the frontend's URL, parsed (nodeld_config.hpp, parse_http_url).
+struct HttpTarget {
+  std::string host;
+  std::string port;  // "80" when the URL names none
+  std::string target;  // path and query, "/v1/reports"
+  std::string url;   // as written, for logs
+};
 
 class ReportSender {
  public:

@@ -40,28 +40,6 @@ std::string describe(const IoLimits& l) {
 
 }  // namespace
 
-ThrottleSettings throttle_settings(const NodeldConfig& c) {
-  ThrottleSettings s;
-  s.enabled = c.throttle_enabled;
-  s.mode = c.throttle_mode;
-  s.defaults = c.throttle_limits;
-  s.sections = c.throttle_sections;
-  s.backend = c.throttle_backend;
-  s.cgroup = c.throttle_cgroup;
-  s.params.target_pressure = c.target_io_pressure;
-  s.params.step = c.throttle_step / 100.0;
-  s.params.relax_after = c.relax_after;
-  s.params.floor_bytes_sec = c.floor_bytes_sec;
-  s.params.floor_iops_sec = c.floor_iops_sec;
-  s.override_foreign = c.override_foreign_limits;
-  s.proc_root = c.proc_root;
-  s.pressure = c.throttle_pressure.empty() ? c.proc_root + "/pressure/io" : c.throttle_pressure;
-  s.domain_pressure = c.domain_pressure;
-  s.sysfs_root = c.sysfs_root;
-  s.interval = c.interval;
-  return s;
-}
-
 Throttler::Throttler(asio::io_context& io, LibvirtFn libvirt) : io_(io), libvirt_(std::move(libvirt)), timer_(io), trigger_pause_(io) {}
 
 Throttler::~Throttler() { stop(); }
@@ -196,7 +174,7 @@ std::optional<double> Throttler::io_pressure(const ThrottleSettings& s) {
   return host_stall_.update(*p, Clock::now());
 }
 
-Result<IoLimits> Throttler::current_limits(const ThrottleSettings& s, LibvirtSource& src, const GuestBlockLoad& g) {
+Result<IoLimits> Throttler::current_limits(const ThrottleSettings& s, LibvirtBlockTune& src, const GuestBlockLoad& g) {
   IoLimits tightest;
   if (s.backend == ThrottleBackend::libvirt) {
     for (const GuestDisk& d : g.disks) {
@@ -220,7 +198,7 @@ Result<IoLimits> Throttler::current_limits(const ThrottleSettings& s, LibvirtSou
   return tightest;
 }
 
-Result<void> Throttler::apply_limits(const ThrottleSettings& s, LibvirtSource& src, const GuestBlockLoad& g, const IoLimits& l) {
+Result<void> Throttler::apply_limits(const ThrottleSettings& s, LibvirtBlockTune& src, const GuestBlockLoad& g, const IoLimits& l) {
   if (s.backend == ThrottleBackend::libvirt) return src.set_block_tune(g.uuid, g.disks, l);
   std::vector<BlockDevice> devices;
   for (const GuestDisk& d : g.disks) {

@@ -180,10 +180,10 @@ LoadedConfig load_nodeld_config(const IniDocument& doc, bool read_token) {
                                                                                       : ThrottleMode::adaptive;
   c.throttle_limits = read_limits(r, "throttle");
   c.target_io_pressure = static_cast<unsigned>(r.get_uint("throttle", "target_io_pressure", 10, 1, 100));
-  c.throttle_backend = r.get_choice("throttle", "backend", 0, {"libvirt", "cgroup"}) == 0 ? ThrottleBackend::libvirt
-                                                                                           : ThrottleBackend::cgroup;
+  c.throttle_backend = r.get_choice("throttle", "backend", 0, {"libvirt", "cgroup"}) == 0 ? ThrottleBackendKind::libvirt
+                                                                                           : ThrottleBackendKind::cgroup;
   c.throttle_cgroup = r.get_string("throttle", "cgroup");
-  if (c.throttle_backend == ThrottleBackend::cgroup && c.throttle_enabled) {
+  if (c.throttle_backend == ThrottleBackendKind::cgroup && c.throttle_enabled) {
     if (c.throttle_cgroup.empty() || c.throttle_cgroup[0] != '/')
       r.error("throttle", c.throttle_cgroup.empty() ? "backend" : "cgroup", "backend = cgroup needs the guests' cgroup directory as an absolute path with %n, %u or %i in it "
                                     "(/sys/fs/cgroup/blkio/machine/%n.libvirt-qemu)");

@@ -54,7 +54,7 @@ struct NodeldConfig {
   ThrottleMode throttle_mode = ThrottleMode::adaptive;
   IoLimits throttle_limits;  // read_bytes_sec ... write_iops_sec
   unsigned target_io_pressure = 10;
-  ThrottleBackend throttle_backend = ThrottleBackend::libvirt;
+  ThrottleBackendKind throttle_backend = ThrottleBackendKind::libvirt;
   // backend = cgroup: the guest's cgroup directory, with %n (domain name), %u (uuid) and %i
   // (libvirt's id) in it; v1 blkio or v2 io.max, whichever the directory has.
   std::string throttle_cgroup;

@@ -2,6 +2,7 @@
 
 #include "cgroup_limiter.hpp"
 #include "host_stats.hpp"
+#include "throttle_backend.hpp"
 #include "log.hpp"
 
 #include <fcntl.h>
@@ -174,48 +175,9 @@ std::optional<double> Throttler::io_pressure(const ThrottleSettings& s) {
   return host_stall_.update(*p, Clock::now());
 }
 
-Result<IoLimits> Throttler::current_limits(const ThrottleSettings& s, LibvirtBlockTune& src, const GuestBlockLoad& g) {
-  IoLimits tightest;
-  if (s.backend == ThrottleBackend::libvirt) {
-    for (const GuestDisk& d : g.disks) {
-      auto l = src.block_tune(g.uuid, d.target);
-      if (!l) return l.error();
-      tightest = tighter(tightest, *l);
-    }
-    return tightest;
-  }
-  std::string dir = expand_cgroup_template(s.cgroup, g.name, g.uuid, g.id);
-  for (const GuestDisk& d : g.disks) {
-    if (d.source.empty()) continue;
-    auto dev = block_device_of(d.source, s.sysfs_root);
-    if (!dev) return dev.error();
-    // First sight of the guest: its counters must count from here on (cgroup v1).
-    if (auto r = enable_io_accounting(dir, *dev); !r) return r.error();
-    auto l = cgroup_limits(dir, *dev);
-    if (!l) return l.error();
-    tightest = tighter(tightest, *l);
-  }
-  return tightest;
-}
-
-Result<void> Throttler::apply_limits(const ThrottleSettings& s, LibvirtBlockTune& src, const GuestBlockLoad& g, const IoLimits& l) {
-  if (s.backend == ThrottleBackend::libvirt) return src.set_block_tune(g.uuid, g.disks, l);
-  std::vector<BlockDevice> devices;
-  for (const GuestDisk& d : g.disks) {
-    if (d.source.empty()) continue;
-    auto dev = block_device_of(d.source, s.sysfs_root);
-    if (!dev) return dev.error().context("disk " + d.target);
-    if (std::find(devices.begin(), devices.end(), *dev) == devices.end()) devices.push_back(*dev);
-  }
-  if (auto r = apply_cgroup_limits(expand_cgroup_template(s.cgroup, g.name, g.uuid, g.id), devices, l); !r) return r;
-  // The record lets a restarted nodeld know these limits as its own; a driver without
-  // metadata only costs that knowledge.
-  if (auto r = src.record_applied(g.uuid, l); !r) log::debug("domain " + g.name + ": " + r.error().message);
-  return {};
-}
-
 void Throttler::work(const ThrottleSettings& s) {
   auto src = libvirt_();
+  auto backend = make_throttle_backend(s.backend, s.cgroup, s.sysfs_root, src);
   // The report's libvirt source logs a lost connection already; once is enough, at info.
   auto pause = [this](const Error& e) {
     if (e.message != last_error_) log::info("throttle paused: " + e.message);
@@ -239,12 +201,11 @@ void Throttler::work(const ThrottleSettings& s) {
     Guest& k = guests_[key];
     GuestIo in;
     in.name = g.name;
-    // With the cgroup backend, what the host's disk saw of the guest (its qdisk or device
-    // model's I/O) counts; libvirt's counters when the cgroup has none.
+    // The backend's counters where it has its own (what the host's disk saw of the guest),
+    // libvirt's otherwise.
     uint64_t counters[4] = {g.counters[0], g.counters[1], g.counters[2], g.counters[3]};
-    if (s.backend == ThrottleBackend::cgroup)
-      if (auto c = cgroup_io_counters(expand_cgroup_template(s.cgroup, g.name, g.uuid, g.id)))
-        for (int f = 0; f < 4; ++f) counters[f] = (*c)[size_t(f)];
+    if (auto c = backend->counters(g))
+      for (int f = 0; f < 4; ++f) counters[f] = (*c)[size_t(f)];
     double seconds = std::chrono::duration<double>(now - k.counted_at).count();
     for (int f = 0; f < 4; ++f) {
       if (k.counted_at != Clock::time_point{} && seconds > 0 && counters[f] >= k.counters[f])
@@ -274,7 +235,7 @@ void Throttler::work(const ThrottleSettings& s) {
 
     if ((g.first_sight || !k.checked) && !g.disks.empty()) {
       // Are the limits on it now nodeld's own (what it recorded), or somebody else's?
-      auto current = current_limits(s, *src, g);
+      auto current = backend->current_limits(g);
       if (!current) {
         if (!src->connected()) return pause(current.error());  // libvirtd went away meanwhile
         log::warning("throttle: domain " + g.name + ": " + current.error().message);
@@ -312,7 +273,7 @@ void Throttler::work(const ThrottleSettings& s) {
     Guest& k = guests_[g.uuid + "/" + std::to_string(g.id)];
     IoLimits want = s.mode == ThrottleMode::adaptive ? controller_.limits(in) : in.ceiling;
     if (!k.applied_known || want != k.applied) {
-      auto r = apply_limits(s, *src, g, want);
+      auto r = backend->apply(g, want);
       if (!r) {
         if (!src->connected()) return pause(r.error());
         log::warning("throttle: domain " + g.name + ": " + r.error().message);

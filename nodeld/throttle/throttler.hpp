@@ -35,7 +35,7 @@ struct ThrottleSettings {
   ThrottleMode mode = ThrottleMode::adaptive;
   IoLimits defaults;
   std::vector<ThrottleOverride> sections;
-  ThrottleBackend backend = ThrottleBackend::libvirt;
+  ThrottleBackendKind backend = ThrottleBackendKind::libvirt;
   std::string cgroup;
   ControllerParams params;
   bool override_foreign = false;
@@ -81,8 +81,6 @@ class Throttler {
   // The worker's side.
   void work(const ThrottleSettings& s);
   std::optional<double> io_pressure(const ThrottleSettings& s);
-  Result<IoLimits> current_limits(const ThrottleSettings& s, LibvirtBlockTune& src, const GuestBlockLoad& g);
-  Result<void> apply_limits(const ThrottleSettings& s, LibvirtBlockTune& src, const GuestBlockLoad& g, const IoLimits& l);
 
   boost::asio::io_context& io_;
   LibvirtFn libvirt_;

@@ -239,13 +239,13 @@ void Daemon::route_guests() {
     routing_error_.clear();
     return;
   }
-  if (!netlink_) {
+  if (!host_net_) {
     auto nl = Netlink::open();
     if (!nl) {
       routing_error_ = nl.error().message;
       return;
     }
-    netlink_.emplace(std::move(*nl));
+    host_net_.emplace(std::move(*nl));
   }
   RoutingInput in;
   in.ipoib_interface = config_.ipoib_interface;
@@ -287,8 +287,8 @@ void Daemon::route_guests() {
     }
   }
   if (arp_watcher_) in.arp_senders = arp_watcher_->senders();
-  router_.set_sysfs(config_.sysfs_root);
-  auto st = router_.reconcile(*netlink_, in);
+  host_net_->set_sysfs(config_.sysfs_root);
+  auto st = router_.reconcile(*host_net_, in);
   std::string error = st ? "" : st.error().message;
   // A host without the IPoIB interface is a host without IPoIB (the shipped configuration
   // names ib0 everywhere), not a broken one, unless guests are configured to be routed here.

@@ -99,7 +99,7 @@ class Daemon : public HttpHandler {
   boost::asio::signal_set signals_;
   std::chrono::microseconds watchdog_usec_{0};
 
-  std::optional<Netlink> netlink_;
+  std::optional<SystemHostNet> host_net_;
   std::unique_ptr<LinkWatcher> link_watcher_;
   std::unique_ptr<ArpWatcher> arp_watcher_;  // while guest addresses are learned
   bool arp_error_ = false;                   // said once: no packet socket

@@ -301,11 +301,8 @@ void Daemon::route_guests() {
                   "guests or guest_subnet are configured, so the node stays fit for jobs)");
     }
   }
-  // Log a change of state, not every cycle's repeat of it.
-  if (error != routing_error_) {
-    if (!error.empty()) log::warning("routing: " + error);
-    else if (st && st->ipoib_present) log::notice("routing: guests are routed onto " + config_.ipoib_interface + " again");
-  }
+  // A change of state, not every cycle's repeat of it.
+  routing_condition_.update(error);
   routing_error_ = error;
   if (!st) return;
   if (arp_watcher_) {
@@ -383,6 +380,18 @@ void Daemon::publish_routing() {
 }
 
 void Daemon::publish_throttle() {
+  if (throttler_) {
+    auto problems = throttler_->problems();
+    for (const auto& [subject, problem] : problems)
+      throttle_conditions_.try_emplace(subject, subject, subject == "throttle" ? log::Level::info : log::Level::warning)
+          .first->second.update(problem);
+    // The throttle well again is said; a guest's problem that is gone (the guest with it, or
+    // its file appeared) is not.
+    if (!problems.count("throttle"))
+      if (auto it = throttle_conditions_.find("throttle"); it != throttle_conditions_.end()) it->second.update("");
+    std::erase_if(throttle_conditions_,
+                  [&](const auto& entry) { return entry.first != "throttle" && !problems.count(entry.first); });
+  }
   if (throttler_ && latest_.hypervisor) {
     auto applied = throttler_->applied();
     auto pressure = throttler_->guest_pressure();

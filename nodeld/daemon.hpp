@@ -9,6 +9,7 @@
 #include "control_bus.hpp"
 #include "guest_router.hpp"
 #include "http_server.hpp"
+#include "log.hpp"
 #include "libvirt_source.hpp"
 #include "link_watcher.hpp"
 #include "nodeld_config.hpp"
@@ -105,9 +106,11 @@ class Daemon : public HttpHandler {
   bool arp_error_ = false;                   // said once: no packet socket
   GuestRouter router_;
   std::optional<RoutingStatus> routing_;
-  std::string routing_error_;
+  std::string routing_error_;  // for the report
+  log::Condition routing_condition_{"routing", log::Level::warning};
   std::optional<ProbeResult> repository_;
   std::unique_ptr<Throttler> throttler_;
+  std::map<std::string, log::Condition> throttle_conditions_;  // by subject (Throttler::problems)
 
   uint64_t seq_ = 0;
   Snapshot latest_;

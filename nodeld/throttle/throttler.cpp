@@ -164,6 +164,11 @@ std::map<std::string, IoLimits> Throttler::applied() const {
   return applied_;
 }
 
+std::map<std::string, std::string> Throttler::problems() const {
+  std::lock_guard lock(applied_mutex_);
+  return problems_;
+}
+
 std::map<std::string, DomainIoPressure> Throttler::guest_pressure() const {
   std::lock_guard lock(applied_mutex_);
   return guest_pressure_;
@@ -179,14 +184,14 @@ void Throttler::work(const ThrottleSettings& s) {
   auto src = libvirt_();
   auto backend = make_throttle_backend(s.backend, s.cgroup, s.sysfs_root, src);
   // The report's libvirt source logs a lost connection already; once is enough, at info.
+  // What is wrong this tick, by subject; the daemon says each once.
+  std::map<std::string, std::string> problems;
   auto pause = [this](const Error& e) {
-    if (e.message != last_error_) log::info("throttle paused: " + e.message);
-    last_error_ = e.message;
+    std::lock_guard lock(applied_mutex_);
+    problems_["throttle"] = "paused: " + e.message;  // the guests' problems stand as they were
   };
   auto loads = src->block_load();
   if (!loads) return pause(loads.error());
-  if (!last_error_.empty()) log::info("throttle: libvirt answers again");
-  last_error_.clear();
   controller_.set_params(s.params);
   std::optional<double> pressure = io_pressure(s);
   auto now = Clock::now();
@@ -218,10 +223,8 @@ void Throttler::work(const ThrottleSettings& s) {
       if (p) {
         in.own_pressure = k.stall.update(*p, now);
         guest_pressure[g.name] = DomainIoPressure{*in.own_pressure, p->some_total_us};
-        k.pressure_error.clear();
-      } else if (p.error().message != k.pressure_error) {
-        k.pressure_error = p.error().message;
-        log::warning("throttle: domain " + g.name + ": no I/O pressure of its own: " + k.pressure_error);
+      } else {
+        problems["throttle: domain " + g.name] = "no I/O pressure of its own: " + p.error().message;
       }
     }
 
@@ -289,6 +292,7 @@ void Throttler::work(const ThrottleSettings& s) {
   std::lock_guard lock(applied_mutex_);
   applied_ = std::move(applied);
   guest_pressure_ = std::move(guest_pressure);
+  problems_ = std::move(problems);
 }
 
 }  // namespace smartvm::nodeld

@@ -60,6 +60,9 @@ class Throttler {
   std::map<std::string, IoLimits> applied() const;
   // Each guest's own I/O pressure, by domain name, when domain_pressure names its file.
   std::map<std::string, DomainIoPressure> guest_pressure() const;
+  // What is wrong now, by subject ("throttle" while paused, "throttle: domain NAME"); a
+  // subject that is well is absent. Said by the daemon, once each (log::Condition).
+  std::map<std::string, std::string> problems() const;
   bool busy() const { return worker_.busy(); }
 
  private:
@@ -71,7 +74,6 @@ class Throttler {
     uint64_t counters[4] = {0, 0, 0, 0};
     std::chrono::steady_clock::time_point counted_at{};
     StallMeter stall;            // its own io.pressure
-    std::string pressure_error;  // said once, until it changes
   };
 
   void schedule();
@@ -94,11 +96,11 @@ class Throttler {
   ThrottleController controller_;
   std::map<std::string, Guest> guests_;  // by "uuid/id"
   StallMeter host_stall_;
-  std::string last_error_;
 
   mutable std::mutex applied_mutex_;
   std::map<std::string, IoLimits> applied_;
   std::map<std::string, DomainIoPressure> guest_pressure_;
+  std::map<std::string, std::string> problems_;
 
   SourceWorker worker_;  // last: its thread stops before the state above goes
 };

@@ -41,7 +41,6 @@ void ReportSender::configure(std::optional<HttpTarget> target, std::string token
 void ReportSender::send(std::string body) {
   if (!target_) return;
   if (waiting_) {
-    ++replaced_total_;
     if (outage_) ++replaced_in_outage_;
   }
   waiting_ = std::move(body);
@@ -122,7 +121,7 @@ void ReportSender::complete(std::string body, const std::string& failure, unsign
                   " reports made during the outage were replaced by newer ones");
       outage_ = false;
     }
-    backoff_ = std::chrono::seconds(0);
+    backoff_.succeeded();
     replaced_in_outage_ = 0;
     if (waiting_) attempt();
     return;
@@ -134,10 +133,8 @@ void ReportSender::complete(std::string body, const std::string& failure, unsign
     outage_ = true;
   }
   if (!waiting_) waiting_ = std::move(body);
-  backoff_ = std::min<std::chrono::seconds>(backoff_.count() ? backoff_ * 2 : std::chrono::seconds(1),
-                                            std::chrono::seconds(60));
   retry_armed_ = true;
-  retry_.expires_after(backoff_);
+  retry_.expires_after(backoff_.failed());
   retry_.async_wait([this](const boost::system::error_code& ec) {
     retry_armed_ = false;
     if (!ec) attempt();

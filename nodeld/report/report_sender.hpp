@@ -7,6 +7,8 @@
 // is not the node's state there: that is said once, and counted, until one is stored again.
 #pragma once
 
+#include "backoff.hpp"
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -34,12 +36,10 @@ class ReportSender {
   // Queues a report, replacing one that still waits.
   void send(std::string body);
 
-  uint64_t delivered() const { return delivered_; }
   uint64_t not_stored() const { return not_stored_; }  // delivered, but the frontend kept a newer one
   uint64_t refused() const { return refused_; }        // dropped: the frontend refused them (400, 413)
   // Prometheus text for the three counters above.
   std::string metrics_text() const;
-  uint64_t replaced() const { return replaced_total_; }  // reports a newer one replaced unsent
   bool in_outage() const { return outage_; }
 
  private:
@@ -56,14 +56,13 @@ class ReportSender {
   bool in_flight_ = false;
   bool retry_armed_ = false;
   bool outage_ = false;
-  std::chrono::seconds backoff_{0};
+  Backoff<std::chrono::seconds> backoff_{std::chrono::seconds(1), std::chrono::seconds(60)};
   uint64_t delivered_ = 0;
   uint64_t not_stored_ = 0;
   uint64_t refused_ = 0;
   bool said_not_stored_ = false;  // since the last stored report
   bool said_refused_ = false;
   uint64_t replaced_in_outage_ = 0;
-  uint64_t replaced_total_ = 0;
 };
 
 }  // namespace smartvm::nodeld

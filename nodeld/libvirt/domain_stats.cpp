@@ -1,8 +1,9 @@
 #include "domain_stats.hpp"
 
+#include "parse_number.hpp"
+
 #include <libvirt/libvirt.h>
 
-#include <cstdlib>
 #include <cstring>
 #include <map>
 
@@ -14,11 +15,13 @@ namespace {
 bool indexed(const char* field, const char* group, size_t& index, const char*& rest) {
   size_t g = std::strlen(group);
   if (std::strncmp(field, group, g) != 0 || field[g] != '.') return false;
-  char* end = nullptr;
-  unsigned long i = std::strtoul(field + g + 1, &end, 10);
-  if (end == field + g + 1 || *end != '.' || i > 4096) return false;
-  index = i;
-  rest = end + 1;
+  const char* digits = field + g + 1;
+  const char* dot = std::strchr(digits, '.');
+  if (!dot) return false;
+  auto i = parse_integer<size_t>(std::string_view(digits, size_t(dot - digits)));
+  if (!i || *i > 4096) return false;
+  index = *i;
+  rest = dot + 1;
   return true;
 }
 

@@ -117,7 +117,8 @@ Result<void> Daemon::start() {
     }
   }
   if (options_.act) {
-    throttler_ = std::make_unique<Throttler>(io_, [this] { return current(block_tune_); });
+    throttler_ = std::make_unique<Throttler>(io_, [this] { return current(block_tune_); },
+                                             [](const ThrottleNote& n) { log::write(n.level, n.message); });
     throttler_->configure(throttle_settings(config_));
     throttler_->start();
   }

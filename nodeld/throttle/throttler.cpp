@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstring>
 #include <set>
+#include <utility>
 
 namespace smartvm::nodeld {
 
@@ -41,7 +42,10 @@ std::string describe(const IoLimits& l) {
 
 }  // namespace
 
-Throttler::Throttler(asio::io_context& io, LibvirtFn libvirt) : io_(io), libvirt_(std::move(libvirt)), timer_(io), trigger_pause_(io) {}
+Throttler::Throttler(asio::io_context& io, LibvirtFn libvirt, SayFn say)
+    : io_(io), libvirt_(std::move(libvirt)), say_(std::move(say)), timer_(io), trigger_pause_(io) {}
+
+void Throttler::say(log::Level level, std::string message) { notes_.push_back(ThrottleNote{level, std::move(message)}); }
 
 Throttler::~Throttler() { stop(); }
 
@@ -91,9 +95,12 @@ void Throttler::tick() {
       try {
         work(s);
       } catch (const std::exception& e) {
-        log::error(std::string("throttle: unexpected failure, tick skipped: ") + e.what());
+        say(log::Level::error, std::string("throttle: unexpected failure, tick skipped: ") + e.what());
       }
-      return [] {};
+      // The tick's notes are said on the main loop, by whoever gave say_.
+      return [say = say_, notes = std::exchange(notes_, {})] {
+        for (const ThrottleNote& n : notes) say(n);
+      };
     });
   }
   schedule();
@@ -139,11 +146,11 @@ void Throttler::arm_trigger() {
         continue;
       }
       trigger_.emplace(io_, fd);
-      log::info("I/O pressure trigger armed on " + file + " (" + spec + ")");
+      say_(ThrottleNote{log::Level::info, "I/O pressure trigger armed on " + file + " (" + spec + ")"});
       wait_trigger();
       return;
     }
-  log::info("no I/O pressure trigger (" + why + "); pressure is read once a second");
+  say_(ThrottleNote{log::Level::info, "no I/O pressure trigger (" + why + "); pressure is read once a second"});
 }
 
 void Throttler::wait_trigger() {
@@ -232,7 +239,7 @@ void Throttler::work(const ThrottleSettings& s) {
     if (!g.policy_xml.empty()) {
       auto parsed = parse_throttle_element(g.policy_xml);
       if (parsed) metadata = std::move(*parsed);
-      else if (g.first_sight) log::warning("domain " + g.name + ": " + parsed.error().message + "; the [throttle] policy applies");
+      else if (g.first_sight) say(log::Level::warning, "domain " + g.name + ": " + parsed.error().message + "; the [throttle] policy applies");
     }
     in.ceiling = resolve_throttle_policy(s.defaults, s.sections, g.name, metadata ? &*metadata : nullptr);
 
@@ -241,7 +248,7 @@ void Throttler::work(const ThrottleSettings& s) {
       auto current = backend->current_limits(g);
       if (!current) {
         if (!src->connected()) return pause(current.error());  // libvirtd went away meanwhile
-        log::warning("throttle: domain " + g.name + ": " + current.error().message);
+        say(log::Level::warning, "throttle: domain " + g.name + ": " + current.error().message);
         continue;
       }
       IoLimits mine = g.recorded.value_or(k.applied_known ? k.applied : IoLimits{});
@@ -250,11 +257,11 @@ void Throttler::work(const ThrottleSettings& s) {
       if (k.foreign && !s.override_foreign) {
         k.checked = true;
         if (!was_foreign)
-          log::warning("throttle: domain " + g.name + " has limits nodeld did not set (" + describe(*current) +
+          say(log::Level::warning, "throttle: domain " + g.name + " has limits nodeld did not set (" + describe(*current) +
                        "); left alone (override_foreign_limits = false)");
         continue;
       }
-      if (k.foreign) log::notice("throttle: domain " + g.name + ": replacing limits nodeld did not set (" + describe(*current) + ")");
+      if (k.foreign) say(log::Level::notice, "throttle: domain " + g.name + ": replacing limits nodeld did not set (" + describe(*current) + ")");
       k.foreign = false;
       k.checked = true;
       k.applied = *current;
@@ -279,10 +286,10 @@ void Throttler::work(const ThrottleSettings& s) {
       auto r = backend->apply(g, want);
       if (!r) {
         if (!src->connected()) return pause(r.error());
-        log::warning("throttle: domain " + g.name + ": " + r.error().message);
+        say(log::Level::warning, "throttle: domain " + g.name + ": " + r.error().message);
       } else {
         std::string why = reasons.count(in.name) ? reasons[in.name] : "policy";
-        log::notice("throttle: domain " + g.name + ": " + describe(want) + " per disk (" + why + ")");
+        say(log::Level::notice, "throttle: domain " + g.name + ": " + describe(want) + " per disk (" + why + ")");
         k.applied = want;
         k.applied_known = true;
       }

@@ -11,6 +11,7 @@
 
 #include "host_stats.hpp"
 #include "libvirt_block_tune.hpp"
+#include "log.hpp"
 #include "snapshot.hpp"
 #include "throttle_policy.hpp"
 #include "source_worker.hpp"
@@ -46,10 +47,19 @@ struct ThrottleSettings {
   std::chrono::seconds interval{10};  // static mode ticks this often (and on domain starts)
 };
 
+// What the throttle has to say (limits applied, foreign limits found, a tick that failed): the
+// daemon logs it; the throttle itself never does.
+struct ThrottleNote {
+  log::Level level;
+  std::string message;
+};
+
 class Throttler {
  public:
   using LibvirtFn = std::function<std::shared_ptr<LibvirtBlockTune>()>;
-  Throttler(boost::asio::io_context& io, LibvirtFn libvirt);
+  using SayFn = std::function<void(const ThrottleNote&)>;
+  // `say` runs on the loop of `io`, after each tick, with what the tick had to say.
+  Throttler(boost::asio::io_context& io, LibvirtFn libvirt, SayFn say);
   ~Throttler();
 
   void configure(ThrottleSettings s);  // main loop; takes effect at the next tick
@@ -82,10 +92,12 @@ class Throttler {
   void wait_trigger();
   // The worker's side.
   void work(const ThrottleSettings& s);
+  void say(log::Level level, std::string message);  // worker: a note for after the tick
   std::optional<double> io_pressure(const ThrottleSettings& s);
 
   boost::asio::io_context& io_;
   LibvirtFn libvirt_;
+  SayFn say_;
   ThrottleSettings settings_;
   boost::asio::steady_timer timer_;
   std::optional<boost::asio::posix::stream_descriptor> trigger_;
@@ -96,6 +108,7 @@ class Throttler {
   ThrottleController controller_;
   std::map<std::string, Guest> guests_;  // by "uuid/id"
   StallMeter host_stall_;
+  std::vector<ThrottleNote> notes_;
 
   mutable std::mutex applied_mutex_;
   std::map<std::string, IoLimits> applied_;

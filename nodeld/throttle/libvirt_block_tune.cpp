@@ -1,7 +1,6 @@
 #include "libvirt_block_tune.hpp"
 
 #include "domain_stats.hpp"
-#include "log.hpp"
 #include "throttle_policy.hpp"
 
 #include <libvirt/libvirt.h>
@@ -64,7 +63,7 @@ Result<std::vector<GuestBlockLoad>> LibvirtBlockTune::block_load() {
         auto disks = guest_disks_from_xml(xml);
         free(xml);
         if (disks) g.disks = std::move(*disks);
-        else log::warning("domain " + d.name + ": " + disks.error().message);
+        else g.disks_error = disks.error().message;
       }
       g.policy_xml = metadata_element(dom, throttle_policy_namespace);
       if (std::string recorded = metadata_element(dom, throttle_applied_namespace); !recorded.empty()) {

@@ -25,6 +25,7 @@ struct GuestBlockLoad {
   std::string name, uuid;
   int id = -1;
   std::vector<GuestDisk> disks;  // from the domain XML
+  std::string disks_error;       // why there are none: the XML did not parse
   uint64_t counters[4] = {0, 0, 0, 0};  // read bytes, write bytes, read requests, write requests, all disks
   std::string policy_xml;               // its <throttle> metadata element, "" when it has none
   std::optional<IoLimits> recorded;     // the limits nodeld recorded on it (throttle_applied_namespace)

@@ -235,6 +235,7 @@ void Throttler::work(const ThrottleSettings& s) {
       }
     }
 
+    if (g.first_sight && !g.disks_error.empty()) say(log::Level::warning, "domain " + g.name + ": " + g.disks_error);
     std::optional<ThrottleOverride> metadata;
     if (!g.policy_xml.empty()) {
       auto parsed = parse_throttle_element(g.policy_xml);

@@ -21,6 +21,9 @@ namespace smartvm::nodeld {
 
 namespace {
 
+// What the modules have to say (they never log themselves), from any thread.
+void say(log::Level level, const std::string& message) { log::write(level, message); }
+
 // What one throttle tick needs of the configuration.
 ThrottleSettings throttle_settings(const NodeldConfig& c) {
   ThrottleSettings s;
@@ -71,9 +74,9 @@ void Daemon::apply(const NodeldConfig& old) {
   if (first || old.proc_root != config_.proc_root) host_ = std::make_shared<HostStatsSource>(config_.proc_root);
   if (first || old.libvirt_uri != config_.libvirt_uri) {
     // One connection for the report's source and the throttle: one conversation at a time.
-    auto connection = std::make_shared<LibvirtConnection>(config_.libvirt_uri, [this](const DomainEvent& ev) {
-      asio::post(io_, [this, ev] { on_domain_event(ev); });
-    });
+    auto connection = std::make_shared<LibvirtConnection>(
+        config_.libvirt_uri, [this](const DomainEvent& ev) { asio::post(io_, [this, ev] { on_domain_event(ev); }); },
+        say);
     libvirt_ = std::make_shared<LibvirtSource>(connection);
     block_tune_ = std::make_shared<LibvirtBlockTune>(connection);
   }
@@ -118,7 +121,7 @@ Result<void> Daemon::start() {
   }
   if (options_.act) {
     throttler_ = std::make_unique<Throttler>(io_, [this] { return current(block_tune_); },
-                                             [](const ThrottleNote& n) { log::write(n.level, n.message); });
+                                             say);
     throttler_->configure(throttle_settings(config_));
     throttler_->start();
   }

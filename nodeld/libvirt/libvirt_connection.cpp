@@ -105,7 +105,8 @@ void on_tunable(virConnectPtr, virDomainPtr dom, virTypedParameterPtr params, in
 void on_close(virConnectPtr, int reason, void* opaque) {
   static const char* reasons[] = {"an error", "end of file", "a keepalive timeout", "a client request"};
   const char* why = reason >= 0 && reason < 4 ? reasons[reason] : "an unknown reason";
-  log::warning("libvirt connection to " + *static_cast<std::string*>(opaque) + " closed by " + why);
+  auto* self = static_cast<LibvirtConnection*>(opaque);
+  self->say(log::Level::warning, "libvirt connection to " + self->uri() + " closed by " + why);
 }
 
 }  // namespace
@@ -115,8 +116,8 @@ std::string libvirt_error(const std::string& what) {
   return what + ": " + (m ? m : "unknown libvirt error");
 }
 
-LibvirtConnection::LibvirtConnection(std::string uri, EventCallback on_event)
-    : uri_(std::move(uri)), on_event_(std::move(on_event)) {
+LibvirtConnection::LibvirtConnection(std::string uri, EventCallback on_event, SayFn say)
+    : uri_(std::move(uri)), on_event_(std::move(on_event)), say_(std::move(say)) {
   EventLoop::ensure_started();
 }
 
@@ -136,7 +137,7 @@ Result<virConnectPtr> LibvirtConnection::open(const Lock&) {
   if (conn_ && virConnectIsAlive(conn_) == 1) return conn_;
   if (conn_) {
     close();
-    log::warning("libvirt connection to " + uri_ + " lost; reconnecting");
+    say(log::Level::warning, "libvirt connection to " + uri_ + " lost; reconnecting");
     next_attempt_ = {};  // try at once, then back off
   }
   auto now = std::chrono::steady_clock::now();
@@ -150,29 +151,29 @@ Result<virConnectPtr> LibvirtConnection::open(const Lock&) {
     // An outage is logged once, at its first failure. Its cause may change while it lasts
     // (a socket that refuses, then one that is gone): that is worth a debug line, not a warning.
     if (last_open_error_.empty())
-      log::warning(error);
+      say(log::Level::warning, error);
     else if (error != last_open_error_)
-      log::debug(error);
+      say(log::Level::debug, error);
     last_open_error_ = error;
     next_attempt_ = now + backoff_.failed();
     return make_error(error);
   }
-  if (!last_open_error_.empty()) log::notice("libvirt connection to " + uri_ + " is back");
+  if (!last_open_error_.empty()) say(log::Level::notice, "libvirt connection to " + uri_ + " is back");
   last_open_error_.clear();
   backoff_.succeeded();
   ++generation_;
   virConnSetErrorFunc(conn_, nullptr, quiet);
   // Keepalives let a dead libvirtd be noticed between calls (not every driver has them).
   virConnectSetKeepAlive(conn_, 5, 3);
-  // libvirt does not free a close callback's data on unregistering: it points at uri_, and
-  // close() unregisters before the connection (and this object) go.
-  virConnectRegisterCloseCallback(conn_, on_close, &uri_, nullptr);
+  // libvirt does not free a close callback's data on unregistering: it points at this object,
+  // and close() unregisters before the connection (and this object) go.
+  virConnectRegisterCloseCallback(conn_, on_close, this, nullptr);
   // The callback gets a copy of its own, which libvirt frees when it no longer calls it: an event
   // being delivered while this source closes the connection cannot reach a destroyed object.
   callback_id_ = virConnectDomainEventRegisterAny(
       conn_, nullptr, VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), new EventCallback(on_event_),
       [](void* opaque) { delete static_cast<EventCallback*>(opaque); });
-  if (callback_id_ < 0) log::warning(libvirt_error("libvirt lifecycle events on " + uri_ + " unavailable"));
+  if (callback_id_ < 0) say(log::Level::warning, libvirt_error("libvirt lifecycle events on " + uri_ + " unavailable"));
   // Not every driver has TUNABLE events (the test driver has none): the throttle then relies
   // on what it read when it first saw a domain.
   tunable_id_ = virConnectDomainEventRegisterAny(conn_, nullptr, VIR_DOMAIN_EVENT_ID_TUNABLE,
@@ -203,7 +204,7 @@ int LibvirtConnection::all_domain_stats(const Lock&, unsigned groups, unsigned f
     virErrorPtr e = virGetLastError();
     if (e && (e->code == VIR_ERR_INVALID_ARG || e->code == VIR_ERR_NO_SUPPORT)) {
       // An older driver: ask without NOWAIT from now on.
-      log::info("libvirt driver of " + uri_ + " does not take NOWAIT for domain stats; asking without it");
+      say(log::Level::info, "libvirt driver of " + uri_ + " does not take NOWAIT for domain stats; asking without it");
       nowait_ = false;
       n = virConnectGetAllDomainStats(conn_, groups, records, flags);
     }

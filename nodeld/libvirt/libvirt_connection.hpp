@@ -7,6 +7,7 @@
 
 #include "backoff.hpp"
 #include "error.hpp"
+#include "log.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -35,14 +36,22 @@ class LibvirtConnection {
  public:
   using EventCallback = std::function<void(const DomainEvent&)>;
   using Lock = std::unique_lock<std::mutex>;
+  // What the connection has to say (lost, back, a driver without NOWAIT): the daemon logs it,
+  // the library never does. Called on whichever thread noticed (a worker, libvirt's event
+  // thread); none: nothing is said.
+  using SayFn = std::function<void(log::Level, const std::string&)>;
 
   // Starts libvirt's event loop thread once per process. `on_event` runs on that thread.
-  LibvirtConnection(std::string uri, EventCallback on_event);
+  LibvirtConnection(std::string uri, EventCallback on_event, SayFn say = nullptr);
   ~LibvirtConnection();
   LibvirtConnection(const LibvirtConnection&) = delete;
   LibvirtConnection& operator=(const LibvirtConnection&) = delete;
 
   const std::string& uri() const { return uri_; }
+  // Through the SayFn given, for the connection's users too (a domain whose XML is bad).
+  void say(log::Level level, const std::string& message) const {
+    if (say_) say_(level, message);
+  }
 
   // One libvirt conversation at a time (the collector's or the throttle's): the lock is held
   // for a whole conversation and passed to the calls below.
@@ -71,6 +80,7 @@ class LibvirtConnection {
   std::mutex mutex_;
   std::string uri_;
   EventCallback on_event_;
+  SayFn say_;
   _virConnect* conn_ = nullptr;
   int callback_id_ = -1;
   int tunable_id_ = -1;

@@ -1,7 +1,6 @@
 #include "libvirt_source.hpp"
 
 #include "domain_devices.hpp"
-#include "log.hpp"
 
 #include <libvirt/libvirt.h>
 
@@ -10,8 +9,8 @@
 
 namespace smartvm::nodeld {
 
-LibvirtSource::LibvirtSource(std::string uri, EventCallback on_event)
-    : connection_(std::make_shared<LibvirtConnection>(std::move(uri), std::move(on_event))) {}
+LibvirtSource::LibvirtSource(std::string uri, EventCallback on_event, LibvirtConnection::SayFn say)
+    : connection_(std::make_shared<LibvirtConnection>(std::move(uri), std::move(on_event), std::move(say))) {}
 
 Result<HypervisorStats> LibvirtSource::collect() {
   auto held = connection_->lock();
@@ -70,7 +69,7 @@ Result<HypervisorStats> LibvirtSource::collect_open(const LibvirtConnection::Loc
           auto parsed = guest_interfaces_from_xml(xml);
           free(xml);
           if (parsed) found = std::move(*parsed);
-          else log::warning("domain " + d.name + ": " + parsed.error().message);
+          else connection_->say(log::Level::warning, "domain " + d.name + ": " + parsed.error().message);
         }
         cached = interfaces_.emplace(key, std::move(found)).first;
       }

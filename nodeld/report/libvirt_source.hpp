@@ -21,7 +21,7 @@ class LibvirtSource {
   using EventCallback = LibvirtConnection::EventCallback;
 
   // A connection of its own; `on_event` runs on libvirt's event thread.
-  LibvirtSource(std::string uri, EventCallback on_event);
+  LibvirtSource(std::string uri, EventCallback on_event, LibvirtConnection::SayFn say = nullptr);
   // A connection shared with the throttle's libvirt backend.
   explicit LibvirtSource(std::shared_ptr<LibvirtConnection> connection) : connection_(std::move(connection)) {}
 

@@ -99,7 +99,7 @@ void Throttler::tick() {
       }
       // The tick's notes are said on the main loop, by whoever gave say_.
       return [say = say_, notes = std::exchange(notes_, {})] {
-        for (const ThrottleNote& n : notes) say(n);
+        for (const ThrottleNote& n : notes) say(n.level, n.message);
       };
     });
   }
@@ -146,11 +146,11 @@ void Throttler::arm_trigger() {
         continue;
       }
       trigger_.emplace(io_, fd);
-      say_(ThrottleNote{log::Level::info, "I/O pressure trigger armed on " + file + " (" + spec + ")"});
+      say_(log::Level::info, "I/O pressure trigger armed on " + file + " (" + spec + ")");
       wait_trigger();
       return;
     }
-  say_(ThrottleNote{log::Level::info, "no I/O pressure trigger (" + why + "); pressure is read once a second"});
+  say_(log::Level::info, "no I/O pressure trigger (" + why + "); pressure is read once a second");
 }
 
 void Throttler::wait_trigger() {

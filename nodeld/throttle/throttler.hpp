@@ -57,7 +57,7 @@ struct ThrottleNote {
 class Throttler {
  public:
   using LibvirtFn = std::function<std::shared_ptr<LibvirtBlockTune>()>;
-  using SayFn = std::function<void(const ThrottleNote&)>;
+  using SayFn = LibvirtConnection::SayFn;
   // `say` runs on the loop of `io`, after each tick, with what the tick had to say.
   Throttler(boost::asio::io_context& io, LibvirtFn libvirt, SayFn say);
   ~Throttler();

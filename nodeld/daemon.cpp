@@ -59,7 +59,7 @@ Daemon::Daemon(asio::io_context& io, NodeldConfig config, DaemonOptions options)
       collector_(io, SourceFunctions{[this] { return current(host_)->collect(); },
                                      [this] { return current(libvirt_)->collect(); },
                                      [this] { return current(rdma_)->collect(); }}),
-      sender_(io),
+      sender_(io, say),
       cycle_timer_(io),
       watchdog_timer_(io),
       signals_(io) {

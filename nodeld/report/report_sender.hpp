@@ -8,12 +8,14 @@
 #pragma once
 
 #include "backoff.hpp"
+#include "log.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -29,7 +31,10 @@ struct HttpTarget {
 
 class ReportSender {
  public:
-  explicit ReportSender(boost::asio::io_context& io);
+  // What it has to say (an outage that starts or ends, a refused report) goes to `say`, on the
+  // loop of `io`: the daemon logs it.
+  using SayFn = std::function<void(log::Level, const std::string&)>;
+  ReportSender(boost::asio::io_context& io, SayFn say);
 
   // A new target takes effect from the next attempt; none stops delivery.
   void configure(std::optional<HttpTarget> target, std::string token, std::chrono::seconds timeout);
@@ -48,6 +53,10 @@ class ReportSender {
   void complete(std::string body, const std::string& failure, unsigned status, const std::string& answer);
 
   boost::asio::io_context& io_;
+  SayFn say_;
+  void say(log::Level level, const std::string& message) const {
+    if (say_) say_(level, message);
+  }
   boost::asio::steady_timer retry_;
   std::optional<HttpTarget> target_;
   std::string token_;

@@ -1,7 +1,6 @@
 #include "throttle_backend.hpp"
 
 #include "cgroup_limiter.hpp"
-#include "log.hpp"
 
 #include <algorithm>
 
@@ -52,7 +51,7 @@ Result<void> CgroupThrottleBackend::apply(const GuestBlockLoad& g, const IoLimit
   if (auto r = apply_cgroup_limits(directory(g), devices, limits); !r) return r;
   // The record lets a restarted nodeld know these limits as its own; a driver without
   // metadata only costs that knowledge.
-  if (auto r = libvirt_->record_applied(g.uuid, limits); !r) log::debug("domain " + g.name + ": " + r.error().message);
+  if (auto r = libvirt_->record_applied(g.uuid, limits); !r && say_) say_(log::Level::debug, "domain " + g.name + ": " + r.error().message);
   return {};
 }
 
@@ -65,8 +64,10 @@ std::optional<std::array<uint64_t, 4>> CgroupThrottleBackend::counters(const Gue
 }
 
 std::unique_ptr<ThrottleBackend> make_throttle_backend(ThrottleBackendKind kind, const std::string& cgroup,
-                                                       const std::string& sysfs_root, std::shared_ptr<LibvirtBlockTune> libvirt) {
-  if (kind == ThrottleBackendKind::cgroup) return std::make_unique<CgroupThrottleBackend>(cgroup, sysfs_root, std::move(libvirt));
+                                                       const std::string& sysfs_root, std::shared_ptr<LibvirtBlockTune> libvirt,
+                                                       LibvirtConnection::SayFn say) {
+  if (kind == ThrottleBackendKind::cgroup)
+    return std::make_unique<CgroupThrottleBackend>(cgroup, sysfs_root, std::move(libvirt), std::move(say));
   return std::make_unique<LibvirtThrottleBackend>(std::move(libvirt));
 }
 

@@ -47,8 +47,10 @@ class LibvirtThrottleBackend : public ThrottleBackend {
 // when the driver keeps metadata.
 class CgroupThrottleBackend : public ThrottleBackend {
  public:
-  CgroupThrottleBackend(std::string cgroup, std::string sysfs_root, std::shared_ptr<LibvirtBlockTune> libvirt)
-      : cgroup_(std::move(cgroup)), sysfs_root_(std::move(sysfs_root)), libvirt_(std::move(libvirt)) {}
+  // `say` hears of a record the driver did not keep (debug).
+  CgroupThrottleBackend(std::string cgroup, std::string sysfs_root, std::shared_ptr<LibvirtBlockTune> libvirt,
+                        LibvirtConnection::SayFn say = nullptr)
+      : cgroup_(std::move(cgroup)), sysfs_root_(std::move(sysfs_root)), libvirt_(std::move(libvirt)), say_(std::move(say)) {}
   Result<IoLimits> current_limits(const GuestBlockLoad& g) override;
   Result<void> apply(const GuestBlockLoad& g, const IoLimits& limits) override;
   std::optional<std::array<uint64_t, 4>> counters(const GuestBlockLoad& g) override;
@@ -58,10 +60,12 @@ class CgroupThrottleBackend : public ThrottleBackend {
   std::string cgroup_;
   std::string sysfs_root_;
   std::shared_ptr<LibvirtBlockTune> libvirt_;
+  LibvirtConnection::SayFn say_;
 };
 
 // The backend `kind` names; the one place that chooses.
 std::unique_ptr<ThrottleBackend> make_throttle_backend(ThrottleBackendKind kind, const std::string& cgroup,
-                                                       const std::string& sysfs_root, std::shared_ptr<LibvirtBlockTune> libvirt);
+                                                       const std::string& sysfs_root, std::shared_ptr<LibvirtBlockTune> libvirt,
+                                                       LibvirtConnection::SayFn say = nullptr);
 
 }  // namespace smartvm::nodeld

@@ -189,7 +189,8 @@ std::optional<double> Throttler::io_pressure(const ThrottleSettings& s) {
 
 void Throttler::work(const ThrottleSettings& s) {
   auto src = libvirt_();
-  auto backend = make_throttle_backend(s.backend, s.cgroup, s.sysfs_root, src);
+  auto backend = make_throttle_backend(s.backend, s.cgroup, s.sysfs_root, src,
+                                       [this](log::Level level, const std::string& message) { say(level, message); });
   // The report's libvirt source logs a lost connection already; once is enough, at info.
   // What is wrong this tick, by subject; the daemon says each once.
   std::map<std::string, std::string> problems;

@@ -19,6 +19,36 @@
 
 namespace smartvm::nodeld {
 
+namespace {
+
+// What the modules have to say (they never log themselves), from any thread.
+void say(log::Level level, const std::string& message) { log::write(level, message); }
+
+// What one throttle tick needs of the configuration.
+ThrottleSettings throttle_settings(const NodeldConfig& c) {
+  ThrottleSettings s;
+  s.enabled = c.throttle_enabled;
+  s.mode = c.throttle_mode;
+  s.defaults = c.throttle_limits;
+  s.sections = c.throttle_sections;
+  s.backend = c.throttle_backend;
+  s.cgroup = c.throttle_cgroup;
+  s.params.target_pressure = c.target_io_pressure;
+  s.params.step = c.throttle_step / 100.0;
+  s.params.relax_after = c.relax_after;
+  s.params.floor_bytes_sec = c.floor_bytes_sec;
+  s.params.floor_iops_sec = c.floor_iops_sec;
+  s.override_foreign = c.override_foreign_limits;
+  s.proc_root = c.proc_root;
+  s.pressure = c.throttle_pressure.empty() ? c.proc_root + "/pressure/io" : c.throttle_pressure;
+  s.domain_pressure = c.domain_pressure;
+  s.sysfs_root = c.sysfs_root;
+  s.interval = c.interval;
+  return s;
+}
+
+}  // namespace
+
 namespace asio = boost::asio;
 namespace http = boost::beast::http;
 
@@ -29,7 +59,7 @@ Daemon::Daemon(asio::io_context& io, NodeldConfig config, DaemonOptions options)
       collector_(io, SourceFunctions{[this] { return current(host_)->collect(); },
                                      [this] { return current(libvirt_)->collect(); },
                                      [this] { return current(rdma_)->collect(); }}),
-      sender_(io),
+      sender_(io, say),
       cycle_timer_(io),
       watchdog_timer_(io),
       signals_(io) {
@@ -42,10 +72,14 @@ void Daemon::apply(const NodeldConfig& old) {
   bool first = !host_;
   std::lock_guard lock(sources_mutex_);
   if (first || old.proc_root != config_.proc_root) host_ = std::make_shared<HostStatsSource>(config_.proc_root);
-  if (first || old.libvirt_uri != config_.libvirt_uri)
-    libvirt_ = std::make_shared<LibvirtSource>(config_.libvirt_uri, [this](const DomainEvent& ev) {
-      asio::post(io_, [this, ev] { on_domain_event(ev); });
-    });
+  if (first || old.libvirt_uri != config_.libvirt_uri) {
+    // One connection for the report's source and the throttle: one conversation at a time.
+    auto connection = std::make_shared<LibvirtConnection>(
+        config_.libvirt_uri, [this](const DomainEvent& ev) { asio::post(io_, [this, ev] { on_domain_event(ev); }); },
+        say);
+    libvirt_ = std::make_shared<LibvirtSource>(connection);
+    block_tune_ = std::make_shared<LibvirtBlockTune>(connection);
+  }
   if (first || old.sysfs_root != config_.sysfs_root)
     rdma_ = std::make_shared<RdmaSource>(options_.rdma_devices(config_.sysfs_root), config_.sysfs_root);
   sender_.configure(config_.frontend, config_.token, config_.post_timeout);
@@ -86,7 +120,8 @@ Result<void> Daemon::start() {
     }
   }
   if (options_.act) {
-    throttler_ = std::make_unique<Throttler>(io_, [this] { return current(libvirt_); });
+    throttler_ = std::make_unique<Throttler>(io_, [this] { return current(block_tune_); },
+                                             say);
     throttler_->configure(throttle_settings(config_));
     throttler_->start();
   }
@@ -208,13 +243,13 @@ void Daemon::route_guests() {
     routing_error_.clear();
     return;
   }
-  if (!netlink_) {
+  if (!host_net_) {
     auto nl = Netlink::open();
     if (!nl) {
       routing_error_ = nl.error().message;
       return;
     }
-    netlink_.emplace(std::move(*nl));
+    host_net_.emplace(std::move(*nl));
   }
   RoutingInput in;
   in.ipoib_interface = config_.ipoib_interface;
@@ -256,8 +291,8 @@ void Daemon::route_guests() {
     }
   }
   if (arp_watcher_) in.arp_senders = arp_watcher_->senders();
-  router_.set_sysfs(config_.sysfs_root);
-  auto st = router_.reconcile(*netlink_, in);
+  host_net_->set_sysfs(config_.sysfs_root);
+  auto st = router_.reconcile(*host_net_, in);
   std::string error = st ? "" : st.error().message;
   // A host without the IPoIB interface is a host without IPoIB (the shipped configuration
   // names ib0 everywhere), not a broken one, unless guests are configured to be routed here.
@@ -270,11 +305,8 @@ void Daemon::route_guests() {
                   "guests or guest_subnet are configured, so the node stays fit for jobs)");
     }
   }
-  // Log a change of state, not every cycle's repeat of it.
-  if (error != routing_error_) {
-    if (!error.empty()) log::warning("routing: " + error);
-    else if (st && st->ipoib_present) log::notice("routing: guests are routed onto " + config_.ipoib_interface + " again");
-  }
+  // A change of state, not every cycle's repeat of it.
+  routing_condition_.update(error);
   routing_error_ = error;
   if (!st) return;
   if (arp_watcher_) {
@@ -352,6 +384,18 @@ void Daemon::publish_routing() {
 }
 
 void Daemon::publish_throttle() {
+  if (throttler_) {
+    auto problems = throttler_->problems();
+    for (const auto& [subject, problem] : problems)
+      throttle_conditions_.try_emplace(subject, subject, subject == "throttle" ? log::Level::info : log::Level::warning)
+          .first->second.update(problem);
+    // The throttle well again is said; a guest's problem that is gone (the guest with it, or
+    // its file appeared) is not.
+    if (!problems.count("throttle"))
+      if (auto it = throttle_conditions_.find("throttle"); it != throttle_conditions_.end()) it->second.update("");
+    std::erase_if(throttle_conditions_,
+                  [&](const auto& entry) { return entry.first != "throttle" && !problems.count(entry.first); });
+  }
   if (throttler_ && latest_.hypervisor) {
     auto applied = throttler_->applied();
     auto pressure = throttler_->guest_pressure();

@@ -1,8 +1,7 @@
 // nodeld as a daemon: one Asio loop drives the collection timer, report delivery, /metrics,
 // the control object on the system bus, SIGHUP reloads and systemd's notify protocol. The
 // sources run on worker threads (collector.hpp) and post their answers back to this loop; the
-// routing and throttling modules (issues 4 and 5) plug in here and react to the same snapshot
-// and domain events.
+// routing and throttling modules plug in here and react to the same snapshot and domain events.
 #pragma once
 
 #include "arp_watcher.hpp"
@@ -10,11 +9,13 @@
 #include "control_bus.hpp"
 #include "guest_router.hpp"
 #include "http_server.hpp"
+#include "log.hpp"
 #include "libvirt_source.hpp"
 #include "link_watcher.hpp"
 #include "nodeld_config.hpp"
 #include "rdma_source.hpp"
 #include "report_sender.hpp"
+#include "repository_probe.hpp"
 #include "throttler.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -87,6 +88,7 @@ class Daemon : public HttpHandler {
   std::mutex sources_mutex_;
   std::shared_ptr<HostStatsSource> host_;
   std::shared_ptr<LibvirtSource> libvirt_;
+  std::shared_ptr<LibvirtBlockTune> block_tune_;  // the throttle's, on libvirt_'s connection
   std::shared_ptr<RdmaSource> rdma_;
 
   Collector collector_;
@@ -98,15 +100,17 @@ class Daemon : public HttpHandler {
   boost::asio::signal_set signals_;
   std::chrono::microseconds watchdog_usec_{0};
 
-  std::optional<Netlink> netlink_;
+  std::optional<SystemHostNet> host_net_;
   std::unique_ptr<LinkWatcher> link_watcher_;
   std::unique_ptr<ArpWatcher> arp_watcher_;  // while guest addresses are learned
   bool arp_error_ = false;                   // said once: no packet socket
   GuestRouter router_;
   std::optional<RoutingStatus> routing_;
-  std::string routing_error_;
+  std::string routing_error_;  // for the report
+  log::Condition routing_condition_{"routing", log::Level::warning};
   std::optional<ProbeResult> repository_;
   std::unique_ptr<Throttler> throttler_;
+  std::map<std::string, log::Condition> throttle_conditions_;  // by subject (Throttler::problems)
 
   uint64_t seq_ = 0;
   Snapshot latest_;

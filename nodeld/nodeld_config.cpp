@@ -3,7 +3,9 @@
 #include "config_reader.hpp"
 #include "http_server.hpp"
 #include "node_report.hpp"
+#include "parse_number.hpp"
 #include "small_file.hpp"
+#include "split_words.hpp"
 #include "token_file.hpp"
 
 #include <boost/asio/ip/address.hpp>
@@ -19,13 +21,6 @@
 namespace smartvm::nodeld {
 
 namespace {
-
-std::vector<std::string> split_words(const std::string& s) {
-  std::istringstream in(s);
-  std::vector<std::string> out;
-  for (std::string w; in >> w;) out.push_back(w);
-  return out;
-}
 
 // An interface name as the kernel accepts it (IFNAMSIZ - 1, no '/' or white space), optionally
 // with the glob characters * ? [ ] in it.
@@ -43,9 +38,8 @@ bool valid_ipv4(const std::string& s) {
 bool valid_host_port(const std::string& s) {
   size_t colon = s.rfind(':');
   if (colon == std::string::npos || colon == 0) return false;
-  unsigned port = 0;
-  auto [p, e] = std::from_chars(s.data() + colon + 1, s.data() + s.size(), port);
-  return e == std::errc() && p == s.data() + s.size() && port > 0 && port <= 65535;
+  auto port = parse_integer<unsigned>(std::string_view(s).substr(colon + 1));
+  return port && *port > 0 && *port <= 65535;
 }
 
 IoLimits read_limits(ConfigReader& r, const std::string& section) {
@@ -135,13 +129,16 @@ LoadedConfig load_nodeld_config(const IniDocument& doc, bool read_token) {
   if (!valid_interface_pattern(c.ipoib_interface) || c.ipoib_interface.find_first_of("*?[") != std::string::npos)
     r.error("ipoib", "interface", "\"" + c.ipoib_interface + "\" is not an interface name");
   if (const IniEntry* e = doc.find("ipoib", "guest_interfaces"); e) {
-    c.guest_interfaces = split_words(r.get_string("ipoib", "guest_interfaces"));
+    std::string patterns = r.get_string("ipoib", "guest_interfaces");
+    for (std::string_view word : split_words(patterns)) c.guest_interfaces.emplace_back(word);
     for (const std::string& g : c.guest_interfaces)
       if (!valid_interface_pattern(g)) r.error("ipoib", "guest_interfaces", "\"" + g + "\" is not an interface name or glob");
   }
   c.ipoib_mode = r.get_choice("ipoib", "mode", 0, {"route", "off"}) == 0 ? IpoibMode::route : IpoibMode::off;
   // vif1.0=10.10.0.5 vif2.0=10.10.0.6,10.10.0.7
-  for (const std::string& word : split_words(r.get_string("ipoib", "guests"))) {
+  std::string guests = r.get_string("ipoib", "guests");
+  for (std::string_view w : split_words(guests)) {
+    std::string word(w);
     size_t eq = word.find('=');
     std::string interface = eq == std::string::npos ? "" : word.substr(0, eq);
     std::vector<std::string> list;
@@ -180,10 +177,10 @@ LoadedConfig load_nodeld_config(const IniDocument& doc, bool read_token) {
                                                                                       : ThrottleMode::adaptive;
   c.throttle_limits = read_limits(r, "throttle");
   c.target_io_pressure = static_cast<unsigned>(r.get_uint("throttle", "target_io_pressure", 10, 1, 100));
-  c.throttle_backend = r.get_choice("throttle", "backend", 0, {"libvirt", "cgroup"}) == 0 ? ThrottleBackend::libvirt
-                                                                                           : ThrottleBackend::cgroup;
+  c.throttle_backend = r.get_choice("throttle", "backend", 0, {"libvirt", "cgroup"}) == 0 ? ThrottleBackendKind::libvirt
+                                                                                           : ThrottleBackendKind::cgroup;
   c.throttle_cgroup = r.get_string("throttle", "cgroup");
-  if (c.throttle_backend == ThrottleBackend::cgroup && c.throttle_enabled) {
+  if (c.throttle_backend == ThrottleBackendKind::cgroup && c.throttle_enabled) {
     if (c.throttle_cgroup.empty() || c.throttle_cgroup[0] != '/')
       r.error("throttle", c.throttle_cgroup.empty() ? "backend" : "cgroup", "backend = cgroup needs the guests' cgroup directory as an absolute path with %n, %u or %i in it "
                                     "(/sys/fs/cgroup/blkio/machine/%n.libvirt-qemu)");

@@ -5,6 +5,7 @@
 
 #include "diagnostic.hpp"
 #include "io_limits.hpp"
+#include "report_sender.hpp"
 #include "throttle_policy.hpp"
 #include "error.hpp"
 #include "ini_document.hpp"
@@ -18,21 +19,12 @@
 
 namespace smartvm::nodeld {
 
-struct HttpTarget {
-  std::string host;
-  std::string port;  // "80" when the URL names none
-  std::string target;  // path and query, "/v1/reports"
-  std::string url;   // as written, for logs
-};
-
 struct GuestAddress {
   std::string interface;  // vif1.0
   std::string address;    // 10.10.0.5
 };
 
 enum class IpoibMode { route, off };
-enum class ThrottleMode { fixed, adaptive };  // "static" in the file; static is a C++ keyword
-enum class ThrottleBackend { libvirt, cgroup };
 
 struct NodeldConfig {
   // [node]
@@ -62,7 +54,7 @@ struct NodeldConfig {
   ThrottleMode throttle_mode = ThrottleMode::adaptive;
   IoLimits throttle_limits;  // read_bytes_sec ... write_iops_sec
   unsigned target_io_pressure = 10;
-  ThrottleBackend throttle_backend = ThrottleBackend::libvirt;
+  ThrottleBackendKind throttle_backend = ThrottleBackendKind::libvirt;
   // backend = cgroup: the guest's cgroup directory, with %n (domain name), %u (uuid) and %i
   // (libvirt's id) in it; v1 blkio or v2 io.max, whichever the directory has.
   std::string throttle_cgroup;

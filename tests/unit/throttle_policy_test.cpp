@@ -95,7 +95,7 @@ TEST_CASE("throttle config: bad keys are located by file and line", "[nodeld][th
   CHECK(all(one_dir).find("names one directory for every guest") != std::string::npos);
   auto ok = load("[throttle]\nbackend = cgroup\ncgroup = /sys/fs/cgroup/blkio/machine/%n.libvirt-qemu\n");
   CHECK(ok.diagnostics.empty());
-  CHECK(ok.config.throttle_backend == ThrottleBackend::cgroup);
+  CHECK(ok.config.throttle_backend == ThrottleBackendKind::cgroup);
   auto relative = load("[throttle]\nmode = static\ndomain_pressure = machine/%n/io.pressure\n");
   CHECK(all(relative).find("nodeld.ini:3: [throttle] domain_pressure: \"machine/%n/io.pressure\" is not an absolute path") !=
         std::string::npos);

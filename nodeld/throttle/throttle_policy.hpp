@@ -17,6 +17,9 @@
 
 namespace smartvm::nodeld {
 
+enum class ThrottleMode { fixed, adaptive };  // "static" in the file; static is a C++ keyword
+enum class ThrottleBackendKind { libvirt, cgroup };
+
 inline constexpr const char* throttle_policy_namespace = "http://smartvm.org/xmlns/libvirt/throttle/1";
 // Where nodeld records, on the running domain, the limits it applied: after a restart of
 // nodeld, limits that match this record are its own, all others are somebody else's.

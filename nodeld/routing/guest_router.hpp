@@ -8,8 +8,10 @@
 // only from its own addresses. What to route is decided by plan_routes (route_plan.hpp).
 #pragma once
 
+#include "host_net.hpp"
 #include "netlink.hpp"
 #include "route_plan.hpp"
+#include "routing_status.hpp"
 
 #include <map>
 #include <string>
@@ -22,43 +24,20 @@ struct RoutingInput : RouteKnowledge {
   std::vector<std::string> guest_patterns{"vif*"};  // fnmatch globs
 };
 
-struct RoutingStatus {
-  std::string ipoib_interface;
-  bool ipoib_present = false;
-  bool ipoib_is_infiniband = false;  // ARPHRD_INFINIBAND; a veth stands in for it in tests
-  std::string ipoib_mode;            // datagram or connected (sysfs); "" when not IPoIB
-  std::string ipoib_address;
-  unsigned ipoib_mtu = 0;
-  std::vector<std::string> guest_interfaces;
-  std::vector<std::string> learned;  // "vif3.0=10.10.0.8"
-  size_t routes = 0;  // owned routes after the reconcile
-  size_t added = 0, removed = 0;  // by this reconcile
-  std::vector<std::string> warnings;
-  std::vector<std::string> reassigned;  // "10.10.0.5": a new guest took the address; its old connections were forgotten
-};
-
 // An IPoIB interface's mode, "datagram" or "connected", from SYSFS/class/net/NAME/mode; "" when
 // the file is not there (not IPoIB).
 std::string read_ipoib_mode(const std::string& sysfs, const std::string& name);
 
 class GuestRouter {
  public:
-  // `proc_sys`: where /proc/sys is (for forwarding and proxy ARP); `sysfs`: where /sys is (the
-  // IPoIB mode).
-  explicit GuestRouter(std::string proc_sys = "/proc/sys", std::string sysfs = "/sys")
-      : proc_sys_(std::move(proc_sys)), sysfs_(std::move(sysfs)) {}
-  void set_sysfs(std::string sysfs) { sysfs_ = std::move(sysfs); }
-
   // Makes the host's state match `in`. An IPoIB interface that is missing changes nothing and
   // says so (ipoib_present false); one without an IPv4 address is an error (nothing can be
   // routed); everything else that fails is a warning in the status and the reconcile goes on
   // with the other guests.
-  Result<RoutingStatus> reconcile(Netlink& nl, const RoutingInput& in);
+  // What it reads and what it does goes through `host` (host_net.hpp): plan_routes decides.
+  Result<RoutingStatus> reconcile(HostNet& host, const RoutingInput& in);
 
  private:
-  Result<void> set_sysctl(const std::string& path, const char* value);
-  std::string proc_sys_;
-  std::string sysfs_;
   // The interface (by index) each guest address was last routed to: an address that turns up
   // behind another interface belongs to a new VM.
   std::map<uint32_t, int> owners_;

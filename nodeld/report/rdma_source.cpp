@@ -1,5 +1,6 @@
 #include "rdma_source.hpp"
 
+#include "parse_number.hpp"
 #include "small_file.hpp"
 
 #include <infiniband/verbs.h>
@@ -27,11 +28,9 @@ bool guid_of_ipoib_address(const std::string& address, uint64_t& guid) {
   if (address.size() != 20 * 3 - 1) return false;
   guid = 0;
   for (size_t byte = 12; byte < 20; ++byte) {
-    unsigned v = 0;
-    const char* p = address.data() + byte * 3;
-    auto [end, e] = std::from_chars(p, p + 2, v, 16);
-    if (e != std::errc() || end != p + 2) return false;
-    guid = (guid << 8) | v;
+    auto v = parse_integer<unsigned>(std::string_view(address).substr(byte * 3, 2), 16);
+    if (!v) return false;
+    guid = (guid << 8) | *v;
   }
   return true;
 }
@@ -112,11 +111,9 @@ bool guid_of_gid(const std::string& gid, uint64_t& guid) {
   if (gid.size() != 39) return false;
   guid = 0;
   for (size_t group = 4; group < 8; ++group) {
-    unsigned v = 0;
-    const char* p = gid.data() + group * 5;
-    auto [end, e] = std::from_chars(p, p + 4, v, 16);
-    if (e != std::errc() || end != p + 4) return false;
-    guid = (guid << 16) | v;
+    auto v = parse_integer<unsigned>(std::string_view(gid).substr(group * 5, 4), 16);
+    if (!v) return false;
+    guid = (guid << 16) | *v;
   }
   return true;
 }
@@ -166,8 +163,9 @@ Result<std::vector<RdmaPort>> read_sysfs_ports(const std::string& sysfs_root) {
       };
       RdmaPort p;
       p.device = device;
-      auto [end, e] = std::from_chars(number.data(), number.data() + number.size(), p.port);
-      if (e != std::errc() || end != number.data() + number.size()) continue;
+      auto port = parse_integer<unsigned>(number);
+      if (!port) continue;
+      p.port = *port;
       auto state = line("state");
       if (!state) return state.error();
       p.state = after_code(*state);
@@ -242,8 +240,7 @@ Result<std::vector<IpoibInterface>> scan_ipoib_interfaces(const std::string& sys
     if (!address || !guid_of_ipoib_address(first_line(*address), i.port_guid)) continue;
     if (auto mode = read_small_file(base + "mode", 64)) i.mode = first_line(*mode);
     if (auto mtu = read_small_file(base + "mtu", 64)) {
-      std::string m = first_line(*mtu);
-      std::from_chars(m.data(), m.data() + m.size(), i.mtu);
+      i.mtu = parse_integer<unsigned>(first_line(*mtu)).value_or(0);
     }
     out.push_back(std::move(i));
   }

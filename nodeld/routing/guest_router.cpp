@@ -1,17 +1,13 @@
 #include "guest_router.hpp"
 
-#include "conntrack.hpp"
 #include "route_plan.hpp"
 #include "small_file.hpp"
 
-#include <fcntl.h>
 #include <arpa/inet.h>
 #include <fnmatch.h>
 #include <net/if_arp.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cstring>
 
 namespace smartvm::nodeld {
 
@@ -21,32 +17,18 @@ std::string read_ipoib_mode(const std::string& sysfs, const std::string& name) {
   return text->substr(0, text->find('\n'));
 }
 
-Result<void> GuestRouter::set_sysctl(const std::string& path, const char* value) {
-  std::string file = proc_sys_ + "/" + path;
-  // Written only when different: a reconcile that changes nothing writes nothing.
-  if (auto now = read_small_file(file, 64); now && now->substr(0, now->find('\n')) == value) return {};
-  int fd = ::open(file.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return os_error("cannot set " + file);
-  size_t n = std::strlen(value);
-  bool ok = ::write(fd, value, n) == ssize_t(n);
-  Error e = ok ? Error{} : os_error("cannot set " + file);
-  ::close(fd);
-  if (!ok) return e;
-  return {};
-}
-
-Result<RoutingStatus> GuestRouter::reconcile(Netlink& nl, const RoutingInput& in) {
+Result<RoutingStatus> GuestRouter::reconcile(HostNet& host, const RoutingInput& in) {
   RoutingStatus st;
   st.ipoib_interface = in.ipoib_interface;
-  auto links = nl.links();
+  auto links = host.links();
   if (!links) return links.error();
-  auto addresses = nl.addresses();
+  auto addresses = host.addresses();
   if (!addresses) return addresses.error();
-  auto routes = nl.routes();
+  auto routes = host.routes();
   if (!routes) return routes.error();
   std::vector<Neighbour> neighbours;
   if (in.learn_prefix) {
-    auto n = nl.neighbours();
+    auto n = host.neighbours();
     if (!n) return n.error();
     neighbours = std::move(*n);
   }
@@ -56,10 +38,10 @@ Result<RoutingStatus> GuestRouter::reconcile(Netlink& nl, const RoutingInput& in
   st.ipoib_present = true;
   st.ipoib_is_infiniband = ib->type == ARPHRD_INFINIBAND;
   st.ipoib_mtu = ib->mtu;
-  st.ipoib_mode = read_ipoib_mode(sysfs_, in.ipoib_interface);
+  st.ipoib_mode = host.ipoib_mode(in.ipoib_interface);
   if (st.ipoib_is_infiniband && st.ipoib_mode.empty())
-    st.warnings.push_back(in.ipoib_interface + " is InfiniBand but says no IPoIB mode (no " + sysfs_ + "/class/net/" +
-                          in.ipoib_interface + "/mode)");
+    st.warnings.push_back(in.ipoib_interface + " is InfiniBand but says no IPoIB mode (no class/net/" + in.ipoib_interface +
+                          "/mode in sysfs)");
   uint32_t source = 0;
   for (const Address& a : *addresses)
     if (a.index == ib->index && a.prefix < 32) {
@@ -72,14 +54,14 @@ Result<RoutingStatus> GuestRouter::reconcile(Netlink& nl, const RoutingInput& in
   auto warn = [&](const Result<void>& r) {
     if (!r) st.warnings.push_back(r.error().message);
   };
-  warn(set_sysctl("net/ipv4/ip_forward", "1"));
-  warn(set_sysctl("net/ipv4/conf/" + in.ipoib_interface + "/proxy_arp", "1"));
+  warn(host.set_sysctl("net/ipv4/ip_forward", "1"));
+  warn(host.set_sysctl("net/ipv4/conf/" + in.ipoib_interface + "/proxy_arp", "1"));
   // Without it the first ARP answer for a guest waits up to 0.8 s.
-  warn(set_sysctl("net/ipv4/neigh/" + in.ipoib_interface + "/proxy_delay", "0"));
+  warn(host.set_sysctl("net/ipv4/neigh/" + in.ipoib_interface + "/proxy_delay", "0"));
 
   // The kernel uses the larger of conf/all and the interface's rp_filter: 2 (loose) in "all"
   // would weaken the strict check on guest interfaces.
-  if (auto all = read_small_file(proc_sys_ + "/net/ipv4/conf/all/rp_filter", 64); all && all->substr(0, 1) == "2")
+  if (auto all = host.sysctl("net/ipv4/conf/all/rp_filter"); all && all->substr(0, 1) == "2")
     st.warnings.push_back("net.ipv4.conf.all.rp_filter is 2 (loose): guests' source addresses are not checked strictly; set it to 0 or 1");
 
   HostView view;
@@ -95,19 +77,19 @@ Result<RoutingStatus> GuestRouter::reconcile(Netlink& nl, const RoutingInput& in
     if (!guest) continue;
     view.guests.push_back(l);
     st.guest_interfaces.push_back(l.name);
-    if (!l.up) warn(nl.set_up(l.index));
+    if (!l.up) warn(host.set_up(l.index));
     bool has_source = std::any_of(addresses->begin(), addresses->end(), [&](const Address& a) {
       return a.index == l.index && a.address == source && a.prefix == 32;
     });
-    if (!has_source) warn(nl.add_address(l.index, source, 32));
+    if (!has_source) warn(host.add_address(l.index, source, 32));
     // Anti-spoofing from the first packet: strict reverse-path filtering accepts a packet from
     // a guest interface only if the route back to its source leaves through that interface,
     // i.e. only from the guest's own addresses, for which this router holds the /32 routes.
     // Addresses still to be learned come from the ARP requests the guest sends (ArpWatcher
     // sees them before the filter drops them), so no interface is ever left open.
-    warn(set_sysctl("net/ipv4/conf/" + l.name + "/rp_filter", "1"));
-    warn(set_sysctl("net/ipv4/conf/" + l.name + "/proxy_arp", "1"));
-    warn(set_sysctl("net/ipv4/neigh/" + l.name + "/proxy_delay", "0"));
+    warn(host.set_sysctl("net/ipv4/conf/" + l.name + "/rp_filter", "1"));
+    warn(host.set_sysctl("net/ipv4/conf/" + l.name + "/proxy_arp", "1"));
+    warn(host.set_sysctl("net/ipv4/neigh/" + l.name + "/proxy_delay", "0"));
     if (st.ipoib_mtu && l.mtu > st.ipoib_mtu)
       st.warnings.push_back("guest interface " + l.name + " has MTU " + std::to_string(l.mtu) + ", more than " +
                             in.ipoib_interface + "'s " + std::to_string(st.ipoib_mtu) + ": large packets will be fragmented or dropped");
@@ -125,16 +107,16 @@ Result<RoutingStatus> GuestRouter::reconcile(Netlink& nl, const RoutingInput& in
     if (inserted || it->second == oif) continue;
     it->second = oif;
     st.reassigned.push_back(ipv4_text(address));
-    if (auto forgot = forget_connections(address); !forgot) st.warnings.push_back(forgot.error().message);
+    if (auto forgot = host.forget_connections(address); !forgot) st.warnings.push_back(forgot.error().message);
   }
 
   // nodeld's routes that are no longer wanted go; wanted ones that are missing are added.
   for (const Route& r : plan.remove) {
-    if (auto d = nl.delete_route(r); d) ++st.removed;
+    if (auto d = host.delete_route(r); d) ++st.removed;
     else warn(d);
   }
   for (const auto& [destination, oif] : plan.add) {
-    if (auto r = nl.add_route(destination, oif, source); r) ++st.added;
+    if (auto r = host.add_route(destination, oif, source); r) ++st.added;
     else warn(r);
   }
   st.routes = plan.kept + st.added;

@@ -30,7 +30,7 @@ struct ReportSender::Exchange {
   http::response<http::string_body> response;
 };
 
-ReportSender::ReportSender(asio::io_context& io) : io_(io), retry_(io) {}
+ReportSender::ReportSender(asio::io_context& io, SayFn say) : io_(io), say_(std::move(say)), retry_(io) {}
 
 void ReportSender::configure(std::optional<HttpTarget> target, std::string token, std::chrono::seconds timeout) {
   target_ = std::move(target);
@@ -41,7 +41,6 @@ void ReportSender::configure(std::optional<HttpTarget> target, std::string token
 void ReportSender::send(std::string body) {
   if (!target_) return;
   if (waiting_) {
-    ++replaced_total_;
     if (outage_) ++replaced_in_outage_;
   }
   waiting_ = std::move(body);
@@ -102,27 +101,27 @@ void ReportSender::complete(std::string body, const std::string& failure, unsign
       if (stored && stored->is_bool() && !stored->get_bool()) {
         ++not_stored_;
         if (!said_not_stored_)
-          log::warning(url + " does not store this node's reports: it holds a newer one under this node's name "
+          say(log::Level::warning, url + " does not store this node's reports: it holds a newer one under this node's name "
                              "(another node with the same name?); said once until one is stored");
         said_not_stored_ = true;
       } else if (said_not_stored_) {
-        log::notice(url + " stores this node's reports again");
+        say(log::Level::notice, url + " stores this node's reports again");
         said_not_stored_ = false;
       }
     }
     if (refused_report) {
       ++refused_;
       if (!said_refused_)
-        log::error(url + " refused a report (HTTP " + std::to_string(status) + " " + trimmed +
+        say(log::Level::error, url + " refused a report (HTTP " + std::to_string(status) + " " + trimmed +
                    "); dropped it (said once until a report is accepted)");
       said_refused_ = true;
     }
     if (outage_) {
-      log::notice("reports reach " + url + " again; " + std::to_string(replaced_in_outage_) +
+      say(log::Level::notice, "reports reach " + url + " again; " + std::to_string(replaced_in_outage_) +
                   " reports made during the outage were replaced by newer ones");
       outage_ = false;
     }
-    backoff_ = std::chrono::seconds(0);
+    backoff_.succeeded();
     replaced_in_outage_ = 0;
     if (waiting_) attempt();
     return;
@@ -130,14 +129,12 @@ void ReportSender::complete(std::string body, const std::string& failure, unsign
   // Unreachable, failing or refusing the token: keep the newest report and try again later.
   if (!outage_) {
     std::string why = failure.empty() ? "HTTP " + std::to_string(status) + " " + trimmed : failure;
-    log::warning("cannot deliver reports to " + url + " (" + why + "); retrying with backoff, keeping only the newest");
+    say(log::Level::warning, "cannot deliver reports to " + url + " (" + why + "); retrying with backoff, keeping only the newest");
     outage_ = true;
   }
   if (!waiting_) waiting_ = std::move(body);
-  backoff_ = std::min<std::chrono::seconds>(backoff_.count() ? backoff_ * 2 : std::chrono::seconds(1),
-                                            std::chrono::seconds(60));
   retry_armed_ = true;
-  retry_.expires_after(backoff_);
+  retry_.expires_after(backoff_.failed());
   retry_.async_wait([this](const boost::system::error_code& ec) {
     retry_armed_ = false;
     if (!ec) attempt();

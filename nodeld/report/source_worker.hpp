@@ -32,10 +32,14 @@ auto guarded(const std::string& what, Fn& fn) -> decltype(fn()) {
 
 class SourceWorker {
  public:
-  SourceWorker();
+  SourceWorker() : guard_(io_.get_executor()), thread_([this] { io_.run(); }) {}
   // Waits for a running job to end: a job must not block forever (libvirt's keepalive ends a
   // call to a dead libvirtd). nodeld exits without this wait when a job is stuck (see busy()).
-  ~SourceWorker();
+  ~SourceWorker() {
+    guard_.reset();
+    io_.stop();
+    thread_.join();
+  }
   SourceWorker(const SourceWorker&) = delete;
   SourceWorker& operator=(const SourceWorker&) = delete;
 

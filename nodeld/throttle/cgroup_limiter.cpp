@@ -1,7 +1,9 @@
 #include "cgroup_limiter.hpp"
 
+#include "parse_number.hpp"
 #include "percent_template.hpp"
 #include "small_file.hpp"
+#include "split_words.hpp"
 
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -47,13 +49,6 @@ Result<void> write_rule(const std::string& file, const std::string& line) {
   return {};
 }
 
-std::optional<uint64_t> number(std::string_view s) {
-  uint64_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return v;
-}
-
 }  // namespace
 
 Result<BlockDevice> block_device_of(const std::string& path, const std::string& sysfs_root) {
@@ -75,8 +70,8 @@ Result<BlockDevice> block_device_of(const std::string& path, const std::string& 
     size_t colon = text.find(':');
     std::optional<uint64_t> ma, mi;
     if (colon != std::string::npos) {
-      ma = number(std::string_view(text).substr(0, colon));
-      mi = number(std::string_view(text).substr(colon + 1));
+      ma = parse_integer<uint64_t>(std::string_view(text).substr(0, colon));
+      mi = parse_integer<uint64_t>(std::string_view(text).substr(colon + 1));
     }
     if (!ma || !mi) return make_error((node.parent_path() / "dev").string() + ": not MAJOR:MINOR");
     d.major = static_cast<unsigned>(*ma);
@@ -142,17 +137,16 @@ Result<IoLimits> cgroup_limits(const std::string& dir, const BlockDevice& device
   if (!v2) return v2.error();
   if (*v2) {
     auto r = scan(dir + "/io.max", [&](const std::string& rest) {
-      std::istringstream words(rest);
-      for (std::string w; words >> w;)
+      for (std::string_view w : split_words(rest))
         for (int f = 0; f < 4; ++f)
           if (w.rfind(std::string(v2_keys[f]) + "=", 0) == 0)
-            l.*IoLimits::fields[f] = number(w.substr(std::strlen(v2_keys[f]) + 1)).value_or(0);  // "max": none
+            l.*IoLimits::fields[f] = parse_integer<uint64_t>(w.substr(std::strlen(v2_keys[f]) + 1)).value_or(0);  // "max": none
     });
     if (!r) return r.error();
     return l;
   }
   for (int f = 0; f < 4; ++f) {
-    auto r = scan(dir + "/" + v1_files[f], [&](const std::string& rest) { l.*IoLimits::fields[f] = number(rest).value_or(0); });
+    auto r = scan(dir + "/" + v1_files[f], [&](const std::string& rest) { l.*IoLimits::fields[f] = parse_integer<uint64_t>(rest).value_or(0); });
     if (!r) return r.error();
   }
   return l;
@@ -165,11 +159,10 @@ Result<std::array<uint64_t, 4>> cgroup_io_counters(const std::string& dir) {
   if (*v2) {
     auto text = read_small_file(dir + "/io.stat", 1 << 20);
     if (!text) return text.error();
-    std::istringstream in(*text);
-    for (std::string w; in >> w;)
+    for (std::string_view w : split_words(*text))
       for (int f = 0; f < 4; ++f) {
         static const char* const keys[4] = {"rbytes=", "wbytes=", "rios=", "wios="};
-        if (w.rfind(keys[f], 0) == 0) out[size_t(f)] += number(w.substr(std::strlen(keys[f]))).value_or(0);
+        if (w.rfind(keys[f], 0) == 0) out[size_t(f)] += parse_integer<uint64_t>(w.substr(std::strlen(keys[f]))).value_or(0);
       }
     return out;
   }
@@ -180,10 +173,10 @@ Result<std::array<uint64_t, 4>> cgroup_io_counters(const std::string& dir) {
     if (!text) return text.error();
     std::istringstream in(*text);
     for (std::string line; std::getline(in, line);) {
-      std::istringstream words(line);
-      std::string device, op, value;
-      if (!(words >> device >> op >> value)) continue;
-      uint64_t v = number(value).value_or(0);
+      auto words = split_words(line);
+      if (words.size() < 3) continue;
+      std::string_view op = words[1];
+      uint64_t v = parse_integer<uint64_t>(words[2]).value_or(0);
       if (op == "Read") out[size_t(2 * i)] += v;
       else if (op == "Write") out[size_t(2 * i + 1)] += v;
     }

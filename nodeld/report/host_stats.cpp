@@ -1,6 +1,8 @@
 #include "host_stats.hpp"
 
+#include "parse_number.hpp"
 #include "small_file.hpp"
+#include "split_words.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -9,24 +11,6 @@
 namespace smartvm::nodeld {
 
 namespace {
-
-std::vector<std::string_view> fields(std::string_view line) {
-  std::vector<std::string_view> out;
-  size_t i = 0;
-  while (i < line.size()) {
-    while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
-    size_t j = i;
-    while (j < line.size() && line[j] != ' ' && line[j] != '\t') ++j;
-    if (j > i) out.push_back(line.substr(i, j - i));
-    i = j;
-  }
-  return out;
-}
-
-bool to_uint(std::string_view s, uint64_t& v) {
-  auto [p, e] = std::from_chars(s.data(), s.data() + s.size(), v);
-  return e == std::errc() && p == s.data() + s.size();
-}
 
 // /proc prints fixed-point decimals ("0.52", "12.05"), locale-independent like from_chars.
 bool to_double(std::string_view s, double& v) {
@@ -52,7 +36,7 @@ Result<CpuTimes> parse_proc_stat_cpu(std::string_view text, unsigned* cores) {
   bool bad = false;
   for_each_line(text, [&](std::string_view line) {
     if (line.substr(0, 3) != "cpu") return;
-    auto f = fields(line);
+    auto f = split_words(line);
     if (f[0] != "cpu") {
       ++n;  // cpu0, cpu1, ...: the CPUs this kernel has online
       return;
@@ -64,13 +48,13 @@ Result<CpuTimes> parse_proc_stat_cpu(std::string_view text, unsigned* cores) {
     }
     CpuTimes t;
     for (size_t i = 1; i < f.size() && i <= 8; ++i) {
-      uint64_t v = 0;
-      if (!to_uint(f[i], v)) {
+      auto v = parse_integer<uint64_t>(f[i]);
+      if (!v) {
         bad = true;
         return;
       }
-      t.total += v;
-      if (i != 4 && i != 5) t.busy += v;  // idle and iowait are not busy
+      t.total += *v;
+      if (i != 4 && i != 5) t.busy += *v;  // idle and iowait are not busy
     }
     total = t;
   });
@@ -82,18 +66,18 @@ Result<CpuTimes> parse_proc_stat_cpu(std::string_view text, unsigned* cores) {
 Result<void> parse_meminfo(std::string_view text, HostStats& out) {
   bool total = false, available = false;
   for_each_line(text, [&](std::string_view line) {
-    auto f = fields(line);
+    auto f = split_words(line);
     if (f.size() < 2) return;
-    uint64_t v = 0;
-    if (f[0] == "MemTotal:" && to_uint(f[1], v)) out.memory_total_kib = v, total = true;
-    if (f[0] == "MemAvailable:" && to_uint(f[1], v)) out.memory_available_kib = v, available = true;
+    auto v = parse_integer<uint64_t>(f[1]);
+    if (f[0] == "MemTotal:" && v) out.memory_total_kib = *v, total = true;
+    if (f[0] == "MemAvailable:" && v) out.memory_available_kib = *v, available = true;
   });
   if (!total || !available) return make_error("/proc/meminfo: no MemTotal or MemAvailable");
   return {};
 }
 
 Result<void> parse_loadavg(std::string_view text, HostStats& out) {
-  auto f = fields(text.substr(0, text.find('\n')));
+  auto f = split_words(text.substr(0, text.find('\n')));
   if (f.size() < 3 || !to_double(f[0], out.load[0]) || !to_double(f[1], out.load[1]) || !to_double(f[2], out.load[2]))
     return make_error("/proc/loadavg: not three load averages");
   return {};
@@ -122,15 +106,14 @@ Result<Pressure> parse_pressure(std::string_view text) {
   Pressure p;
   bool some = false;
   for_each_line(text, [&](std::string_view line) {
-    auto f = fields(line);
+    auto f = split_words(line);
     if (f.size() < 2 || f[1].substr(0, 6) != "avg10=") return;
     double v = 0;
     if (!to_double(f[1].substr(6), v)) return;
     if (f[0] == "some") p.some_avg10 = v, some = true;
     if (f[0] == "full") p.full_avg10 = v;
     if (f[0] == "some" && f.size() >= 5 && f[4].substr(0, 6) == "total=") {
-      auto total = f[4].substr(6);
-      std::from_chars(total.data(), total.data() + total.size(), p.some_total_us);
+      p.some_total_us = parse_integer<uint64_t>(f[4].substr(6)).value_or(0);
     }
   });
   if (!some) return make_error("no \"some avg10=\" line");
@@ -180,7 +163,7 @@ Result<HostStats> HostStatsSource::collect() {
   auto uptime = read("uptime");
   if (!uptime) return uptime.error();
   std::string_view up_line = std::string_view(*uptime).substr(0, uptime->find('\n'));
-  auto up = fields(up_line);
+  auto up = split_words(up_line);
   if (up.empty() || !to_double(up[0], s.uptime_seconds)) return make_error(proc_root_ + "/uptime: no uptime");
 
   auto boot_id = read("sys/kernel/random/boot_id");

@@ -2,6 +2,7 @@
 
 #include "cgroup_limiter.hpp"
 #include "host_stats.hpp"
+#include "throttle_backend.hpp"
 #include "log.hpp"
 
 #include <fcntl.h>
@@ -13,6 +14,7 @@
 #include <cstdio>
 #include <cstring>
 #include <set>
+#include <utility>
 
 namespace smartvm::nodeld {
 
@@ -40,29 +42,10 @@ std::string describe(const IoLimits& l) {
 
 }  // namespace
 
-ThrottleSettings throttle_settings(const NodeldConfig& c) {
-  ThrottleSettings s;
-  s.enabled = c.throttle_enabled;
-  s.mode = c.throttle_mode;
-  s.defaults = c.throttle_limits;
-  s.sections = c.throttle_sections;
-  s.backend = c.throttle_backend;
-  s.cgroup = c.throttle_cgroup;
-  s.params.target_pressure = c.target_io_pressure;
-  s.params.step = c.throttle_step / 100.0;
-  s.params.relax_after = c.relax_after;
-  s.params.floor_bytes_sec = c.floor_bytes_sec;
-  s.params.floor_iops_sec = c.floor_iops_sec;
-  s.override_foreign = c.override_foreign_limits;
-  s.proc_root = c.proc_root;
-  s.pressure = c.throttle_pressure.empty() ? c.proc_root + "/pressure/io" : c.throttle_pressure;
-  s.domain_pressure = c.domain_pressure;
-  s.sysfs_root = c.sysfs_root;
-  s.interval = c.interval;
-  return s;
-}
+Throttler::Throttler(asio::io_context& io, LibvirtFn libvirt, SayFn say)
+    : io_(io), libvirt_(std::move(libvirt)), say_(std::move(say)), timer_(io), trigger_pause_(io) {}
 
-Throttler::Throttler(asio::io_context& io, LibvirtFn libvirt) : io_(io), libvirt_(std::move(libvirt)), timer_(io), trigger_pause_(io) {}
+void Throttler::say(log::Level level, std::string message) { notes_.push_back(ThrottleNote{level, std::move(message)}); }
 
 Throttler::~Throttler() { stop(); }
 
@@ -112,9 +95,12 @@ void Throttler::tick() {
       try {
         work(s);
       } catch (const std::exception& e) {
-        log::error(std::string("throttle: unexpected failure, tick skipped: ") + e.what());
+        say(log::Level::error, std::string("throttle: unexpected failure, tick skipped: ") + e.what());
       }
-      return [] {};
+      // The tick's notes are said on the main loop, by whoever gave say_.
+      return [say = say_, notes = std::exchange(notes_, {})] {
+        for (const ThrottleNote& n : notes) say(n.level, n.message);
+      };
     });
   }
   schedule();
@@ -160,11 +146,11 @@ void Throttler::arm_trigger() {
         continue;
       }
       trigger_.emplace(io_, fd);
-      log::info("I/O pressure trigger armed on " + file + " (" + spec + ")");
+      say_(log::Level::info, "I/O pressure trigger armed on " + file + " (" + spec + ")");
       wait_trigger();
       return;
     }
-  log::info("no I/O pressure trigger (" + why + "); pressure is read once a second");
+  say_(log::Level::info, "no I/O pressure trigger (" + why + "); pressure is read once a second");
 }
 
 void Throttler::wait_trigger() {
@@ -185,6 +171,11 @@ std::map<std::string, IoLimits> Throttler::applied() const {
   return applied_;
 }
 
+std::map<std::string, std::string> Throttler::problems() const {
+  std::lock_guard lock(applied_mutex_);
+  return problems_;
+}
+
 std::map<std::string, DomainIoPressure> Throttler::guest_pressure() const {
   std::lock_guard lock(applied_mutex_);
   return guest_pressure_;
@@ -196,57 +187,19 @@ std::optional<double> Throttler::io_pressure(const ThrottleSettings& s) {
   return host_stall_.update(*p, Clock::now());
 }
 
-Result<IoLimits> Throttler::current_limits(const ThrottleSettings& s, LibvirtSource& src, const GuestBlockLoad& g) {
-  IoLimits tightest;
-  if (s.backend == ThrottleBackend::libvirt) {
-    for (const GuestDisk& d : g.disks) {
-      auto l = src.block_tune(g.uuid, d.target);
-      if (!l) return l.error();
-      tightest = tighter(tightest, *l);
-    }
-    return tightest;
-  }
-  std::string dir = expand_cgroup_template(s.cgroup, g.name, g.uuid, g.id);
-  for (const GuestDisk& d : g.disks) {
-    if (d.source.empty()) continue;
-    auto dev = block_device_of(d.source, s.sysfs_root);
-    if (!dev) return dev.error();
-    // First sight of the guest: its counters must count from here on (cgroup v1).
-    if (auto r = enable_io_accounting(dir, *dev); !r) return r.error();
-    auto l = cgroup_limits(dir, *dev);
-    if (!l) return l.error();
-    tightest = tighter(tightest, *l);
-  }
-  return tightest;
-}
-
-Result<void> Throttler::apply_limits(const ThrottleSettings& s, LibvirtSource& src, const GuestBlockLoad& g, const IoLimits& l) {
-  if (s.backend == ThrottleBackend::libvirt) return src.set_block_tune(g.uuid, g.disks, l);
-  std::vector<BlockDevice> devices;
-  for (const GuestDisk& d : g.disks) {
-    if (d.source.empty()) continue;
-    auto dev = block_device_of(d.source, s.sysfs_root);
-    if (!dev) return dev.error().context("disk " + d.target);
-    if (std::find(devices.begin(), devices.end(), *dev) == devices.end()) devices.push_back(*dev);
-  }
-  if (auto r = apply_cgroup_limits(expand_cgroup_template(s.cgroup, g.name, g.uuid, g.id), devices, l); !r) return r;
-  // The record lets a restarted nodeld know these limits as its own; a driver without
-  // metadata only costs that knowledge.
-  if (auto r = src.record_applied(g.uuid, l); !r) log::debug("domain " + g.name + ": " + r.error().message);
-  return {};
-}
-
 void Throttler::work(const ThrottleSettings& s) {
   auto src = libvirt_();
+  auto backend = make_throttle_backend(s.backend, s.cgroup, s.sysfs_root, src,
+                                       [this](log::Level level, const std::string& message) { say(level, message); });
   // The report's libvirt source logs a lost connection already; once is enough, at info.
+  // What is wrong this tick, by subject; the daemon says each once.
+  std::map<std::string, std::string> problems;
   auto pause = [this](const Error& e) {
-    if (e.message != last_error_) log::info("throttle paused: " + e.message);
-    last_error_ = e.message;
+    std::lock_guard lock(applied_mutex_);
+    problems_["throttle"] = "paused: " + e.message;  // the guests' problems stand as they were
   };
   auto loads = src->block_load();
   if (!loads) return pause(loads.error());
-  if (!last_error_.empty()) log::info("throttle: libvirt answers again");
-  last_error_.clear();
   controller_.set_params(s.params);
   std::optional<double> pressure = io_pressure(s);
   auto now = Clock::now();
@@ -261,12 +214,11 @@ void Throttler::work(const ThrottleSettings& s) {
     Guest& k = guests_[key];
     GuestIo in;
     in.name = g.name;
-    // With the cgroup backend, what the host's disk saw of the guest (its qdisk or device
-    // model's I/O) counts; libvirt's counters when the cgroup has none.
+    // The backend's counters where it has its own (what the host's disk saw of the guest),
+    // libvirt's otherwise.
     uint64_t counters[4] = {g.counters[0], g.counters[1], g.counters[2], g.counters[3]};
-    if (s.backend == ThrottleBackend::cgroup)
-      if (auto c = cgroup_io_counters(expand_cgroup_template(s.cgroup, g.name, g.uuid, g.id)))
-        for (int f = 0; f < 4; ++f) counters[f] = (*c)[size_t(f)];
+    if (auto c = backend->counters(g))
+      for (int f = 0; f < 4; ++f) counters[f] = (*c)[size_t(f)];
     double seconds = std::chrono::duration<double>(now - k.counted_at).count();
     for (int f = 0; f < 4; ++f) {
       if (k.counted_at != Clock::time_point{} && seconds > 0 && counters[f] >= k.counters[f])
@@ -279,27 +231,26 @@ void Throttler::work(const ThrottleSettings& s) {
       if (p) {
         in.own_pressure = k.stall.update(*p, now);
         guest_pressure[g.name] = DomainIoPressure{*in.own_pressure, p->some_total_us};
-        k.pressure_error.clear();
-      } else if (p.error().message != k.pressure_error) {
-        k.pressure_error = p.error().message;
-        log::warning("throttle: domain " + g.name + ": no I/O pressure of its own: " + k.pressure_error);
+      } else {
+        problems["throttle: domain " + g.name] = "no I/O pressure of its own: " + p.error().message;
       }
     }
 
+    if (g.first_sight && !g.disks_error.empty()) say(log::Level::warning, "domain " + g.name + ": " + g.disks_error);
     std::optional<ThrottleOverride> metadata;
     if (!g.policy_xml.empty()) {
       auto parsed = parse_throttle_element(g.policy_xml);
       if (parsed) metadata = std::move(*parsed);
-      else if (g.first_sight) log::warning("domain " + g.name + ": " + parsed.error().message + "; the [throttle] policy applies");
+      else if (g.first_sight) say(log::Level::warning, "domain " + g.name + ": " + parsed.error().message + "; the [throttle] policy applies");
     }
     in.ceiling = resolve_throttle_policy(s.defaults, s.sections, g.name, metadata ? &*metadata : nullptr);
 
     if ((g.first_sight || !k.checked) && !g.disks.empty()) {
       // Are the limits on it now nodeld's own (what it recorded), or somebody else's?
-      auto current = current_limits(s, *src, g);
+      auto current = backend->current_limits(g);
       if (!current) {
         if (!src->connected()) return pause(current.error());  // libvirtd went away meanwhile
-        log::warning("throttle: domain " + g.name + ": " + current.error().message);
+        say(log::Level::warning, "throttle: domain " + g.name + ": " + current.error().message);
         continue;
       }
       IoLimits mine = g.recorded.value_or(k.applied_known ? k.applied : IoLimits{});
@@ -308,11 +259,11 @@ void Throttler::work(const ThrottleSettings& s) {
       if (k.foreign && !s.override_foreign) {
         k.checked = true;
         if (!was_foreign)
-          log::warning("throttle: domain " + g.name + " has limits nodeld did not set (" + describe(*current) +
+          say(log::Level::warning, "throttle: domain " + g.name + " has limits nodeld did not set (" + describe(*current) +
                        "); left alone (override_foreign_limits = false)");
         continue;
       }
-      if (k.foreign) log::notice("throttle: domain " + g.name + ": replacing limits nodeld did not set (" + describe(*current) + ")");
+      if (k.foreign) say(log::Level::notice, "throttle: domain " + g.name + ": replacing limits nodeld did not set (" + describe(*current) + ")");
       k.foreign = false;
       k.checked = true;
       k.applied = *current;
@@ -334,13 +285,13 @@ void Throttler::work(const ThrottleSettings& s) {
     Guest& k = guests_[g.uuid + "/" + std::to_string(g.id)];
     IoLimits want = s.mode == ThrottleMode::adaptive ? controller_.limits(in) : in.ceiling;
     if (!k.applied_known || want != k.applied) {
-      auto r = apply_limits(s, *src, g, want);
+      auto r = backend->apply(g, want);
       if (!r) {
         if (!src->connected()) return pause(r.error());
-        log::warning("throttle: domain " + g.name + ": " + r.error().message);
+        say(log::Level::warning, "throttle: domain " + g.name + ": " + r.error().message);
       } else {
         std::string why = reasons.count(in.name) ? reasons[in.name] : "policy";
-        log::notice("throttle: domain " + g.name + ": " + describe(want) + " per disk (" + why + ")");
+        say(log::Level::notice, "throttle: domain " + g.name + ": " + describe(want) + " per disk (" + why + ")");
         k.applied = want;
         k.applied_known = true;
       }
@@ -350,6 +301,7 @@ void Throttler::work(const ThrottleSettings& s) {
   std::lock_guard lock(applied_mutex_);
   applied_ = std::move(applied);
   guest_pressure_ = std::move(guest_pressure);
+  problems_ = std::move(problems);
 }
 
 }  // namespace smartvm::nodeld

@@ -10,8 +10,10 @@
 #pragma once
 
 #include "host_stats.hpp"
-#include "libvirt_source.hpp"
-#include "nodeld_config.hpp"
+#include "libvirt_block_tune.hpp"
+#include "log.hpp"
+#include "snapshot.hpp"
+#include "throttle_policy.hpp"
 #include "source_worker.hpp"
 #include "throttle_controller.hpp"
 
@@ -34,7 +36,7 @@ struct ThrottleSettings {
   ThrottleMode mode = ThrottleMode::adaptive;
   IoLimits defaults;
   std::vector<ThrottleOverride> sections;
-  ThrottleBackend backend = ThrottleBackend::libvirt;
+  ThrottleBackendKind backend = ThrottleBackendKind::libvirt;
   std::string cgroup;
   ControllerParams params;
   bool override_foreign = false;
@@ -45,12 +47,19 @@ struct ThrottleSettings {
   std::chrono::seconds interval{10};  // static mode ticks this often (and on domain starts)
 };
 
-ThrottleSettings throttle_settings(const NodeldConfig& c);
+// What the throttle has to say (limits applied, foreign limits found, a tick that failed): the
+// daemon logs it; the throttle itself never does.
+struct ThrottleNote {
+  log::Level level;
+  std::string message;
+};
 
 class Throttler {
  public:
-  using LibvirtFn = std::function<std::shared_ptr<LibvirtSource>()>;
-  Throttler(boost::asio::io_context& io, LibvirtFn libvirt);
+  using LibvirtFn = std::function<std::shared_ptr<LibvirtBlockTune>()>;
+  using SayFn = LibvirtConnection::SayFn;
+  // `say` runs on the loop of `io`, after each tick, with what the tick had to say.
+  Throttler(boost::asio::io_context& io, LibvirtFn libvirt, SayFn say);
   ~Throttler();
 
   void configure(ThrottleSettings s);  // main loop; takes effect at the next tick
@@ -61,6 +70,9 @@ class Throttler {
   std::map<std::string, IoLimits> applied() const;
   // Each guest's own I/O pressure, by domain name, when domain_pressure names its file.
   std::map<std::string, DomainIoPressure> guest_pressure() const;
+  // What is wrong now, by subject ("throttle" while paused, "throttle: domain NAME"); a
+  // subject that is well is absent. Said by the daemon, once each (log::Condition).
+  std::map<std::string, std::string> problems() const;
   bool busy() const { return worker_.busy(); }
 
  private:
@@ -72,7 +84,6 @@ class Throttler {
     uint64_t counters[4] = {0, 0, 0, 0};
     std::chrono::steady_clock::time_point counted_at{};
     StallMeter stall;            // its own io.pressure
-    std::string pressure_error;  // said once, until it changes
   };
 
   void schedule();
@@ -81,12 +92,12 @@ class Throttler {
   void wait_trigger();
   // The worker's side.
   void work(const ThrottleSettings& s);
+  void say(log::Level level, std::string message);  // worker: a note for after the tick
   std::optional<double> io_pressure(const ThrottleSettings& s);
-  Result<IoLimits> current_limits(const ThrottleSettings& s, LibvirtSource& src, const GuestBlockLoad& g);
-  Result<void> apply_limits(const ThrottleSettings& s, LibvirtSource& src, const GuestBlockLoad& g, const IoLimits& l);
 
   boost::asio::io_context& io_;
   LibvirtFn libvirt_;
+  SayFn say_;
   ThrottleSettings settings_;
   boost::asio::steady_timer timer_;
   std::optional<boost::asio::posix::stream_descriptor> trigger_;
@@ -97,11 +108,12 @@ class Throttler {
   ThrottleController controller_;
   std::map<std::string, Guest> guests_;  // by "uuid/id"
   StallMeter host_stall_;
-  std::string last_error_;
+  std::vector<ThrottleNote> notes_;
 
   mutable std::mutex applied_mutex_;
   std::map<std::string, IoLimits> applied_;
   std::map<std::string, DomainIoPressure> guest_pressure_;
+  std::map<std::string, std::string> problems_;
 
   SourceWorker worker_;  // last: its thread stops before the state above goes
 };

@@ -3,6 +3,8 @@
 // in the kernel). A node whose probe fails reports itself unfit for jobs.
 #pragma once
 
+#include "routing_status.hpp"
+
 #include <boost/asio/io_context.hpp>
 
 #include <chrono>
@@ -11,13 +13,6 @@
 #include <string>
 
 namespace smartvm::nodeld {
-
-struct ProbeResult {
-  std::string target;  // host:port
-  bool reachable = false;
-  double connect_ms = 0;
-  std::string error;
-};
 
 // Connects to `target` ("host:port") and calls `done` on the loop within `deadline`.
 void probe_repository(boost::asio::io_context& io, const std::string& target, std::chrono::milliseconds deadline,

@@ -2,11 +2,11 @@
 // (report_json.hpp) and the Prometheus text (metrics_text.hpp).
 #pragma once
 
-#include "domain_interfaces.hpp"
-#include "guest_router.hpp"
+#include "domain_devices.hpp"
+#include "domain_stats.hpp"
 #include "host_stats.hpp"
 #include "io_limits.hpp"
-#include "repository_probe.hpp"
+#include "routing_status.hpp"
 
 #include <cstdint>
 #include <map>
@@ -15,16 +15,6 @@
 #include <vector>
 
 namespace smartvm::nodeld {
-
-struct BlockStats {
-  std::string name;  // vda
-  uint64_t rd_bytes = 0, wr_bytes = 0, rd_reqs = 0, wr_reqs = 0;
-};
-
-struct NetStats {
-  std::string name;  // vnet0
-  uint64_t rx_bytes = 0, tx_bytes = 0, rx_pkts = 0, tx_pkts = 0;
-};
 
 // A guest's own I/O pressure, from its cgroup's io.pressure ([throttle] domain_pressure).
 struct DomainIoPressure {

@@ -1,0 +1,215 @@
+#include "libvirt_connection.hpp"
+
+#include "domain_stats.hpp"
+#include "log.hpp"
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include <atomic>
+#include <cstring>
+#include <thread>
+
+namespace smartvm::nodeld {
+
+namespace {
+
+// libvirt prints every error to stderr by default; nodeld reports them itself, once.
+void quiet(void*, virErrorPtr) {}
+
+// libvirt's default event loop on a thread of its own, for lifecycle events and connection
+// keepalives. Registered before the first connection is opened, as libvirt requires; stopped
+// at exit through a timer that wakes the loop.
+class EventLoop {
+ public:
+  static void ensure_started() { static EventLoop loop; }
+
+ private:
+  EventLoop() {
+    virSetErrorFunc(nullptr, quiet);
+    if (virEventRegisterDefaultImpl() < 0) {
+      log::error(libvirt_error("libvirt event loop"));
+      return;
+    }
+    wake_ = virEventAddTimeout(-1, [](int, void*) {}, nullptr, nullptr);
+    thread_ = std::thread([this] {
+      while (!stop_) virEventRunDefaultImpl();
+    });
+  }
+  ~EventLoop() {
+    if (!thread_.joinable()) return;
+    stop_ = true;
+    virEventUpdateTimeout(wake_, 0);
+    thread_.join();
+  }
+
+  std::atomic<bool> stop_{false};
+  int wake_ = -1;
+  std::thread thread_;
+};
+
+struct LifecycleWord {
+  const char* event;
+  const char* state;
+};
+
+LifecycleWord lifecycle_word(int event) {
+  switch (event) {
+    case VIR_DOMAIN_EVENT_DEFINED: return {"defined", ""};  // state unchanged (or shutoff if new)
+    case VIR_DOMAIN_EVENT_UNDEFINED: return {"undefined", ""};
+    case VIR_DOMAIN_EVENT_STARTED: return {"started", "running"};
+    case VIR_DOMAIN_EVENT_SUSPENDED: return {"suspended", "paused"};
+    case VIR_DOMAIN_EVENT_RESUMED: return {"resumed", "running"};
+    case VIR_DOMAIN_EVENT_STOPPED: return {"stopped", "shutoff"};
+    case VIR_DOMAIN_EVENT_SHUTDOWN: return {"shutdown", "shutdown"};
+    case VIR_DOMAIN_EVENT_PMSUSPENDED: return {"pmsuspended", "pmsuspended"};
+    case VIR_DOMAIN_EVENT_CRASHED: return {"crashed", "crashed"};
+    default: return {"unknown", ""};
+  }
+}
+
+int on_lifecycle(virConnectPtr, virDomainPtr dom, int event, int, void* opaque) {
+  auto* cb = static_cast<LibvirtConnection::EventCallback*>(opaque);
+  DomainEvent ev;
+  if (const char* n = virDomainGetName(dom)) ev.name = n;
+  char uuid[VIR_UUID_STRING_BUFLEN] = {};
+  if (virDomainGetUUIDString(dom, uuid) == 0) ev.uuid = uuid;
+  LifecycleWord w = lifecycle_word(event);
+  ev.event = w.event;
+  ev.state = w.state;
+  if (event == VIR_DOMAIN_EVENT_DEFINED) {
+    int state = 0, reason = 0;
+    if (virDomainGetState(dom, &state, &reason, 0) == 0) ev.state = domain_state_name(state);
+  }
+  (*cb)(ev);
+  return 0;
+}
+
+// A domain's tune changed (virsh blkdeviotune, or nodeld itself): the throttle reads it again.
+struct TunedDomains {
+  std::shared_ptr<std::mutex> mutex;
+  std::shared_ptr<std::set<std::string>> keys;
+};
+
+void on_tunable(virConnectPtr, virDomainPtr dom, virTypedParameterPtr params, int nparams, void* opaque) {
+  bool block = false;
+  for (int i = 0; i < nparams; ++i) block = block || std::strncmp(params[i].field, "blkdeviotune.", 13) == 0;
+  if (!block) return;
+  auto* tuned = static_cast<TunedDomains*>(opaque);
+  char uuid[VIR_UUID_STRING_BUFLEN] = {};
+  if (virDomainGetUUIDString(dom, uuid) != 0) return;
+  std::lock_guard lock(*tuned->mutex);
+  tuned->keys->insert(std::string(uuid) + "/" + std::to_string(virDomainGetID(dom)));
+}
+
+void on_close(virConnectPtr, int reason, void* opaque) {
+  static const char* reasons[] = {"an error", "end of file", "a keepalive timeout", "a client request"};
+  const char* why = reason >= 0 && reason < 4 ? reasons[reason] : "an unknown reason";
+  auto* self = static_cast<LibvirtConnection*>(opaque);
+  self->say(log::Level::warning, "libvirt connection to " + self->uri() + " closed by " + why);
+}
+
+}  // namespace
+
+std::string libvirt_error(const std::string& what) {
+  const char* m = virGetLastErrorMessage();
+  return what + ": " + (m ? m : "unknown libvirt error");
+}
+
+LibvirtConnection::LibvirtConnection(std::string uri, EventCallback on_event, SayFn say)
+    : uri_(std::move(uri)), on_event_(std::move(on_event)), say_(std::move(say)) {
+  EventLoop::ensure_started();
+}
+
+LibvirtConnection::~LibvirtConnection() { close(); }
+
+void LibvirtConnection::close() {
+  if (!conn_) return;
+  if (callback_id_ >= 0) virConnectDomainEventDeregisterAny(conn_, callback_id_);
+  if (tunable_id_ >= 0) virConnectDomainEventDeregisterAny(conn_, tunable_id_);
+  virConnectUnregisterCloseCallback(conn_, on_close);
+  virConnectClose(conn_);
+  conn_ = nullptr;
+  callback_id_ = tunable_id_ = -1;
+}
+
+Result<virConnectPtr> LibvirtConnection::open(const Lock&) {
+  if (conn_ && virConnectIsAlive(conn_) == 1) return conn_;
+  if (conn_) {
+    close();
+    say(log::Level::warning, "libvirt connection to " + uri_ + " lost; reconnecting");
+    next_attempt_ = {};  // try at once, then back off
+  }
+  auto now = std::chrono::steady_clock::now();
+  if (now < next_attempt_) {
+    auto wait = std::chrono::duration_cast<std::chrono::seconds>(next_attempt_ - now).count() + 1;
+    return make_error(last_open_error_ + " (next attempt in " + std::to_string(wait) + " s)");
+  }
+  conn_ = virConnectOpen(uri_.c_str());
+  if (!conn_) {
+    std::string error = libvirt_error("cannot connect to " + uri_);
+    // An outage is logged once, at its first failure. Its cause may change while it lasts
+    // (a socket that refuses, then one that is gone): that is worth a debug line, not a warning.
+    if (last_open_error_.empty())
+      say(log::Level::warning, error);
+    else if (error != last_open_error_)
+      say(log::Level::debug, error);
+    last_open_error_ = error;
+    next_attempt_ = now + backoff_.failed();
+    return make_error(error);
+  }
+  if (!last_open_error_.empty()) say(log::Level::notice, "libvirt connection to " + uri_ + " is back");
+  last_open_error_.clear();
+  backoff_.succeeded();
+  ++generation_;
+  virConnSetErrorFunc(conn_, nullptr, quiet);
+  // Keepalives let a dead libvirtd be noticed between calls (not every driver has them).
+  virConnectSetKeepAlive(conn_, 5, 3);
+  // libvirt does not free a close callback's data on unregistering: it points at this object,
+  // and close() unregisters before the connection (and this object) go.
+  virConnectRegisterCloseCallback(conn_, on_close, this, nullptr);
+  // The callback gets a copy of its own, which libvirt frees when it no longer calls it: an event
+  // being delivered while this source closes the connection cannot reach a destroyed object.
+  callback_id_ = virConnectDomainEventRegisterAny(
+      conn_, nullptr, VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), new EventCallback(on_event_),
+      [](void* opaque) { delete static_cast<EventCallback*>(opaque); });
+  if (callback_id_ < 0) say(log::Level::warning, libvirt_error("libvirt lifecycle events on " + uri_ + " unavailable"));
+  // Not every driver has TUNABLE events (the test driver has none): the throttle then relies
+  // on what it read when it first saw a domain.
+  tunable_id_ = virConnectDomainEventRegisterAny(conn_, nullptr, VIR_DOMAIN_EVENT_ID_TUNABLE,
+                                                 VIR_DOMAIN_EVENT_CALLBACK(on_tunable), new TunedDomains{tuned_mutex_, tuned_},
+                                                 [](void* opaque) { delete static_cast<TunedDomains*>(opaque); });
+  return conn_;
+}
+
+void LibvirtConnection::close_if_dead(const Lock&) {
+  if (conn_ && virConnectIsAlive(conn_) != 1) close();
+}
+
+bool LibvirtConnection::connected() {
+  std::lock_guard lock(mutex_);
+  return conn_ && virConnectIsAlive(conn_) == 1;
+}
+
+std::set<std::string> LibvirtConnection::take_tuned() {
+  std::set<std::string> out;
+  std::lock_guard lock(*tuned_mutex_);
+  out.swap(*tuned_);
+  return out;
+}
+
+int LibvirtConnection::all_domain_stats(const Lock&, unsigned groups, unsigned flags, virDomainStatsRecordPtr** records) {
+  int n = virConnectGetAllDomainStats(conn_, groups, records, flags | (nowait_ ? unsigned(VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT) : 0u));
+  if (n < 0 && nowait_) {
+    virErrorPtr e = virGetLastError();
+    if (e && (e->code == VIR_ERR_INVALID_ARG || e->code == VIR_ERR_NO_SUPPORT)) {
+      // An older driver: ask without NOWAIT from now on.
+      say(log::Level::info, "libvirt driver of " + uri_ + " does not take NOWAIT for domain stats; asking without it");
+      nowait_ = false;
+      n = virConnectGetAllDomainStats(conn_, groups, records, flags);
+    }
+  }
+  return n;
+}
+
+}  // namespace smartvm::nodeld

@@ -9,10 +9,8 @@
 #include <sys/sysmacros.h>
 
 #include <cerrno>
-#include <charconv>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <optional>
 #include <sstream>
 

@@ -6,6 +6,7 @@
 // log or a test.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -22,6 +23,14 @@ inline void warning(std::string_view m) { write(Level::warning, m); }
 inline void notice(std::string_view m) { write(Level::notice, m); }
 inline void info(std::string_view m) { write(Level::info, m); }
 inline void debug(std::string_view m) { write(Level::debug, m); }
+
+// What a library is given to say things with: only a program's top level writes the log, so a
+// module that has something to say calls the function it was handed (empty: nothing is said).
+using Say = std::function<void(Level, const std::string&)>;
+// The Say that writes to this log.
+inline Say to_log() {
+  return [](Level level, const std::string& message) { write(level, message); };
+}
 
 // A condition said once: when it appears, when its reason changes, and when it clears, never at
 // every cycle it lasts. The one place that holds "what did we say last" for a daemon's top level.

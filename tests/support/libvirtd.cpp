@@ -48,9 +48,9 @@ bool Libvirtd::start() {
       // directory, so that no empty /var/log/libvirt is left on the host.
       "mount -t tmpfs tmpfs /var/log; mkdir /var/log/libvirt; mount --bind " + root_ + "/log /var/log/libvirt; " +
       "mount --bind " + root_ + "/lib /var/lib/libvirt; mount --bind " + root_ + "/cache /var/cache/libvirt; " +
-      "mount -t tmpfs tmpfs /run; exec libvirtd -f " + root_ + "/etc/libvirtd.conf";
+      "mount -t tmpfs tmpfs /run; mkdir -p /run/lock; exec libvirtd -f " + root_ + "/etc/libvirtd.conf";
   process_ = std::make_unique<BackgroundProcess>(
-      std::vector<std::string>{"/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script},
+      std::vector<std::string>{SMARTVM_SUBREAPER_PATH, "/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script},
       root_ + "/libvirtd.log");
   // The socket file appears at bind(), before libvirtd listens: a client that came then was
   // refused (seen under -j2). Up means a connect succeeds.

@@ -3,7 +3,8 @@
 // runs in a private mount namespace with its own /run, /etc/libvirt, /var/lib/libvirt,
 // /var/cache/libvirt and /var/log/libvirt (and a passwd with the
 // libvirt-qemu user its qemu driver insists on), so that nothing of it leaks onto the host; it
-// is stopped by the PID recorded when it started.
+// is stopped by the PID recorded when it started. It runs under smartvm-test-subreaper, which
+// reaps its qemu processes as soon as they exit (PID 1 here does so late).
 #pragma once
 
 #include "background_process.hpp"

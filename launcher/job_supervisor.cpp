@@ -104,6 +104,7 @@ class Supervisor {
   void read_status() {
     if (!status_.is_open()) return;
     status_.async_read_some(asio::buffer(status_buf_), [this](boost::system::error_code ec, size_t n) {
+      if (n) result_.record_came = Clock::now();
       if (result_.view.channel_text.size() + n <= kMaxChannelBytes)
         result_.view.channel_text.append(status_buf_.data(), n);
       if (!ec) return read_status();

@@ -30,7 +30,9 @@ struct SupervisionSettings {
 
 struct Supervision {
   HostView view;
-  std::chrono::steady_clock::time_point resumed, end_seen, finished;
+  // When the guest was let run, when the last of the record came, when the end event came,
+  // when the domain was gone and the channel drained.
+  std::chrono::steady_clock::time_point resumed, record_came, end_seen, finished;
 };
 
 // `signals` is the set smartvm-run holds from its start (SIGTERM, SIGINT), so that a signal

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <ctime>
 
@@ -151,7 +152,12 @@ int run_job(const Service& s, const JobRequest& request, const RunOptions& o, bo
   std::fflush(stdout);
   // The domain is gone (supervise_job destroyed what was left of it): its files can go.
   if (auto r = files->remove(); !r) say("warning: " + r.error().message);
-  say(run.view.ended + "; " + std::to_string(ms_between(run.end_seen, Clock::now())) +
+  // The numbers smartvm-run(8) and bench/launcher_run report: how soon the guest ran, and how
+  // soon after the guest was done smartvm-run was.
+  std::string timing = "ran " + std::to_string(ms_between(requested, run.resumed)) + " ms after the request";
+  if (run.record_came != Clock::time_point{})
+    timing += ", end event " + std::to_string(ms_between(run.record_came, run.end_seen)) + " ms after the record";
+  say(run.view.ended + " (" + timing + "); " + std::to_string(ms_between(run.end_seen, Clock::now())) +
       " ms from the end event to the clean-up's end; exit status " + std::to_string(outcome.exit_status));
   return outcome.exit_status;
 }
@@ -164,6 +170,8 @@ int main(int argc, char** argv) {
   // files or a domain left behind.
   boost::asio::io_context io;
   boost::asio::signal_set signals(io, SIGTERM, SIGINT);
+  // A reader of stdout that goes away (| head) must not kill smartvm-run with the domain up.
+  std::signal(SIGPIPE, SIG_IGN);
   ParsedRunOptions parsed = parse_run_options(std::vector<std::string>(argv + 1, argv + argc));
   switch (parsed.action) {
     case ParsedRunOptions::Action::help: std::fputs(run_usage_text(), stdout); return 0;

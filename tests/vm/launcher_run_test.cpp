@@ -34,14 +34,15 @@ class Node {
   }
 
   // A service whose job is `/bin/sh -c SCRIPT` as root in the guest's own tree (no repository).
-  void service(const std::string& name, const std::string& script, const std::string& extra = "") {
+  void service(const std::string& name, const std::string& script,
+               const std::string& repository = "[repository]\ntype = none\nmountpoint = /tmp\n") {
     std::string guest = SMARTVM_GUEST_DIR;
     write_file(t_ / "catalog" / (name + ".ini"),
                "[service]\nimage = " + (t_ / "base.qcow2").string() + "\nmemory = 256M\nwall_time = 90\n"
                "network = none\nstop_grace = 2\nkernel = " + guest + "/vmlinux\ninitrd = " + guest +
-               "/initrd.gz\ncmdline = console=ttyS0 quiet panic=1 smartvm.port\n" + extra +
-               "[job]\ncommand = /bin/sh\nargs = -c '" + script + "'\nuser = root\nallow_root = true\nworkdir = run\n"
-               "[repository]\ntype = none\nmountpoint = /tmp\n");
+               "/initrd.gz\ncmdline = console=ttyS0 quiet panic=1 smartvm.port\n"
+               "[job]\ncommand = /bin/sh\nargs = -c '" + script + "'\nuser = root\nallow_root = true\nworkdir = run\n" +
+               repository);
   }
 
   std::vector<std::string> run_args(const std::string& service, const std::string& job_id,
@@ -103,6 +104,8 @@ TEST_CASE("smartvm-run: a job's exit code, its setup failure and a guest that re
   node.service("ok", "echo the job ran");
   node.service("three", "echo failing; exit 3");
   node.service("reboots", "reboot -f; sleep 60");
+  // A setup failure that never reaches a repository: the host learns it over the channel.
+  node.service("no-repo", "true", "[repository]\ntype = none\nmountpoint = /no/such/dir\n");
 
   ProcessResult ok = node.run("ok", "ok-1");
   INFO(ok.out << ok.err << node.log());
@@ -124,6 +127,16 @@ TEST_CASE("smartvm-run: a job's exit code, its setup failure and a guest that re
   REQUIRE(rec);
   CHECK(rec->state == JobState::failed);
   CHECK(rec->exit_code == 3);
+  node.check_nothing_left();
+
+  ProcessResult setup = node.run("no-repo", "setup-1");
+  INFO(setup.out << setup.err);
+  CHECK(setup.exit_code == 125);
+  rec = record_in(setup);
+  REQUIRE(rec);
+  CHECK(rec->state == JobState::setup_failed);
+  CHECK(rec->error == "prepare workdir: open the repository /no/such/dir: No such file or directory");
+  CHECK(rec->agent_version != "");
   node.check_nothing_left();
 
   // on_reboot is destroy: the guest's reboot ends the domain, the job never runs twice, and a

@@ -26,7 +26,8 @@ namespace fs = std::filesystem;
 namespace {
 
 struct Numbers {
-  double create_ms = -1, ran_ms = -1, record_to_event_ms = -1, event_to_clean_ms = -1, whole_s = -1;
+  double create_ms = -1, ran_ms = -1, record_to_event_ms = -1, console_to_event_ms = -1, event_to_print_ms = -1,
+         event_to_clean_ms = -1, whole_s = -1;
   int exit_code = -1;
 };
 
@@ -43,7 +44,9 @@ Numbers numbers_of(const ProcessResult& r) {
   n.create_ms = grab(r.err, "created in ([0-9]+) ms");
   n.ran_ms = grab(r.err, "ran ([0-9]+) ms after the request");
   n.record_to_event_ms = grab(r.err, "end event ([0-9]+) ms after the record");
-  n.event_to_clean_ms = grab(r.err, "([0-9]+) ms from the end event to the clean-up");
+  n.console_to_event_ms = grab(r.err, "([0-9]+) ms after the guest's last console output");
+  n.event_to_print_ms = grab(r.err, "the record printed ([0-9]+) ms after the end event");
+  n.event_to_clean_ms = grab(r.err, "the files gone ([0-9]+) ms after it");
   return n;
 }
 
@@ -102,7 +105,8 @@ int main(int argc, char** argv) {
       Numbers n = numbers_of(r);
       write_file(out / std::to_string(i),
                  std::to_string(n.exit_code) + " " + std::to_string(n.create_ms) + " " + std::to_string(n.ran_ms) + " " +
-                     std::to_string(n.record_to_event_ms) + " " + std::to_string(n.event_to_clean_ms) + " " +
+                     std::to_string(n.record_to_event_ms) + " " + std::to_string(n.console_to_event_ms) + " " +
+                     std::to_string(n.event_to_print_ms) + " " + std::to_string(n.event_to_clean_ms) + " " +
                      std::to_string(n.whole_s) + "\n");
       _exit(0);
     }
@@ -112,14 +116,15 @@ int main(int argc, char** argv) {
   int par_ok = 0;
   for (int i = 0; i < concurrent; ++i) {
     Numbers& n = par[size_t(i)];
-    if (std::sscanf(read_file(out / std::to_string(i)).c_str(), "%d %lf %lf %lf %lf %lf", &n.exit_code, &n.create_ms,
-                    &n.ran_ms, &n.record_to_event_ms, &n.event_to_clean_ms, &n.whole_s) == 6 &&
+    if (std::sscanf(read_file(out / std::to_string(i)).c_str(), "%d %lf %lf %lf %lf %lf %lf %lf", &n.exit_code, &n.create_ms,
+                    &n.ran_ms, &n.record_to_event_ms, &n.console_to_event_ms, &n.event_to_print_ms, &n.event_to_clean_ms,
+                    &n.whole_s) == 8 &&
         n.exit_code == 0)
       ++par_ok;
   }
 
   auto row = [](const char* what, const std::vector<Numbers>& v) {
-    std::vector<double> c, r, over, e, clean, whole;
+    std::vector<double> c, r, over, e, console, print, clean, whole;
     int ok = 0;
     for (const Numbers& n : v) {
       ok += n.exit_code == 0;
@@ -127,15 +132,18 @@ int main(int argc, char** argv) {
       r.push_back(n.ran_ms);
       over.push_back(n.ran_ms - n.create_ms);
       e.push_back(n.record_to_event_ms);
+      console.push_back(n.console_to_event_ms);
+      print.push_back(n.event_to_print_ms);
       clean.push_back(n.event_to_clean_ms);
       whole.push_back(n.whole_s);
     }
-    std::printf("| %s | %d/%zu | %.0f | %.0f | %.0f | %.0f | %.0f | %.1f |\n", what, ok, v.size(), median(c), median(r),
-                median(over), median(e), median(clean), median(whole));
+    std::printf("| %s | %d/%zu | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.1f |\n", what, ok, v.size(), median(c),
+                median(r), median(over), median(e), median(console), median(print), median(clean), median(whole));
   };
   std::printf("| jobs | exit 0 | virDomainCreateXML, ms | request to guest running, ms | of it not libvirt's create, ms "
-              "| record to end event, ms | end event to clean-up done, ms | whole job, s |\n");
-  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|\n");
+              "| record to end event, ms | guest's last console output to end event, ms | end event to record printed, ms "
+              "| end event to domain and files gone, ms | whole job, s |\n");
+  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   row("one at a time (median)", seq);
   row(("" + std::to_string(concurrent) + " at once (median)").c_str(), par);
   return par_ok == concurrent ? 0 : 1;

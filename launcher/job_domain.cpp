@@ -57,10 +57,11 @@ class EventLoop {
 }  // namespace
 
 bool ends_job(const LifecycleEvent& e) {
-  // SHUTDOWN/FINISHED: the guest powered off (qemu still there, libvirt destroys it next, as
-  // on_poweroff says): seen ~200 ms before STOPPED, so the end is seen that much sooner.
+  // SHUTDOWN (detail GUEST when the guest powered itself off, HOST after our shutdown request,
+  // FINISHED from other drivers): the guest is off, qemu still there until libvirt destroys it,
+  // as on_poweroff says. It comes ~200 ms before STOPPED: the end is seen that much sooner.
   return e.event == VIR_DOMAIN_EVENT_STOPPED || e.event == VIR_DOMAIN_EVENT_CRASHED ||
-         (e.event == VIR_DOMAIN_EVENT_SHUTDOWN && e.detail == VIR_DOMAIN_EVENT_SHUTDOWN_FINISHED);
+         e.event == VIR_DOMAIN_EVENT_SHUTDOWN;
 }
 
 std::string describe(const LifecycleEvent& e) {

@@ -65,7 +65,6 @@ class Supervisor {
       loop->io = nullptr;
     }
     domain_.unwatch();
-    (void)domain_.destroy();
     if (std::string rest = lines_.flush(); !rest.empty()) write_console(rest);
     return result_;
   }
@@ -96,6 +95,7 @@ class Supervisor {
   void read_console() {
     if (!console_.is_open()) return;
     console_.async_read_some(asio::buffer(console_buf_), [this](boost::system::error_code ec, size_t n) {
+      if (n && !ended_) result_.console_last = Clock::now();
       if (n) write_console(lines_.feed(std::string_view(console_buf_.data(), n)));
       if (!ec) read_console();
     });
@@ -167,14 +167,19 @@ class Supervisor {
     result_.view.ended = how;
     wall_.cancel();
     grace_.cancel();
-    // The guest is done: make sure qemu is gone now (libvirt would do it ~200 ms later, as
-    // on_poweroff says), which also closes the channel after its last bytes.
-    (void)domain_.destroy();
-    if (status_closed_ || !status_.is_open()) return finish();
+    // The agent sends its record before it powers off: once whole, the outcome is known now,
+    // not when qemu is gone (libvirt takes ~200 ms to see its process end). Else the channel's
+    // EOF, which comes when qemu goes, says that nothing more will come.
+    if (status_closed_ || !status_.is_open() || record_complete()) return finish();
     drain_.expires_after(kChannelDrain);
     drain_.async_wait([this](boost::system::error_code ec) {
       if (!ec) finish();
     });
+  }
+
+  bool record_complete() const {
+    const std::string& text = result_.view.channel_text;
+    return !text.empty() && text.back() == '\n' && parse_status(text).has_value();
   }
 
   void finish() {

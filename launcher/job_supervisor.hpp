@@ -4,7 +4,8 @@
 // job's id, collects the status record, ends when libvirt's lifecycle event says the guest is
 // done (never by polling), and stops the domain itself when the wall time runs out or
 // smartvm-run is told to stop: an orderly shutdown, destroyed after the grace (at once on a
-// second signal). Leaves the domain gone.
+// second signal). Returns as soon as the outcome is known: the domain may still be going
+// (its owner destroys it).
 #pragma once
 
 #include "job_domain.hpp"
@@ -30,9 +31,10 @@ struct SupervisionSettings {
 
 struct Supervision {
   HostView view;
-  // When the guest was let run, when the last of the record came, when the end event came,
+  // When the guest was let run, when the last of the record came, when the guest's console
+  // last said something (its kernel's "Power down": the power-off), when the end event came,
   // when the domain was gone and the channel drained.
-  std::chrono::steady_clock::time_point resumed, record_came, end_seen, finished;
+  std::chrono::steady_clock::time_point resumed, record_came, console_last, end_seen, finished;
 };
 
 // `signals` is the set smartvm-run holds from its start (SIGTERM, SIGINT), so that a signal

@@ -150,15 +150,20 @@ int run_job(const Service& s, const JobRequest& request, const RunOptions& o, bo
   JobOutcome outcome = decide_outcome(run.view);
   std::fputs(format_status(outcome.record).c_str(), stdout);
   std::fflush(stdout);
-  // The domain is gone (supervise_job destroyed what was left of it): its files can go.
+  auto printed = Clock::now();
+  // The domain first (qemu holds the overlay and the ISO open), then its files.
+  if (auto r = domain->destroy(); !r) say("warning: " + r.error().message);
   if (auto r = files->remove(); !r) say("warning: " + r.error().message);
   // The numbers smartvm-run(8) and bench/launcher_run report: how soon the guest ran, and how
   // soon after the guest was done smartvm-run was.
   std::string timing = "ran " + std::to_string(ms_between(requested, run.resumed)) + " ms after the request";
   if (run.record_came != Clock::time_point{})
     timing += ", end event " + std::to_string(ms_between(run.record_came, run.end_seen)) + " ms after the record";
-  say(run.view.ended + " (" + timing + "); " + std::to_string(ms_between(run.end_seen, Clock::now())) +
-      " ms from the end event to the clean-up's end; exit status " + std::to_string(outcome.exit_status));
+  if (run.console_last != Clock::time_point{})
+    timing += " and " + std::to_string(ms_between(run.console_last, run.end_seen)) + " ms after the guest's last console output";
+  say(run.view.ended + " (" + timing + "); the record printed " + std::to_string(ms_between(run.end_seen, printed)) +
+      " ms after the end event, the domain and the files gone " + std::to_string(ms_between(run.end_seen, Clock::now())) +
+      " ms after it; exit status " + std::to_string(outcome.exit_status));
   return outcome.exit_status;
 }
 

@@ -24,6 +24,8 @@ TEST_CASE("console lines carry the job's id, whole, without carriage returns", "
 
 TEST_CASE("the lifecycle events that end a job", "[launcher][domain]") {
   CHECK(ends_job({VIR_DOMAIN_EVENT_SHUTDOWN, VIR_DOMAIN_EVENT_SHUTDOWN_FINISHED}));
+  CHECK(ends_job({VIR_DOMAIN_EVENT_SHUTDOWN, VIR_DOMAIN_EVENT_SHUTDOWN_GUEST}));  // what QEMU's driver sends
+  CHECK(ends_job({VIR_DOMAIN_EVENT_SHUTDOWN, VIR_DOMAIN_EVENT_SHUTDOWN_HOST}));
   CHECK(ends_job({VIR_DOMAIN_EVENT_STOPPED, VIR_DOMAIN_EVENT_STOPPED_DESTROYED}));
   CHECK(ends_job({VIR_DOMAIN_EVENT_CRASHED, 0}));
   CHECK_FALSE(ends_job({VIR_DOMAIN_EVENT_RESUMED, 0}));

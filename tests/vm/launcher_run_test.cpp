@@ -81,12 +81,20 @@ class Node {
 
 std::optional<StatusRecord> record_in(const ProcessResult& r) {
   // The record follows the console, whose lines all start with the job's id.
-  std::string record;
   size_t at = r.out.find("\nstate=");
   if (at == std::string::npos) return std::nullopt;
   auto parsed = parse_status(r.out.substr(at + 1));
   if (!parsed) return std::nullopt;
   return *parsed;
+}
+
+// smartvm-run exited with `exit_code`, and printed a record in `state`.
+StatusRecord expect(const ProcessResult& r, int exit_code, JobState state) {
+  CHECK(r.exit_code == exit_code);
+  auto rec = record_in(r);
+  REQUIRE(rec);
+  CHECK(rec->state == state);
+  return *rec;
 }
 
 // Whether smartvm-run (pid) has printed `text` on its stdout so far (a file: run_process's).
@@ -109,45 +117,32 @@ TEST_CASE("smartvm-run: a job's exit code, its setup failure and a guest that re
 
   ProcessResult ok = node.run("ok", "ok-1");
   INFO(ok.out << ok.err << node.log());
-  CHECK(ok.exit_code == 0);
+  StatusRecord rec = expect(ok, 0, JobState::succeeded);
+  CHECK(rec.exit_code == 0);
+  CHECK(rec.containment == "cgroup");  // the agent's record, not one the host made up
   // The console, line by line with the job's id, then the agent's record.
   CHECK(ok.out.find("ok-1: smartvm-agent: info:") != std::string::npos);
   CHECK(ok.out.find("ok-1: [") != std::string::npos);  // the kernel's power-down line
-  auto rec = record_in(ok);
-  REQUIRE(rec);
-  CHECK(rec->state == JobState::succeeded);
-  CHECK(rec->exit_code == 0);
-  CHECK(rec->containment == "cgroup");  // the agent's record, not one the host made up
   node.check_nothing_left();
 
   ProcessResult three = node.run("three", "three-1");
   INFO(three.out << three.err);
-  CHECK(three.exit_code == 3);
-  rec = record_in(three);
-  REQUIRE(rec);
-  CHECK(rec->state == JobState::failed);
-  CHECK(rec->exit_code == 3);
+  CHECK(expect(three, 3, JobState::failed).exit_code == 3);
   node.check_nothing_left();
 
   ProcessResult setup = node.run("no-repo", "setup-1");
   INFO(setup.out << setup.err);
-  CHECK(setup.exit_code == 125);
-  rec = record_in(setup);
-  REQUIRE(rec);
-  CHECK(rec->state == JobState::setup_failed);
-  CHECK(rec->error == "prepare workdir: open the repository /no/such/dir: No such file or directory");
-  CHECK(rec->agent_version != "");
+  rec = expect(setup, 125, JobState::setup_failed);
+  CHECK(rec.error == "prepare workdir: open the repository /no/such/dir: No such file or directory");
+  CHECK(rec.agent_version != "");
   node.check_nothing_left();
 
   // on_reboot is destroy: the guest's reboot ends the domain, the job never runs twice, and a
   // domain that ended without a record is a failure, said so.
   ProcessResult reboots = node.run("reboots", "reboots-1");
   INFO(reboots.out << reboots.err);
-  CHECK(reboots.exit_code == 125);
-  rec = record_in(reboots);
-  REQUIRE(rec);
-  CHECK(rec->state == JobState::failed);
-  CHECK(rec->error.find("the domain ended without a status record") != std::string::npos);
+  rec = expect(reboots, 125, JobState::failed);
+  CHECK(rec.error.find("the domain ended without a status record") != std::string::npos);
   CHECK(reboots.out.find("reboots-1: smartvm-agent: info: [") != std::string::npos);
   size_t runs = 0;
   for (size_t at = 0; (at = reboots.out.find("agent starts at", at)) != std::string::npos; ++at) ++runs;
@@ -163,11 +158,8 @@ TEST_CASE("smartvm-run: the host's wall time gives 124, SIGTERM a cancelled job,
   // The guest ignores the ACPI power button (no acpid in it): destroyed after the grace.
   ProcessResult timed = node.run("sleeper", "wall-1", {"--time", "8"});
   INFO(timed.out << timed.err << node.log());
-  CHECK(timed.exit_code == 124);
-  auto rec = record_in(timed);
-  REQUIRE(rec);
-  CHECK(rec->state == JobState::timed_out);
-  CHECK(rec->error.find("the wall time of 8 s ran out") != std::string::npos);
+  StatusRecord rec = expect(timed, 124, JobState::timed_out);
+  CHECK(rec.error.find("the wall time of 8 s ran out") != std::string::npos);
   CHECK(timed.seconds < 8 + 2 + 10);  // wall time, grace, and the create and clean-up
   node.check_nothing_left();
 
@@ -185,22 +177,19 @@ TEST_CASE("smartvm-run: the host's wall time gives 124, SIGTERM a cancelled job,
   REQUIRE(signalled);
   CHECK(second.exit_code == 126);
   CHECK(second.err.find("job term-1 exists on this node already") != std::string::npos);
-  CHECK(cancelled.exit_code == 128 + SIGTERM);
-  rec = record_in(cancelled);
-  REQUIRE(rec);
-  CHECK(rec->state == JobState::cancelled);
-  CHECK(rec->error.find("smartvm-run got SIGTERM") != std::string::npos);
+  rec = expect(cancelled, 128 + SIGTERM, JobState::cancelled);
+  CHECK(rec.error.find("smartvm-run got SIGTERM") != std::string::npos);
   CHECK(cancelled.err.find("got SIGTERM: shutting the domain down") != std::string::npos);
   node.check_nothing_left();
 }
 
 TEST_CASE("smartvm-run: libvirtd down is a clear error and nothing is created", "[launcher]") {
   TempDir t;
-  std::string guest = SMARTVM_GUEST_DIR;
   fs::create_directories(t / "catalog");
   write_file(t / "base.qcow2", "");
   write_file(t / "catalog/s.ini", "[service]\nimage = " + (t / "base.qcow2").string() +
-                                      "\nimage_format = raw\nnetwork = none\n[job]\ncommand = /bin/true\nuser = nobody\n[repository]\ntype = none\n");
+                                      "\nimage_format = raw\nnetwork = none\n[job]\ncommand = /bin/true\nuser = nobody\n"
+                                      "[repository]\ntype = none\n");
   std::string uri = "qemu+unix:///system?socket=" + (t / "no-libvirtd.sock").string();
   ProcessResult r = run_process({SMARTVM_RUN_PATH, "--catalog", (t / "catalog").string(), "--service", "s",
                                  "--runtime-dir", (t / "jobs").string(), "--connect", uri, "--job-id", "down-1"});

@@ -9,7 +9,7 @@
 #pragma once
 
 #include "job_domain.hpp"
-#include "job_outcome.hpp"
+#include "run_outcome.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>

@@ -1,6 +1,6 @@
 // smartvm-run: one job request becomes a smart VM on this node. See smartvm-run(8).
-#include "job_launch.hpp"
-#include "job_outcome.hpp"
+#include "run_request.hpp"
+#include "run_outcome.hpp"
 #include "run_options.hpp"
 #include "service_catalog.hpp"
 #include "smartvm_version.hpp"

@@ -1,6 +1,6 @@
 // What smartvm-run makes of a job's end: the agent's record over the channel, the host's own
 // stop (wall time, a signal), and a domain that ended with no record at all.
-#include "job_outcome.hpp"
+#include "run_outcome.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,4 +1,4 @@
-#include "job_outcome.hpp"
+#include "run_outcome.hpp"
 
 #include <signal.h>
 #include <string.h>

@@ -1,9 +1,9 @@
-#include "job_launch.hpp"
+#include "run_request.hpp"
 
 #include "ini_document.hpp"
 #include "job_domain.hpp"
 #include "job_files.hpp"
-#include "job_outcome.hpp"
+#include "run_outcome.hpp"
 #include "job_preparation.hpp"
 #include "job_supervisor.hpp"
 #include "small_file.hpp"

@@ -1,23 +1,19 @@
 #include "credentials.hpp"
 
+#include "parse_number.hpp"
+
 #include <grp.h>
 #include <pwd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <optional>
 
 namespace smartvm::agent {
 namespace {
 
 // A decimal id, as chown(1) and systemd's User= accept one.
-std::optional<unsigned> as_number(const std::string& s) {
-  unsigned n = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
-  if (s.empty() || ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
-  return n;
-}
+std::optional<unsigned> as_number(const std::string& s) { return parse_integer<unsigned>(s); }
 
 // getpwnam_r, then getpwuid_r for a number that names nobody: the database has the last word
 // on both, so "65534" is whoever the guest calls 65534, and an id it does not know is refused

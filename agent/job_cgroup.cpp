@@ -1,6 +1,8 @@
 #include "job_cgroup.hpp"
 
+#include "parse_number.hpp"
 #include "small_file.hpp"
+#include "split_words.hpp"
 
 #include <fcntl.h>
 #include <libmount/libmount.h>
@@ -14,20 +16,6 @@
 
 namespace smartvm::agent {
 
-// The white-space separated words of a cgroup or /proc file. (No iostreams in the agent:
-// they would triple the size of its statically linked libstdc++.)
-std::vector<std::string> words(const std::string& text) {
-  std::vector<std::string> out;
-  size_t pos = 0;
-  while ((pos = text.find_first_not_of(" \t\n", pos)) != std::string::npos) {
-    size_t end = text.find_first_of(" \t\n", pos);
-    if (end == std::string::npos) end = text.size();
-    out.push_back(text.substr(pos, end - pos));
-    pos = end;
-  }
-  return out;
-}
-
 namespace {
 
 std::string read_text(const std::string& path) {
@@ -35,30 +23,28 @@ std::string read_text(const std::string& path) {
   return r ? *r : std::string();
 }
 
-bool write_text(const std::string& path, const std::string& text) {
-  UniqueFd fd(open(path.c_str(), O_WRONLY | O_CLOEXEC));
-  return fd.valid() && write(fd.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size());
-}
-
 // The value of `key` in a flat-keyed cgroup file such as cpu.stat ("usage_usec 123").
-std::optional<uint64_t> keyed_value(const std::string& text, const std::string& key) {
-  std::vector<std::string> w = words(text);
+std::optional<uint64_t> keyed_value(const std::string& text, std::string_view key) {
+  std::vector<std::string_view> w = split_words(text);
   for (size_t i = 0; i + 1 < w.size(); i += 2)
-    if (w[i] == key) return std::strtoull(w[i + 1].c_str(), nullptr, 10);
+    if (w[i] == key) return parse_integer<uint64_t>(w[i + 1]);
   return std::nullopt;
 }
 
 // The agent's own cgroup in the unified hierarchy: the "0::/path" line of /proc/self/cgroup.
 std::string own_cgroup() {
-  for (const std::string& line : words(read_text("/proc/self/cgroup")))
-    if (line.rfind("0::", 0) == 0) return line.substr(3);
+  std::string text = read_text("/proc/self/cgroup");  // held: the words point into it
+  for (std::string_view line : split_words(text))
+    if (line.starts_with("0::")) return std::string(line.substr(3));
   return {};
 }
 
 // Enables in `dir`'s subtree_control whichever of the wanted controllers `dir` has.
 void enable_controllers(const std::string& dir) {
-  for (const std::string& c : words(read_text(dir + "/cgroup.controllers")))
-    if (c == "memory" || c == "pids" || c == "cpu" || c == "io") write_text(dir + "/cgroup.subtree_control", "+" + c);
+  std::string controllers = read_text(dir + "/cgroup.controllers");
+  for (std::string_view c : split_words(controllers))
+    if (c == "memory" || c == "pids" || c == "cpu" || c == "io")
+      (void)write_kernel_file(dir + "/cgroup.subtree_control", "+" + std::string(c));
 }
 
 }  // namespace
@@ -92,7 +78,7 @@ Result<JobCgroup> JobCgroup::create(const std::string& name, std::string unified
   // the agent into a leaf of its own first (systemd's delegation model).
   if (own != "/") {
     std::string leaf = parent + "/supervisor";
-    if (mkdir(leaf.c_str(), 0755) == 0 || errno == EEXIST) write_text(leaf + "/cgroup.procs", "0");
+    if (mkdir(leaf.c_str(), 0755) == 0 || errno == EEXIST) (void)write_kernel_file(leaf + "/cgroup.procs", "0");
   }
   enable_controllers(parent);
 
@@ -126,14 +112,14 @@ JobCgroup::~JobCgroup() {
 
 std::vector<pid_t> JobCgroup::pids() const {
   std::vector<pid_t> out;
-  for (const std::string& w : words(read_text(path_ + "/cgroup.procs"))) out.push_back(std::atoi(w.c_str()));
+  std::string procs = read_text(path_ + "/cgroup.procs");
+  for (std::string_view w : split_words(procs))
+    if (auto pid = parse_integer<pid_t>(w)) out.push_back(*pid);
   return out;
 }
 
-bool JobCgroup::populated() const { return keyed_value(read_text(path_ + "/cgroup.events"), "populated").value_or(0) != 0; }
-
 void JobCgroup::signal_all(int sig) const {
-  if (sig == SIGKILL && write_text(path_ + "/cgroup.kill", "1")) return;
+  if (sig == SIGKILL && write_kernel_file(path_ + "/cgroup.kill", "1")) return;
   for (pid_t p : pids()) kill(p, sig);
 }
 
@@ -143,7 +129,8 @@ JobCgroup::Usage JobCgroup::usage() const {
   u.user_seconds = static_cast<double>(keyed_value(cpu, "user_usec").value_or(0)) / 1e6;
   u.system_seconds = static_cast<double>(keyed_value(cpu, "system_usec").value_or(0)) / 1e6;
   std::string peak = read_text(path_ + "/memory.peak");
-  if (!peak.empty()) u.memory_peak_kib = std::strtoull(peak.c_str(), nullptr, 10) / 1024;
+  if (std::vector<std::string_view> w = split_words(peak); !w.empty())
+    if (auto bytes = parse_integer<uint64_t>(w[0])) u.memory_peak_kib = *bytes / 1024;
   u.oom_kills = keyed_value(read_text(path_ + "/memory.events"), "oom_kill").value_or(0);
   return u;
 }

@@ -3,9 +3,11 @@
 // the unified hierarchy; when that is impossible (no cgroup2, not writable) the runner falls
 // back to a child subreaper and the job's process tree.
 //
-// For memory accounting the parent must delegate the memory controller; when the agent's own
-// cgroup holds the agent (systemd's service cgroup with Delegate=yes), the agent first moves
-// itself into a "supervisor" leaf so that controllers can be enabled for the job's sibling.
+// For memory accounting the parent must have the memory controller enabled for its children.
+// A cgroup other than the root cannot enable controllers while it holds processes, so when the
+// agent's own cgroup is not the root (a service's cgroup when SMARTVM_CONTAINMENT=cgroup forks
+// the job under systemd, whose agent unit does not set Delegate=; a test's cgroup), the agent
+// first moves itself into a "supervisor" leaf of it, the job's sibling.
 #pragma once
 
 #include "error.hpp"
@@ -36,7 +38,6 @@ class JobCgroup {
   int procs_fd() const { return procs_.get(); }
 
   std::vector<pid_t> pids() const;
-  bool populated() const;
   void signal_all(int sig) const;  // SIGKILL goes through cgroup.kill, which also catches forks
   struct Usage {
     double user_seconds = 0, system_seconds = 0;
@@ -54,8 +55,5 @@ class JobCgroup {
 
 // Where the unified (cgroup2) hierarchy is mounted, or "" when it is not.
 std::string find_unified_mount();
-
-// The white-space separated words of a small kernel file (cgroup.procs, /proc/PID/.../children).
-std::vector<std::string> words(const std::string& text);
 
 }  // namespace smartvm::agent

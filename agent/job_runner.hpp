@@ -1,13 +1,13 @@
-// Runs the job to its end in one Boost.Asio loop: SIGTERM/SIGINT to the agent cancel, timers
-// enforce the timeout, the kill grace and the heartbeat, and two pumps copy stdout and stderr.
-// Under systemd the job is a transient service of its own (job_unit.hpp), and systemd's
-// signals say when its main process ends; otherwise it is the agent's child, reaped on
-// SIGCHLD, in a cgroup of its own when possible, and the agent is a child subreaper in any
-// case. Either way nothing the job started survives it: after the job's main process exits,
-// whatever is left gets SIGTERM, then SIGKILL after kill_grace, repeated until no process of
-// the job remains.
+// Runs the job to its end in one Boost.Asio loop, which feeds the Supervisor (supervisor.hpp,
+// the rules: timeout, SIGTERM, kill grace, SIGKILL, leftovers, drain) what happens and carries
+// out what it decides: SIGTERM/SIGINT to the agent cancel, one timer serves the supervisor's
+// deadlines, two pumps copy stdout and stderr, and a Containment (containment.hpp) starts the
+// job and holds its processes: a transient systemd service of its own under systemd, else the
+// agent's child, in a cgroup of its own when possible, the agent a child subreaper in any case.
+// Either way nothing the job started survives it.
 #pragma once
 
+#include "containment.hpp"
 #include "status_record.hpp"
 #include "system.hpp"
 #include "workspace.hpp"
@@ -20,6 +20,10 @@ struct RunnerSettings {
   std::string own_unit;  // the agent's service, which the job's unit is stopped after
   bool use_cgroup = true;    // as the agent's child: in a cgroup of its own below the agent's
   std::string unified_root;  // "" = find the cgroup2 mount
+  EventSink events;          // what happens while the job runs, for the top level to log
+  // Each heartbeat's outcome: "" when it was written, else why not (the top level says a
+  // problem once, not at every interval).
+  std::function<void(const std::string& problem)> heartbeat_outcome;
 };
 
 StatusRecord run_job_process(const JobSpec& spec, const Credentials& creds, LinuxWorkspace& ws,

@@ -1,6 +1,5 @@
 #include "job_unit.hpp"
 
-#include "log.hpp"
 #include "systemd_lazy.hpp"
 
 #include <signal.h>
@@ -130,6 +129,7 @@ Result<JobUnit> JobUnit::start(const JobUnitSpec& spec) {
   if (!sd) return make_error("libsystemd.so.0 is not installed");
   JobUnit u;
   u.name_ = spec.name;
+  u.sink_ = spec.events;
   u.events_ = std::make_unique<JobUnitEvents>();
   char* path = nullptr;
   if (int r = sd->bus_path_encode("/org/freedesktop/systemd1/unit", spec.name.c_str(), &path); r < 0)
@@ -242,7 +242,8 @@ Result<JobUnit> JobUnit::start(const JobUnitSpec& spec) {
 
 JobUnit::JobUnit(JobUnit&& o) noexcept
     : bus_(o.bus_), changes_(o.changes_), events_(std::move(o.events_)), name_(std::move(o.name_)),
-      path_(std::move(o.path_)), cgroup_(std::move(o.cgroup_)), main_pid_(o.main_pid_), generation_(o.generation_),
+      path_(std::move(o.path_)), cgroup_(std::move(o.cgroup_)),
+      sink_(std::move(o.sink_)), main_pid_(o.main_pid_), generation_(o.generation_),
       exit_status_(o.exit_status_) {
   o.bus_ = nullptr;
   o.changes_ = nullptr;
@@ -255,7 +256,7 @@ JobUnit::~JobUnit() {
   // sure, and "failed" units would otherwise stay listed.
   const systemd::Api& sd = *systemd::api();
   if (auto r = systemd::call_method(sd, bus_, kSystemd, kManagerPath, kManager, "StopUnit", "ss", name_.c_str(), "replace"); !r)
-    log::debug(r.error().message);
+    tell(sink_, log::Level::debug, r.error().message);
   (void)systemd::call_method(sd, bus_, kSystemd, kManagerPath, kManager, "ResetFailedUnit", "s", name_.c_str());
   disconnect();
 }
@@ -270,10 +271,10 @@ bool JobUnit::process() {
   }
   if (r < 0) {
     // systemd went away (daemon-reexec) or closed the connection: connect again and look.
-    log::warning("lost the connection to systemd while the job runs; reconnecting");
+    tell(sink_, log::Level::warning, "lost the connection to systemd while the job runs; reconnecting");
     disconnect();
     if (auto c = connect(); !c) {
-      log::warning(c.error().message + "; trying again in a second");
+      tell(sink_, log::Level::warning, c.error().message + "; trying again in a second");
       return false;
     }
     return true;
@@ -292,7 +293,7 @@ std::optional<int> JobUnit::main_exit_status() {
     // over, its status lost with the unit. systemd stops a unit with SIGTERM.
     auto state = property_string(kUnit, "ActiveState");
     if (!state || (*state != "inactive" && *state != "failed")) return std::nullopt;
-    log::warning("the job's unit " + name_ + " is gone (stopped from outside?); its exit status is unknown, recorded as SIGTERM");
+    tell(sink_, log::Level::warning, "the job's unit " + name_ + " is gone (stopped from outside?); its exit status is unknown, recorded as SIGTERM");
     exit_status_ = SIGTERM;
     return exit_status_;
   }

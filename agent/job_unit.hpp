@@ -16,6 +16,7 @@
 #pragma once
 
 #include "error.hpp"
+#include "event_sink.hpp"
 
 #include <sys/types.h>
 
@@ -45,6 +46,7 @@ struct JobUnitSpec {
   int stdin_fd = -1, stdout_fd = -1, stderr_fd = -1;  // passed to systemd, which dups them
   std::chrono::seconds kill_grace{10};
   std::string stop_after;  // the agent's own unit: at shutdown systemd stops the agent first
+  EventSink events;        // a lost connection, a unit stopped from outside
 };
 
 class JobUnit {
@@ -95,6 +97,7 @@ class JobUnit {
   sd_bus_slot* changes_ = nullptr;
   std::unique_ptr<JobUnitEvents> events_;
   std::string name_, path_, cgroup_;
+  EventSink sink_;
   pid_t main_pid_ = 0;
   unsigned generation_ = 0;
   std::optional<int> exit_status_;

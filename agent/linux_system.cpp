@@ -4,9 +4,9 @@
 
 #include "context_locator.hpp"
 #include "credentials.hpp"
-#include "log.hpp"
 #include "mounts.hpp"
 #include "power.hpp"
+#include "stop_signals.hpp"
 #include "workspace.hpp"
 
 #include "systemd_lazy.hpp"
@@ -34,14 +34,6 @@ constexpr std::chrono::seconds kContextMountLimit{60};
 // How long the repository's data may take to reach its server before the unmount is forced.
 constexpr std::chrono::seconds kRepositorySyncLimit{60};
 
-sigset_t stop_signals() {
-  sigset_t stop;
-  sigemptyset(&stop);
-  sigaddset(&stop, SIGTERM);
-  sigaddset(&stop, SIGINT);
-  return stop;
-}
-
 // NFS options that bound one mount attempt unless the context chose otherwise: mount.nfs
 // tries once (retry=0; by default it retries for 2 minutes, longer than the agent's attempt
 // may take) and each request is retried after 10 s (timeo=100; 60 s by default over TCP).
@@ -67,6 +59,12 @@ std::string bounded_nfs_options(const std::string& options) {
 
 }  // namespace
 
+bool stop_pending() {
+  sigset_t pending;
+  sigpending(&pending);
+  return sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGINT) == 1;
+}
+
 LinuxSystem::LinuxSystem(LinuxSystemSettings settings)
     : settings_(std::move(settings)),
       watchdog_([this](PowerAction a, std::chrono::seconds limit, const std::string& step) {
@@ -84,7 +82,7 @@ bool LinuxSystem::wait_for_stop(std::chrono::milliseconds d) {
   timespec ts{static_cast<time_t>(d.count() / 1000), static_cast<long>(d.count() % 1000) * 1000000};
   int sig = sigtimedwait(&stop, nullptr, &ts);
   if (sig > 0) {
-    log::warning(std::string("received SIG") + sigabbrev_np(sig) + " during setup: stopping");
+    say(log::Level::warning, std::string("received SIG") + sigabbrev_np(sig) + " during setup: stopping");
     stop_ = true;
   }
   return stop_;
@@ -120,7 +118,7 @@ Result<std::string> LinuxSystem::mount_context(const std::string& source) {
 
 void LinuxSystem::unmount_context() {
   if (context_mount_.empty()) return;
-  if (auto r = unmount_filesystem(context_mount_); !r) log::warning(r.error().message);
+  if (auto r = unmount_filesystem(context_mount_); !r) say(log::Level::warning, r.error().message);
   rmdir(context_mount_.c_str());
   context_mount_.clear();
 }
@@ -153,7 +151,7 @@ Result<void> LinuxSystem::unmount_repository(const RepositorySpec& repo) {
   // The repository only: a global sync() also waits for every other filesystem, and for
   // good on a hard NFS mount whose server went away. The status file is durable already.
   if (auto synced = sync_filesystem_within(repo.mountpoint, kRepositorySyncLimit); !synced) {
-    log::warning(synced.error().message + "; forcing the unmount");
+    say(log::Level::warning, synced.error().message + "; forcing the unmount");
     return force_unmount_filesystem(repo.mountpoint);
   }
   return unmount_filesystem(repo.mountpoint);
@@ -174,7 +172,7 @@ Result<void> LinuxSystem::record_status(Workspace& ws, const StatusRecord& recor
   auto tampered = commit_status(static_cast<LinuxWorkspace&>(ws), record);
   if (!tampered) return tampered.error();
   if (!tampered->empty())
-    log::warning("the reserved status record was tampered with (" + *tampered + "); the record was written anew");
+    say(log::Level::warning, "the reserved status record was tampered with (" + *tampered + "); the record was written anew");
   return {};
 }
 
@@ -185,9 +183,9 @@ Result<void> LinuxSystem::send_status_to_host(const StatusRecord& record) {
 }
 
 Result<void> LinuxSystem::power(PowerAction action, std::chrono::seconds delay) {
-  auto r = request_power_action(action, delay);
+  auto r = request_power_action(action, delay, settings_.events);
   if (!r) return r.error();
-  log::notice(std::string("power action ") + to_string(action) + " requested through " + r->via);
+  say(log::Level::notice, std::string("power action ") + to_string(action) + " requested through " + r->via);
   return {};
 }
 
@@ -200,21 +198,17 @@ void LinuxSystem::arm_watchdog(std::chrono::seconds limit, PowerAction action) {
 void LinuxSystem::watchdog_expired(PowerAction action, std::chrono::seconds limit, const std::string& step) {
   // A stop request (the VM's shutdown, an administrator) leaves the VM to whoever asked,
   // whether the main thread took the signal already or could not, being blocked.
-  sigset_t pending;
-  sigpending(&pending);
-  if (stop_ || sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGINT) == 1) {
-    log::error("the agent is stuck (" + step + ") past its limit of " + std::to_string(limit.count()) +
-               " s, and was asked to stop: no power action of its own");
+  std::string stuck = "the agent is stuck (" + step + ") past its limit of " + std::to_string(limit.count()) + " s";
+  if (stop_ || stop_pending()) {
+    say(log::Level::error, stuck + ", and was asked to stop: no power action of its own");
     return;
   }
   if (action == PowerAction::none) {
-    log::error("the agent is stuck (" + step + ") past its limit of " + std::to_string(limit.count()) +
-               " s; the power action is none: leaving the VM running");
+    say(log::Level::error, stuck + "; the power action is none: leaving the VM running");
     return;
   }
-  log::error("the agent is stuck (" + step + ") past its limit of " + std::to_string(limit.count()) +
-             " s: carrying out the power action " + to_string(action) + " regardless");
-  if (auto r = power(action, std::chrono::seconds(0)); !r) log::error(r.error().message);
+  say(log::Level::error, stuck + ": carrying out the power action " + to_string(action) + " regardless");
+  if (auto r = power(action, std::chrono::seconds(0)); !r) say(log::Level::error, r.error().message);
 }
 
 void LinuxSystem::notify_step(const std::string& step) {
@@ -223,7 +217,7 @@ void LinuxSystem::notify_step(const std::string& step) {
   char at[32];
   std::snprintf(at, sizeof at, "[%8.1f ms] ",
                 std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_).count());
-  log::info(at + step);
+  say(log::Level::info, at + step);
   notify("STATUS=" + step);
 }
 

@@ -19,7 +19,12 @@ struct LinuxSystemSettings {
   std::string status_port;                 // "" = the org.smartvm.status.0 port, if the VM has one
   std::chrono::milliseconds status_port_deadline{3000};
   RunnerSettings runner;
+  EventSink events;  // what happens outside the job's run, for the top level to log
 };
+
+// True while SIGTERM or SIGINT waits, blocked, for the agent to take it: the agent was asked to
+// stop, whether or not a thread of it could look yet.
+bool stop_pending();
 
 class LinuxSystem : public System {
  public:
@@ -46,6 +51,7 @@ class LinuxSystem : public System {
  private:
   bool wait_for_stop(std::chrono::milliseconds d);
   void watchdog_expired(PowerAction action, std::chrono::seconds limit, const std::string& step);
+  void say(log::Level level, const std::string& message) const { tell(settings_.events, level, message); }
 
   LinuxSystemSettings settings_;
   std::string context_mount_;  // "" when the context is a directory used as it is

@@ -3,12 +3,13 @@
 #include "lifecycle.hpp"
 #include "linux_system.hpp"
 #include "log.hpp"
+#include "parse_number.hpp"
 #include "power.hpp"
 #include "smartvm_version.hpp"
+#include "stop_signals.hpp"
 
 #include <signal.h>
 
-#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -30,14 +31,13 @@ Result<Limits> limits_from(const char* text) {
     rest.remove_prefix(std::min(rest.size(), item.size() + 1));
     std::string_view name = item.substr(0, item.find('='));
     std::string_view value = item.substr(std::min(item.size(), name.size() + 1));
-    long secs = 0;
-    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), secs);
+    std::optional<long> secs = parse_integer<long>(value);
     std::chrono::seconds* field = name == "setup" ? &l.setup : name == "mount_attempt" ? &l.mount_attempt
                                 : name == "wrap_up" ? &l.wrap_up : name == "watchdog_margin" ? &l.watchdog_margin : nullptr;
-    if (!field || ec != std::errc() || end != value.data() + value.size() || secs <= 0)
+    if (!field || !secs || *secs <= 0)
       return make_error("SMARTVM_LIMITS: \"" + std::string(item) +
                         "\" is not NAME=SECONDS with NAME setup, mount_attempt, wrap_up or watchdog_margin");
-    *field = std::chrono::seconds(secs);
+    *field = std::chrono::seconds(*secs);
   }
   return l;
 }
@@ -51,10 +51,7 @@ int run(const Options& options) {
 
   // A stop request (the VM shutting down) is taken synchronously during setup and by the
   // job runner's event loop while the job runs; blocking both signals makes none get lost.
-  sigset_t stop;
-  sigemptyset(&stop);
-  sigaddset(&stop, SIGTERM);
-  sigaddset(&stop, SIGINT);
+  sigset_t stop = stop_signals();
   sigprocmask(SIG_BLOCK, &stop, nullptr);
 
   LinuxSystemSettings settings;
@@ -70,6 +67,11 @@ int run(const Options& options) {
   settings.runner.systemd_unit = containment.empty() && JobUnit::available();
   if (settings.runner.systemd_unit) settings.runner.own_unit = JobUnit::own_unit();
   settings.runner.use_cgroup = containment != "subreaper";
+  // What the agent's parts tell is said here, at the top: they do not log themselves.
+  settings.events = [](log::Level level, const std::string& message) { log::write(level, message); };
+  settings.runner.events = settings.events;
+  log::Condition heartbeat("the heartbeat file", log::Level::warning);
+  settings.runner.heartbeat_outcome = [&heartbeat](const std::string& problem) { heartbeat.update(problem); };
   LinuxSystem system(settings);
   AgentResult result = run_agent(options, system, *limits);
   std::fputs(result.plan.c_str(), stdout);
@@ -102,10 +104,7 @@ int main(int argc, char** argv) {
     log::error("internal error");
   }
   PowerAction action = parsed.options.power.value_or(PowerAction::poweroff);
-  sigset_t pending;
-  sigpending(&pending);
-  bool stopping = sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGINT) == 1;
-  if (!parsed.options.dry_run && !stopping && action != PowerAction::none)
-    if (auto r = request_power_action(action, std::chrono::seconds(0)); !r) log::error(r.error().message);
+  if (!parsed.options.dry_run && !stop_pending() && action != PowerAction::none)
+    if (auto r = request_power_action(action, std::chrono::seconds(0), log::write); !r) log::error(r.error().message);
   return 70;
 }

@@ -1,6 +1,6 @@
 #include "options.hpp"
 
-#include <charconv>
+#include "parse_number.hpp"
 
 namespace smartvm::agent {
 
@@ -62,12 +62,10 @@ ParsedOptions parse_options(const std::vector<std::string>& args) {
       if (!need_value(p.options.label) || p.options.label.empty()) return fail("--label needs a label");
     } else if (a == "--context-wait") {
       std::string v;
-      unsigned secs = 0;
       if (!need_value(v)) return fail("--context-wait needs a number of seconds");
-      auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), secs);
-      if (ec != std::errc() || ptr != v.data() + v.size() || secs > 3600)
-        return fail("--context-wait: \"" + v + "\" is not a number of seconds from 0 to 3600");
-      p.options.context_wait = std::chrono::seconds(secs);
+      auto secs = parse_integer<unsigned>(v);
+      if (!secs || *secs > 3600) return fail("--context-wait: \"" + v + "\" is not a number of seconds from 0 to 3600");
+      p.options.context_wait = std::chrono::seconds(*secs);
     } else if (a == "--power") {
       std::string v;
       if (!need_value(v)) return fail("--power needs an action");

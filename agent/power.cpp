@@ -1,6 +1,5 @@
 #include "power.hpp"
 
-#include "log.hpp"
 
 #include "systemd_lazy.hpp"
 
@@ -27,7 +26,7 @@ using BusPtr = std::unique_ptr<sd_bus, BusDeleter>;
 // time: a hard NFS mount whose server went away would hold it (and the VM) forever.
 constexpr std::chrono::seconds kSyncLimit{10};
 
-void sync_within(std::chrono::seconds limit) {
+void sync_within(std::chrono::seconds limit, const EventSink& events) {
   auto done = std::make_shared<std::promise<void>>();
   std::future<void> synced = done->get_future();
   std::thread([done] {
@@ -35,7 +34,7 @@ void sync_within(std::chrono::seconds limit) {
     done->set_value();
   }).detach();
   if (synced.wait_for(limit) != std::future_status::ready)
-    log::warning("sync(2) did not end within " + std::to_string(limit.count()) + " s; going on without it");
+    tell(events, log::Level::warning, "sync(2) did not end within " + std::to_string(limit.count()) + " s; going on without it");
 }
 
 }  // namespace
@@ -45,7 +44,7 @@ bool running_in_vm() {
   return __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & (1u << 31));
 }
 
-Result<PowerOutcome> request_power_action(PowerAction action, std::chrono::seconds delay) {
+Result<PowerOutcome> request_power_action(PowerAction action, std::chrono::seconds delay, const EventSink& events) {
   if (action == PowerAction::none) return PowerOutcome{"none"};
   // The agent belongs in job VMs. Run by hand on a compute node or a workstation, it must not
   // power that machine off because someone forgot --power none.
@@ -61,7 +60,7 @@ Result<PowerOutcome> request_power_action(PowerAction action, std::chrono::secon
   const char* target = action == PowerAction::poweroff ? "poweroff.target" : action == PowerAction::reboot ? "reboot.target" : "halt.target";
   std::string why;
 
-  log::info(std::string("asking the system to ") + to_string(action) + " (logind, else systemd, else reboot(2))");
+  tell(events, log::Level::info, std::string("asking the system to ") + to_string(action) + " (logind, else systemd, else reboot(2))");
   const systemd::Api* sd = systemd::api();
   sd_bus* raw = nullptr;
   int r = sd ? sd->bus_open_system(&raw) : -ENOENT;
@@ -79,8 +78,8 @@ Result<PowerOutcome> request_power_action(PowerAction action, std::chrono::secon
   } else {
     why = std::string("no system bus: ") + strerror(-r);
   }
-  log::notice("power action through D-Bus impossible (" + why + "); calling reboot(2)");
-  sync_within(kSyncLimit);
+  tell(events, log::Level::notice, "power action through D-Bus impossible (" + why + "); calling reboot(2)");
+  sync_within(kSyncLimit, events);
   int cmd = action == PowerAction::poweroff ? RB_POWER_OFF : action == PowerAction::reboot ? RB_AUTOBOOT : RB_HALT_SYSTEM;
   reboot(cmd);
   return os_error(std::string("power action ") + to_string(action) + " failed (" + why + "); reboot(2)");

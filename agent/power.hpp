@@ -4,6 +4,7 @@
 #pragma once
 
 #include "error.hpp"
+#include "event_sink.hpp"
 #include "job_spec.hpp"
 
 #include <chrono>
@@ -19,7 +20,8 @@ struct PowerOutcome {
 bool running_in_vm();
 
 // Returns once the request is accepted (the bus paths) or with an error when every path failed;
-// the reboot(2) path does not return on success. `delay` is waited first.
-Result<PowerOutcome> request_power_action(PowerAction action, std::chrono::seconds delay);
+// the reboot(2) path does not return on success. `delay` is waited first. The paths tried are
+// told to `events` as they are (the last may not return).
+Result<PowerOutcome> request_power_action(PowerAction action, std::chrono::seconds delay, const EventSink& events = {});
 
 }  // namespace smartvm::agent

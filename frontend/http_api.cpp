@@ -1,15 +1,17 @@
 #include "http_api.hpp"
 
+#include "json_text.hpp"
 #include "node_token.hpp"
-#include "status_record.hpp"
+#include "status_page.hpp"
+#include "utc_time.hpp"
+#include "parse_number.hpp"
 
 #include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
-#include <charconv>
 #include <cstdio>
 #include <chrono>
+#include <cmath>
 
 namespace smartvm::frontend {
 namespace http = boost::beast::http;
@@ -27,7 +29,7 @@ Response reply(const Request& req, http::status status, std::string body, const 
 }
 
 Response error(const Request& req, http::status status, const std::string& message) {
-  return reply(req, status, json::serialize(json::object{{"error", message}}) + "\n");
+  return reply(req, status, json_text(json::object{{"error", message}}) + "\n");
 }
 
 std::string utc(int64_t t) { return format_utc(std::chrono::system_clock::from_time_t(static_cast<time_t>(t))); }
@@ -56,26 +58,7 @@ std::optional<std::string> query_value(const std::string& query, const std::stri
   return std::nullopt;
 }
 
-std::optional<uint64_t> to_uint(const std::string& s) {
-  uint64_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size() || s.empty()) return std::nullopt;
-  return v;
-}
-
-std::string html_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
+std::optional<uint64_t> to_uint(const std::string& s) { return parse_integer<uint64_t>(s); }
 
 // The token of "Authorization: Bearer TOKEN", or nullopt.
 std::optional<std::string_view> bearer(const Request& req) {
@@ -84,41 +67,6 @@ std::optional<std::string_view> bearer(const Request& req) {
   std::string_view v(it->value().data(), it->value().size());
   if (v.substr(0, 7) != "Bearer ") return std::nullopt;
   return v.substr(7);
-}
-
-// What the status page shows of a report, kept next to it so that the page never parses every
-// node's whole report: running domains, the 1-minute load, each RDMA port.
-std::string page_summary(const NodeReport& r) {
-  const json::object& o = r.raw.get_object();
-  size_t running = 0;
-  for (const auto& d : r.domains) running += d.state == "running";
-  // Each RDMA port as "mlx5_0:1 ACTIVE ib0": which link is up is what a sysadmin looks for.
-  std::string ports;
-  auto text = [](const json::object& p, const char* key) {
-    const json::value* v = p.if_contains(key);
-    if (!v) return std::string();
-    if (v->is_string()) return std::string(v->get_string());
-    if (v->is_int64() || v->is_uint64()) return std::to_string(v->to_number<uint64_t>());
-    return std::string();
-  };
-  if (const json::value* rp = o.if_contains("rdma_ports"); rp && rp->is_array())
-    for (const auto& p : rp->get_array()) {
-      if (!p.is_object()) continue;
-      std::string port = text(p.get_object(), "device") + ":" + text(p.get_object(), "port") + " " +
-                         text(p.get_object(), "state");
-      if (std::string ipoib = text(p.get_object(), "ipoib_interface"); !ipoib.empty()) port += " " + ipoib;
-      ports += (ports.empty() ? "" : ", ") + port;
-    }
-  std::string load;
-  if (const json::value* h = o.if_contains("host"); h && h->is_object())
-    if (const json::value* l = h->get_object().if_contains("load"); l && l->is_array() && !l->get_array().empty())
-      if (l->get_array().at(0).is_number()) {
-        // Boost.JSON writes 0.25 as 2.5E-1: fine for machines, not for a page people read.
-        char buf[32];
-        std::snprintf(buf, sizeof buf, "%.2f", l->get_array().at(0).to_number<double>());
-        load = buf;
-      }
-  return json::serialize(json::object{{"running", running}, {"load", load}, {"rdma_ports", ports}});
 }
 
 }  // namespace
@@ -156,7 +104,28 @@ Response Api::refuse_oversized(unsigned version, bool keep_alive) {
                 "the body is larger than " + std::to_string(settings_.max_report_bytes) + " bytes");
 }
 
+void Api::handle_async(const Request& req, int64_t now, Reply reply) {
+  wrote_ = false;
+  Response res = handle(req, now);
+  if (!wrote_ || !sync_) {
+    reply(std::move(res));
+    return;
+  }
+  sync_->after_flush([res = std::move(res), reply = std::move(reply), version = req.version()](Result<void> flushed) mutable {
+    if (!flushed) {
+      // Stored but maybe not on disk: the node sends its report again, and one that arrives
+      // twice is stored once.
+      res = Response(http::status::internal_server_error, version);
+      res.set(http::field::content_type, "application/json");
+      res.body() = json_text(json::object{{"error", "the report could not be made durable: " + flushed.error().message}}) + "\n";
+      res.prepare_payload();
+    }
+    reply(std::move(res));
+  });
+}
+
 Response Api::handle(const Request& req, int64_t now) {
+  forget_silent(now);
   std::string target(req.target());
   std::string path = target.substr(0, target.find('?'));
   std::string query = path.size() < target.size() ? target.substr(path.size() + 1) : "";
@@ -165,15 +134,20 @@ Response Api::handle(const Request& req, int64_t now) {
     if (req.method() != http::verb::post) return error(req, http::status::method_not_allowed, "use POST");
     return post_report(req, now);
   }
+  if (req.method() == http::verb::delete_ && path.rfind("/v1/nodes/", 0) == 0) return delete_node(req, path.substr(10));
   if (req.method() != http::verb::get && req.method() != http::verb::head)
     return error(req, http::status::method_not_allowed, "use GET");
   if (!settings_.read_token.empty() && path != "/metrics" && !bearer_matches(req, settings_.read_token))
     return error(req, http::status::unauthorized, "a bearer token is required to read");
   if (path == "/v1/nodes") return get_nodes(req, now);
+  if (path == "/v1/dump") return get_dump(req);
+  if (path.rfind("/v1/nodes/", 0) == 0 && path.size() > 18 && path.ends_with("/history"))
+    return get_history(req, path.substr(10, path.size() - 18), query, now);
   if (path.rfind("/v1/nodes/", 0) == 0) return get_node(req, path.substr(10), now);
+  if (path.rfind("/nodes/", 0) == 0) return get_node_page(req, path.substr(7), now);
   if (path == "/v1/placement") return get_placement(req, query, now);
   if (path == "/metrics") return get_metrics(req, now);
-  if (path == "/") return get_status_page(req, now);
+  if (path == "/") return get_status_page(req, query, now);
   return error(req, http::status::not_found, "no such resource: " + path);
 }
 
@@ -200,8 +174,11 @@ Response Api::post_report(const Request& req, int64_t now) {
     return refuse(req, http::status::insufficient_storage, "too_many_nodes",
                   "the frontend keeps at most " + std::to_string(store_.max_nodes()) + " nodes (--max-nodes); " +
                       report->node + " is not one of them");
-  if (*stored == PutOutcome::stored) ++reports_stored_;
-  return reply(req, http::status::ok, json::serialize(json::object{{"stored", *stored == PutOutcome::stored}}) + "\n");
+  if (*stored == PutOutcome::stored) {
+    ++reports_stored_;
+    wrote_ = true;
+  }
+  return reply(req, http::status::ok, json_text(json::object{{"stored", *stored == PutOutcome::stored}}) + "\n");
 }
 
 Response Api::get_nodes(const Request& req, int64_t now) {
@@ -209,7 +186,7 @@ Response Api::get_nodes(const Request& req, int64_t now) {
   if (!nodes) return error(req, http::status::internal_server_error, nodes.error().message);
   json::array a;
   for (const auto& n : *nodes) a.push_back(summary(n));
-  return reply(req, http::status::ok, json::serialize(a) + "\n");
+  return reply(req, http::status::ok, json_text(a) + "\n");
 }
 
 Response Api::get_node(const Request& req, const std::string& name, int64_t now) {
@@ -217,9 +194,11 @@ Response Api::get_node(const Request& req, const std::string& name, int64_t now)
   auto node = store_.get(name, now);
   if (!node) return error(req, http::status::internal_server_error, node.error().message);
   if (!*node) return error(req, http::status::not_found, "no report from node " + name);
-  json::object o = summary(**node);
-  o["report"] = json::parse((*node)->report);
-  return reply(req, http::status::ok, json::serialize(o) + "\n");
+  // The report is spliced in as stored (json_text when it arrived), not parsed and written again.
+  std::string body = json_text(summary(**node));
+  body.pop_back();
+  body += ",\"report\":" + (*node)->report + "}\n";
+  return reply(req, http::status::ok, std::move(body));
 }
 
 Response Api::get_placement(const Request& req, const std::string& query, int64_t now) {
@@ -237,7 +216,7 @@ Response Api::get_placement(const Request& req, const std::string& query, int64_
   if (!nodes) return error(req, http::status::internal_server_error, nodes.error().message);
   json::array a;
   for (const auto& n : *nodes) a.push_back(summary(n));
-  return reply(req, http::status::ok, json::serialize(a) + "\n");
+  return reply(req, http::status::ok, json_text(a) + "\n");
 }
 
 Response Api::get_metrics(const Request& req, int64_t now) {
@@ -269,39 +248,94 @@ Response Api::get_metrics(const Request& req, int64_t now) {
          "# TYPE smartvm_node_report_age_seconds gauge\n";
   for (const auto& n : *nodes)
     out += "smartvm_node_report_age_seconds{node=\"" + n.name + "\"} " + std::to_string(now - n.received_at) + "\n";
+  out += "# HELP smartvm_node_report_interval_seconds How often the node says it reports; stale after three.\n"
+         "# TYPE smartvm_node_report_interval_seconds gauge\n";
+  for (const auto& n : *nodes)
+    out += "smartvm_node_report_interval_seconds{node=\"" + n.name + "\"} " + std::to_string(n.interval_seconds) + "\n";
+  out += "# HELP smartvm_frontend_nodes_forgotten_total Nodes forgotten after --forget-after of silence.\n"
+         "# TYPE smartvm_frontend_nodes_forgotten_total counter\n"
+         "smartvm_frontend_nodes_forgotten_total " + std::to_string(nodes_forgotten_) + "\n";
   return reply(req, http::status::ok, out, "text/plain; version=0.0.4; charset=utf-8");
 }
 
-Response Api::get_status_page(const Request& req, int64_t now) {
+Response Api::get_status_page(const Request& req, const std::string& query, int64_t now) {
   auto nodes = store_.list(now);
   if (!nodes) return error(req, http::status::internal_server_error, nodes.error().message);
-  std::string rows;
-  for (const auto& n : *nodes) {
-    // Stored with the report (page_summary); "{}" for a row from before there was one.
-    json::value summary = json::parse(n.summary);
-    auto field = [&summary](const char* key) {
-      const json::value* v = summary.is_object() ? summary.get_object().if_contains(key) : nullptr;
-      if (v && v->is_string() && !v->get_string().empty()) return std::string(v->get_string());
-      if (v && v->is_number()) return std::to_string(v->to_number<uint64_t>());
-      return std::string("-");
-    };
-    std::string ports = field("rdma_ports"), load = field("load"), running = field("running");
-    rows += "<tr class=\"" + std::string(n.stale ? "stale" : "fresh") + "\" id=\"node-" + html_escape(n.name) + "\"><td>" +
-            html_escape(n.name) + "</td><td>" + (n.stale ? "stale" : "fresh") + "</td><td>" + utc(n.received_at) +
-            "</td><td>" + std::to_string(n.free_cores) + " / " + std::to_string(n.capacity_cores) + "</td><td>" +
-            std::to_string(n.free_memory_kib / 1024) + " / " + std::to_string(n.capacity_memory_kib / 1024) +
-            " MiB</td><td>" + html_escape(load) + "</td><td>" + running + "</td><td>" +
-            html_escape(ports) + "</td></tr>\n";
+  auto page_text = query_value(query, "page");
+  auto page = page_text ? to_uint(*page_text) : std::optional<uint64_t>(0);
+  if (!page) return error(req, http::status::bad_request, "page=N: a whole number from 0");
+  std::map<std::string, std::vector<HostSample>> hours;
+  for (const NodeRow* n : nodes_on_page(*nodes, *page)) {
+    auto h = store_.history(n->name, now - kHistoryTiers[0].keep_seconds, now);
+    if (!h) return error(req, http::status::internal_server_error, h.error().message);
+    hours[n->name] = std::move(*h);
   }
-  std::string page =
-      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"10\">"
-      "<title>smartvm nodes</title><style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
-      "td,th{border:1px solid #ccc;padding:.3em .8em;text-align:left}tr.stale{color:#999}</style></head><body>\n"
-      "<h1>smartvm nodes</h1><p>" + std::to_string(nodes->size()) + " nodes, as of " + utc(now) +
-      " (refreshes every 10 s)</p>\n<table><thead><tr><th>node</th><th>state</th><th>last report</th>"
-      "<th>free cores</th><th>free memory</th><th>load (1 min)</th><th>running VMs</th><th>RDMA ports</th>"
-      "</tr></thead><tbody>\n" + rows + "</tbody></table></body></html>\n";
-  return reply(req, http::status::ok, page, "text/html; charset=utf-8");
+  return reply(req, http::status::ok, overview_html(*nodes, hours, now, *page), "text/html; charset=utf-8");
+}
+
+Response Api::get_node_page(const Request& req, const std::string& name, int64_t now) {
+  if (!valid_node_name(name)) return error(req, http::status::bad_request, "\"" + name + "\" is not a node name");
+  auto node = store_.get(name, now);
+  if (!node) return error(req, http::status::internal_server_error, node.error().message);
+  if (!*node) return error(req, http::status::not_found, "no report from node " + name);
+  auto day = store_.history(name, now - kHistoryTiers[1].keep_seconds, now);
+  if (!day) return error(req, http::status::internal_server_error, day.error().message);
+  boost::system::error_code ec;
+  json::value report = json::parse((*node)->report, ec);
+  return reply(req, http::status::ok, node_html(**node, report, *day, now), "text/html; charset=utf-8");
+}
+
+Response Api::get_history(const Request& req, const std::string& name, const std::string& query, int64_t now) {
+  if (!valid_node_name(name)) return error(req, http::status::bad_request, "\"" + name + "\" is not a node name");
+  int64_t since = now - kHistoryTiers[0].keep_seconds;
+  if (auto text = query_value(query, "since")) {
+    auto t = parse_utc(*text);
+    if (!t) return error(req, http::status::bad_request, "since=" + *text + " is not a UTC time like 2026-11-22T02:00:00Z");
+    since = std::chrono::system_clock::to_time_t(*t);
+  }
+  auto node = store_.get(name, now);
+  if (!node) return error(req, http::status::internal_server_error, node.error().message);
+  if (!*node) return error(req, http::status::not_found, "no report from node " + name);
+  auto samples = store_.history(name, since, now);
+  if (!samples) return error(req, http::status::internal_server_error, samples.error().message);
+  json::array a;
+  auto value = [](double v) { return std::isnan(v) ? json::value(nullptr) : json::value(v); };
+  for (const HostSample& s : *samples)
+    a.push_back(json::object{{"time", utc(s.time)},
+                             {"cpu_use_percent", value(s.cpu_use_percent)},
+                             {"load1", value(s.load1)},
+                             {"io_pressure", value(s.io_pressure)},
+                             {"free_memory_kib", value(s.free_memory_kib)}});
+  return reply(req, http::status::ok, json_text(a) + "\n");
+}
+
+Response Api::get_dump(const Request& req) {
+  auto image = store_.image();
+  if (!image) return error(req, http::status::internal_server_error, image.error().message);
+  Response r = reply(req, http::status::ok, std::move(*image), "application/vnd.sqlite3");
+  r.set(http::field::content_disposition, "attachment; filename=\"frontend-copy.db\"");
+  return r;
+}
+
+Response Api::delete_node(const Request& req, const std::string& name) {
+  // Forgetting a node is the operators' act, with the shared write token; a node's own token
+  // posts its reports and nothing else.
+  if (!bearer_matches(req, settings_.post_token))
+    return error(req, http::status::unauthorized, "the write token (--token-file) is required to forget a node");
+  if (!valid_node_name(name)) return error(req, http::status::bad_request, "\"" + name + "\" is not a node name");
+  auto removed = store_.remove(name);
+  if (!removed) return error(req, http::status::internal_server_error, removed.error().message);
+  if (!*removed) return error(req, http::status::not_found, "no node " + name);
+  wrote_ = true;
+  return reply(req, http::status::ok, json_text(json::object{{"forgotten", name}}) + "\n");
+}
+
+void Api::forget_silent(int64_t now) {
+  // Checked at most once a minute, on whatever request comes: no timer of its own.
+  if (settings_.forget_after_seconds == 0 || now - last_forget_check_ < 60) return;
+  last_forget_check_ = now;
+  if (auto n = store_.forget_silent_since(now - static_cast<int64_t>(settings_.forget_after_seconds)); n)
+    nodes_forgotten_ += *n;
 }
 
 }  // namespace smartvm::frontend

@@ -1,16 +1,17 @@
 // smartvm-frontend: collects the nodes' reports and answers placement queries.
 // See smartvm-frontend(8).
 #include "http_api.hpp"
+#include "config_reader.hpp"
 #include "http_server.hpp"
 #include "log.hpp"
 #include "node_token.hpp"
 #include "smartvm_version.hpp"
 #include "systemd_lazy.hpp"
 #include "token_file.hpp"
+#include "parse_number.hpp"
 
 #include <boost/asio/signal_set.hpp>
 
-#include <charconv>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -22,7 +23,7 @@ namespace {
 const char* kUsage =
     "Usage: smartvm-frontend [--listen ADDR:PORT] [--db FILE] [--token-file FILE] [--node-secret-file FILE]\n"
     "                        [--read-token-file FILE] [--max-nodes N] [--max-report-kib N]\n"
-    "                        [--max-connections N] [--header-timeout SECONDS]\n"
+    "                        [--max-connections N] [--header-timeout SECONDS] [--forget-after TIME]\n"
     "       smartvm-frontend --node-secret-file FILE --node-token NAME\n"
     "Collect smartvm nodes' reports, keep their newest state, answer placement queries.\n"
     "\n"
@@ -36,20 +37,22 @@ const char* kUsage =
     "  --max-report-kib N        refuse larger reports (default 1024, at most 4096)\n"
     "  --max-connections N       serve at most N connections at once (default: the file limit minus 64)\n"
     "  --header-timeout SECONDS  close a connection whose request header takes longer (default 10)\n"
+    "  --forget-after TIME       forget nodes silent this long, with their history (90, 30m, 12h, 7d;\n"
+    "                            default: never; DELETE /v1/nodes/NAME forgets one at once)\n"
     "\n"
-    "Endpoints: POST /v1/reports, GET /v1/nodes, GET /v1/nodes/NAME,\n"
-    "GET /v1/placement?cores=N&memory_mib=M, GET /metrics, GET / (status page).\n";
+    "Endpoints: POST /v1/reports, GET /v1/nodes, GET /v1/nodes/NAME, GET /v1/nodes/NAME/history?since=T,\n"
+    "DELETE /v1/nodes/NAME,\n"
+    "GET /v1/placement?cores=N&memory_mib=M, GET /metrics, GET / and /nodes/NAME (status pages).\n";
 
 // A whole number from `lo` to `hi` for option `name`, or exit 2 saying what is accepted.
 uint64_t number_option(const std::string& name, const std::string& v, uint64_t lo, uint64_t hi) {
-  uint64_t n = 0;
-  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-  if (v.empty() || ec != std::errc() || p != v.data() + v.size() || n < lo || n > hi) {
+  auto n = smartvm::parse_integer<uint64_t>(v);
+  if (!n || *n < lo || *n > hi) {
     std::fprintf(stderr, "smartvm-frontend: %s: \"%s\" is not a whole number from %llu to %llu\n", name.c_str(), v.c_str(),
                  static_cast<unsigned long long>(lo), static_cast<unsigned long long>(hi));
     std::exit(2);
   }
-  return n;
+  return *n;
 }
 
 }  // namespace
@@ -63,6 +66,7 @@ int main(int argc, char** argv) {
   std::string node_secret_file, print_token_for, number;
   size_t max_nodes = frontend::kDefaultMaxNodes;
   size_t max_report_bytes = 1024 << 10;
+  uint64_t forget_after = 0;
   HttpServerLimits limits;
   std::vector<std::string> args(argv + 1, argv + argc);
   for (size_t i = 0; i < args.size(); ++i) {
@@ -104,6 +108,15 @@ int main(int argc, char** argv) {
     } else if (a == "--header-timeout") {
       value(number);
       limits.header_timeout = std::chrono::seconds(number_option(a, number, 1, 3600));
+    } else if (a == "--forget-after") {
+      value(number);
+      auto d = parse_duration(number);
+      if (!d || *d == 0) {
+        std::fprintf(stderr, "smartvm-frontend: --forget-after: \"%s\" is not a length of time (90, 30m, 12h, 7d)\n",
+                     number.c_str());
+        return 2;
+      }
+      forget_after = *d;
     } else {
       std::fprintf(stderr, "smartvm-frontend: unknown argument \"%s\"\nTry 'smartvm-frontend --help'.\n", a.c_str());
       return 2;
@@ -111,6 +124,7 @@ int main(int argc, char** argv) {
   }
   frontend::ApiSettings settings;
   settings.max_report_bytes = max_report_bytes;
+  settings.forget_after_seconds = forget_after;
   if (!node_secret_file.empty()) {
     auto secret = smartvm::read_token_file(node_secret_file);
     if (!secret) {
@@ -166,6 +180,8 @@ int main(int argc, char** argv) {
   }
   boost::asio::io_context io;
   frontend::Api api(**store, settings);
+  frontend::GroupSync sync(io, (*store)->log_path());
+  api.set_group_sync(&sync);
   HttpServer server(io, api, limits);
   auto bound = server.listen(*endpoint);
   if (!bound) {

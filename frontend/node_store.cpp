@@ -1,11 +1,12 @@
 #include "node_store.hpp"
 
-#include "status_record.hpp"
+#include "json_text.hpp"
+#include "utc_time.hpp"
 
-#include <boost/json/serialize.hpp>
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <cmath>
 
 namespace smartvm::frontend {
 namespace {
@@ -27,12 +28,14 @@ Error NodeStore::db_error(const std::string& what) const { return make_error(wha
 Result<std::unique_ptr<NodeStore>> NodeStore::open(const std::string& path, size_t max_nodes) {
   std::unique_ptr<NodeStore> s(new NodeStore);
   s->max_nodes_ = max_nodes;
+  s->log_path_ = path + "-wal";
   if (sqlite3_open_v2(path.c_str(), &s->db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr) !=
       SQLITE_OK)
     return s->db_error("open the database " + path);
   sqlite3_busy_timeout(s->db_, 2000);
-  // WAL: readers never wait for the writer; synchronous=NORMAL: a power cut may lose the last
-  // reports but never corrupts the database, and nodes send new ones every few seconds.
+  // WAL: readers never wait for the writer. synchronous=NORMAL: a commit does not flush the
+  // log; the frontend answers a write only after GroupSync has flushed it (group_sync.hpp), so
+  // one flush, off the event loop's thread, covers every report that arrived together.
   // locking_mode=EXCLUSIVE: the frontend is the database's only user, so it takes the lock once
   // instead of two fcntl() calls per report (a quarter of the ingest cost); a second frontend
   // on the same file is refused at once ("database is locked").
@@ -43,7 +46,11 @@ Result<std::unique_ptr<NodeStore>> NodeStore::open(const std::string& path, size
                           "CREATE TABLE IF NOT EXISTS nodes (name TEXT PRIMARY KEY, received_at INTEGER NOT NULL, "
                           "interval_seconds INTEGER NOT NULL, seq INTEGER NOT NULL, report_time TEXT NOT NULL, "
                           "free_cores INTEGER NOT NULL, free_memory_kib INTEGER NOT NULL, capacity_cores INTEGER NOT NULL, "
-                          "capacity_memory_kib INTEGER NOT NULL, report TEXT NOT NULL)"})
+                          "capacity_memory_kib INTEGER NOT NULL, report TEXT NOT NULL)",
+                          // Keyed so that a node's samples are together and in time order.
+                          "CREATE TABLE IF NOT EXISTS history (name TEXT NOT NULL, tier INTEGER NOT NULL, "
+                          "bucket INTEGER NOT NULL, t INTEGER NOT NULL, cpu REAL, load1 REAL, io REAL, free_kib REAL, "
+                          "PRIMARY KEY (name, tier, bucket)) WITHOUT ROWID"})
     if (auto r = s->exec(sql); !r) {
       if (sqlite3_errcode(s->db_) == SQLITE_BUSY)
         return make_error(path + " is in use by another process (another smartvm-frontend?); each frontend needs its own --db");
@@ -109,11 +116,26 @@ Result<std::unique_ptr<NodeStore>> NodeStore::open(const std::string& path, size
   auto count = s->prepare("SELECT count(*) FROM nodes");
   if (!count) return count.error();
   s->count_ = *count;
+  // The newest sample of each bucket replaces the one before it.
+  auto sample = s->prepare(
+      "INSERT OR REPLACE INTO history (name, tier, bucket, t, cpu, load1, io, free_kib) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+  if (!sample) return sample.error();
+  s->sample_ = *sample;
+  auto prune = s->prepare("DELETE FROM history WHERE name = ?1 AND tier = ?2 AND bucket < ?3");
+  if (!prune) return prune.error();
+  s->prune_ = *prune;
+  auto history = s->prepare(
+      "SELECT t, cpu, load1, io, free_kib FROM history WHERE name = ?1 AND "
+      "((tier = 1 AND t >= ?2 AND t < ?3) OR (tier = 0 AND t >= ?2 AND t >= ?3)) ORDER BY t");
+  if (!history) return history.error();
+  s->history_ = *history;
   return s;
 }
 
 NodeStore::~NodeStore() {
-  for (sqlite3_stmt* st : {put_, list_, get_, place_, exists_, count_}) sqlite3_finalize(st);
+  for (sqlite3_stmt* st : {put_, list_, get_, place_, exists_, count_, sample_, prune_, history_})
+    sqlite3_finalize(st);
   sqlite3_close(db_);
 }
 
@@ -148,7 +170,7 @@ Result<PutOutcome> NodeStore::put(const NodeReport& r, int64_t now, const std::s
     if (counted != SQLITE_ROW) return db_error("count the nodes");
     if (static_cast<uint64_t>(nodes) >= max_nodes_) return PutOutcome::full;
   }
-  std::string json = boost::json::serialize(r.raw);
+  std::string json = json_text(r.raw);
   // Ranked by when it was made, but never later than when it arrived: a node whose clock runs
   // ahead cannot outrank its own later reports once its clock is put right.
   std::string rank_time = std::min(r.time, utc(now));
@@ -167,8 +189,123 @@ Result<PutOutcome> NodeStore::put(const NodeReport& r, int64_t now, const std::s
   sqlite3_bind_text(put_, 11, r.boot_id.c_str(), -1, SQLITE_TRANSIENT);
   sqlite3_bind_text(put_, 12, summary.c_str(), -1, SQLITE_TRANSIENT);
   sqlite3_bind_text(put_, 13, future.c_str(), -1, SQLITE_TRANSIENT);
-  if (sqlite3_step(put_) != SQLITE_DONE) return db_error("store the report of " + r.node);
-  return sqlite3_changes(db_) > 0 ? PutOutcome::stored : PutOutcome::older;
+  // The report and its sample are one transaction: the history never has a point whose report
+  // was not stored.
+  if (auto b = exec("BEGIN"); !b) return b.error();
+  if (sqlite3_step(put_) != SQLITE_DONE) {
+    Error e = db_error("store the report of " + r.node);
+    exec("ROLLBACK");
+    return e;
+  }
+  bool stored = sqlite3_changes(db_) > 0;
+  if (stored)
+    if (auto h = record_sample(sample_of(r, now), r.node); !h) {
+      exec("ROLLBACK");
+      return h.error();
+    }
+  if (auto c = exec("COMMIT"); !c) {
+    exec("ROLLBACK");
+    return c.error();
+  }
+  return stored ? PutOutcome::stored : PutOutcome::older;
+}
+
+Result<void> NodeStore::record_sample(const HostSample& s, const std::string& name) {
+  for (int tier = 0; tier < 2; ++tier) {
+    const HistoryTier& h = kHistoryTiers[tier];
+    sqlite3_reset(sample_);
+    sqlite3_bind_text(sample_, 1, name.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(sample_, 2, tier);
+    sqlite3_bind_int64(sample_, 3, s.time / h.bucket_seconds);
+    sqlite3_bind_int64(sample_, 4, s.time);
+    int column = 5;
+    for (double v : {s.cpu_use_percent, s.load1, s.io_pressure, s.free_memory_kib}) {
+      if (std::isnan(v))
+        sqlite3_bind_null(sample_, column++);
+      else
+        sqlite3_bind_double(sample_, column++, v);
+    }
+    if (sqlite3_step(sample_) != SQLITE_DONE) return db_error("keep the history of " + name);
+    sqlite3_reset(prune_);
+    sqlite3_bind_text(prune_, 1, name.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(prune_, 2, tier);
+    sqlite3_bind_int64(prune_, 3, (s.time - h.keep_seconds) / h.bucket_seconds);
+    if (sqlite3_step(prune_) != SQLITE_DONE) return db_error("prune the history of " + name);
+  }
+  return {};
+}
+
+Result<std::vector<HostSample>> NodeStore::samples(sqlite3_stmt* st) {
+  std::vector<HostSample> out;
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    HostSample s;
+    s.time = sqlite3_column_int64(st, 0);
+    double* fields[] = {&s.cpu_use_percent, &s.load1, &s.io_pressure, &s.free_memory_kib};
+    for (int i = 0; i < 4; ++i)
+      *fields[i] = sqlite3_column_type(st, i + 1) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i + 1);
+    out.push_back(s);
+  }
+  Result<std::vector<HostSample>> r = out;
+  if (rc != SQLITE_DONE) r = db_error("read the history");
+  sqlite3_reset(st);
+  return r;
+}
+
+Result<std::vector<HostSample>> NodeStore::history(const std::string& name, int64_t since, int64_t now) {
+  sqlite3_reset(history_);
+  sqlite3_bind_text(history_, 1, name.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(history_, 2, since);
+  sqlite3_bind_int64(history_, 3, now - kHistoryTiers[0].keep_seconds);
+  return samples(history_);
+}
+
+Result<size_t> NodeStore::delete_where(std::initializer_list<const char*> statements, const std::string& text,
+                                       int64_t number, const std::string& what) {
+  if (auto b = exec("BEGIN"); !b) return b.error();
+  size_t changed = 0;
+  for (const char* sql : statements) {
+    sqlite3_stmt* st = nullptr;
+    int rc = sqlite3_prepare_v2(db_, sql, -1, &st, nullptr);
+    if (rc == SQLITE_OK) {
+      if (text.empty())
+        sqlite3_bind_int64(st, 1, number);
+      else
+        sqlite3_bind_text(st, 1, text.c_str(), -1, SQLITE_TRANSIENT);
+      rc = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+      Error e = db_error(what);
+      exec("ROLLBACK");
+      return e;
+    }
+    changed = static_cast<size_t>(sqlite3_changes(db_));  // the last statement's: the nodes
+  }
+  if (auto c = exec("COMMIT"); !c) return c.error();
+  return changed;
+}
+
+Result<std::string> NodeStore::image() {
+  sqlite3_int64 size = 0;
+  unsigned char* bytes = sqlite3_serialize(db_, "main", &size, 0);
+  if (!bytes) return db_error("copy the database");
+  std::string out(reinterpret_cast<const char*>(bytes), static_cast<size_t>(size));
+  sqlite3_free(bytes);
+  return out;
+}
+
+Result<bool> NodeStore::remove(const std::string& name) {
+  auto n = delete_where({"DELETE FROM history WHERE name = ?1", "DELETE FROM nodes WHERE name = ?1"}, name, 0,
+                        "forget node " + name);
+  if (!n) return n.error();
+  return *n > 0;
+}
+
+Result<size_t> NodeStore::forget_silent_since(int64_t before) {
+  return delete_where({"DELETE FROM history WHERE name IN (SELECT name FROM nodes WHERE received_at < ?1)",
+                       "DELETE FROM nodes WHERE received_at < ?1"},
+                      "", before, "forget silent nodes");
 }
 
 Result<std::vector<NodeRow>> NodeStore::rows(sqlite3_stmt* st, int64_t now) {

@@ -1,12 +1,15 @@
-// The frontend's state: the newest report of every node, in SQLite (WAL), so that it survives
-// restarts. A node is stale when its newest report is older than three of its own intervals.
+// The frontend's state: the newest report of every node and a bounded history of its host's
+// load, in SQLite (WAL), so that it survives restarts. A node is stale when its newest report is
+// older than three of its own intervals.
 #pragma once
 
 #include "error.hpp"
+#include "host_sample.hpp"
 #include "node_report.hpp"
 
 #include <chrono>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -37,6 +40,15 @@ inline constexpr size_t kDefaultMaxNodes = 2000;
 
 enum class PutOutcome { stored, older, full };
 
+// A node's history has a fixed size whatever its uptime: the newest sample of every 10 s for an
+// hour (at most 360 points), and of every 5 minutes for a day (at most 288); older ones are
+// dropped as new ones come.
+struct HistoryTier {
+  int64_t bucket_seconds;
+  int64_t keep_seconds;
+};
+inline constexpr HistoryTier kHistoryTiers[] = {{10, 3600}, {300, 86400}};
+
 class NodeStore {
  public:
   // `max_nodes`: how many node names are kept; reports of new names past it are refused.
@@ -51,8 +63,20 @@ class NodeStore {
   // and max_nodes are kept. The caller refuses reports from further in the future.
   Result<PutOutcome> put(const NodeReport& r, int64_t now, const std::string& summary = "{}");
   size_t max_nodes() const { return max_nodes_; }
+  // The write-ahead log that commits go to (flushed by GroupSync before an answer).
+  const std::string& log_path() const { return log_path_; }
   Result<std::vector<NodeRow>> list(int64_t now);
   Result<std::optional<NodeRow>> get(const std::string& name, int64_t now);
+  // The node's samples since `since` (at most a day back), oldest first: the fine tier for the
+  // last hour, the coarse one before it.
+  Result<std::vector<HostSample>> history(const std::string& name, int64_t since, int64_t now);
+  // The whole database as one consistent SQLite file image (sqlite3_serialize): how an operator
+  // looks inside while the frontend runs, since the frontend holds the file's lock alone.
+  Result<std::string> image();
+  // Forgets a node and its history; false when there was no such node.
+  Result<bool> remove(const std::string& name);
+  // Forgets every node whose newest report arrived before `before`; returns how many.
+  Result<size_t> forget_silent_since(int64_t before);
   // Nodes that are not stale and have `cores` and `memory_kib` free, best fit first: the least
   // left over (cores, then memory), then by name.
   Result<std::vector<NodeRow>> placement(uint64_t cores, uint64_t memory_kib, int64_t now);
@@ -63,6 +87,12 @@ class NodeStore {
   Result<sqlite3_stmt*> prepare(const char* sql);
   Result<std::vector<NodeRow>> rows(sqlite3_stmt* st, int64_t now);
   Error db_error(const std::string& what) const;
+  Result<void> record_sample(const HostSample& s, const std::string& name);
+  Result<std::vector<HostSample>> samples(sqlite3_stmt* st);
+  // Runs `statements` (each binding ?1 to `text`, or to `number` when `text` is empty) in one
+  // transaction; returns how many rows the last one changed.
+  Result<size_t> delete_where(std::initializer_list<const char*> statements, const std::string& text, int64_t number,
+                              const std::string& what);
 
   sqlite3* db_ = nullptr;
   sqlite3_stmt* put_ = nullptr;
@@ -71,7 +101,11 @@ class NodeStore {
   sqlite3_stmt* place_ = nullptr;
   sqlite3_stmt* exists_ = nullptr;
   sqlite3_stmt* count_ = nullptr;
+  sqlite3_stmt* sample_ = nullptr;
+  sqlite3_stmt* prune_ = nullptr;
+  sqlite3_stmt* history_ = nullptr;
   size_t max_nodes_ = kDefaultMaxNodes;
+  std::string log_path_;
 };
 
 }  // namespace smartvm::frontend

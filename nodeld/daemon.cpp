@@ -3,7 +3,7 @@
 #include "log.hpp"
 #include "metrics_text.hpp"
 #include "report_json.hpp"
-#include "status_record.hpp"
+#include "utc_time.hpp"
 
 #include <boost/asio/ip/network_v4.hpp>
 #include <boost/asio/post.hpp>

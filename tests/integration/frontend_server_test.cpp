@@ -5,7 +5,7 @@
 #include "catch_result.hpp"
 #include "http_client.hpp"
 #include "process.hpp"
-#include "status_record.hpp"
+#include "utc_time.hpp"
 #include "temp_dir.hpp"
 
 #include <boost/asio/connect.hpp>
@@ -208,6 +208,14 @@ TEST_CASE("frontend: bad configuration is refused with a clear message", "[front
   CHECK(bad_listen.err.find("\"99999\" is not a port number") != std::string::npos);
 }
 
+// The DOM headless Chromium builds from `url`. Chromium runs as root here, hence --no-sandbox;
+// its profile goes into the test's directory.
+static ProcessResult browser_dom(const TempDir& t, const std::string& url) {
+  return run_process({"/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                      "--user-data-dir=" + (t / "chromium").string(), "--dump-dom", url},
+                     {{"HOME=" + t.path().string()}, std::chrono::seconds(90), {}});
+}
+
 TEST_CASE("frontend: the status page shows the node's row in a real browser (headless Chromium)", "[frontend][browser]") {
   TempDir t;
   write_token(t);
@@ -218,21 +226,30 @@ TEST_CASE("frontend: the status page shows the node's row in a real browser (hea
   with_rdma.insert(with_rdma.size() - 1,
                    R"(,"host":{"load":[2.5,1,0.5]},"rdma_ports":[{"device":"mlx5_0","port":1,"state":"ACTIVE","ipoib_interface":"ib0"}])");
   REQUIRE(c.send(http::verb::post, "/v1/reports", with_rdma, kToken).result() == http::status::ok);
-  // Chromium runs as root here, hence --no-sandbox; its profile goes into the test's directory.
-  auto page = run_process({"/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                           "--user-data-dir=" + (t / "chromium").string(), "--dump-dom",
-                           "http://127.0.0.1:" + std::to_string(fe.port()) + "/"},
-                          {{"HOME=" + t.path().string()}, std::chrono::seconds(90), {}});
+  auto page = browser_dom(t, "http://127.0.0.1:" + std::to_string(fe.port()) + "/");
   INFO(page.err.substr(0, 2000));
   REQUIRE(page.exit_code == 0);
   // The DOM as the browser built it: the node's row, with its state and RDMA port.
   size_t row = page.out.find("<tr class=\"fresh\" id=\"node-gpu-node-7\">");
   REQUIRE(row != std::string::npos);
   std::string tr = page.out.substr(row, page.out.find("</tr>", row) - row);
-  CHECK(tr.find("<td>gpu-node-7</td>") != std::string::npos);
+  CHECK(tr.find(">gpu-node-7</a></td>") != std::string::npos);
   CHECK(tr.find("mlx5_0") != std::string::npos);
   CHECK(tr.find("2.5") != std::string::npos);
   CHECK(page.out.find("http-equiv=\"refresh\"") != std::string::npos);
+  CHECK(tr.find("<svg class=\"spark\"") != std::string::npos);
+
+  // The node's own page, with a domain whose name is markup: shown as text, never run.
+  std::string hostile = report("gpu-node-7", 2);
+  hostile.replace(hostile.find(R"("name":"j")"), 10, R"("name":"<script>document.title='owned'</script>")");
+  REQUIRE(c.send(http::verb::post, "/v1/reports", hostile, kToken).result() == http::status::ok);
+  auto node = browser_dom(t, "http://127.0.0.1:" + std::to_string(fe.port()) + "/nodes/gpu-node-7");
+  INFO(node.err.substr(0, 2000));
+  REQUIRE(node.exit_code == 0);
+  CHECK(node.out.find("<title>smartvm node gpu-node-7</title>") != std::string::npos);
+  CHECK(node.out.find("&lt;script&gt;document.title='owned'&lt;/script&gt;") != std::string::npos);
+  CHECK(node.out.find("<script>") == std::string::npos);
+  CHECK(node.out.find("<table id=\"domains\">") != std::string::npos);
 }
 
 // Past the file limit, with the listen backlog full of connections it cannot take: the old

@@ -138,7 +138,7 @@ TEST_CASE("nodeld: --once prints one report the frontend accepts", "[nodeld]") {
   CHECK(!report->raw.as_object().contains("stale"));
 }
 
-TEST_CASE("nodeld: reports reach a frontend that comes up late; the outage is logged once", "[nodeld][frontend]") {
+TEST_CASE("nodeld: reports reach a frontend that comes up late, and the outage is logged once", "[nodeld][frontend]") {
   Setup s;
   BackgroundProcess nodeld(s.nodeld(), (s.t / "nodeld.log").string());
   int metrics_port = nodeld.wait_for_port("serving /metrics on 127.0.0.1:");
@@ -193,7 +193,7 @@ TEST_CASE("nodeld: SIGHUP with a bad configuration keeps the running one", "[nod
   CHECK(nodeld.stop() == 0);
 }
 
-TEST_CASE("nodeld: a token file that is a FIFO is refused at SIGHUP without blocking; /metrics still answers",
+TEST_CASE("nodeld: a token file that is a FIFO is refused at SIGHUP without blocking, and /metrics still answers",
           "[nodeld]") {
   Setup s;
   BackgroundProcess nodeld(s.nodeld(), (s.t / "nodeld.log").string());

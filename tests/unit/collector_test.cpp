@@ -136,7 +136,7 @@ TEST_CASE("nodeld: a source that never answered has no data and no age", "[nodel
   CHECK(!s.hypervisor);
 }
 
-TEST_CASE("nodeld: a source that throws is that source's error; the worker goes on with the next cycle",
+TEST_CASE("nodeld: a source that throws is that source's error, and the worker goes on with the next cycle",
           "[nodeld][collector]") {
   boost::asio::io_context io;
   std::atomic<bool> fail{true};

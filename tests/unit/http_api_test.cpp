@@ -71,6 +71,17 @@ TEST_CASE("api: a report with the right token is stored and shown", "[api]") {
   CHECK(f.call(http::verb::get, "/v1/nodes/n002").result() == http::status::not_found);
 }
 
+TEST_CASE("api: numbers are answered as people write them, not 4.874E1", "[api]") {
+  Fixture f;
+  std::string report = report_of("n001");
+  report.insert(report.size() - 1, R"(,"host":{"cpu_use_percent":48.74,"load":[3.33,2.1,1.35]})");
+  REQUIRE(f.call(http::verb::post, "/v1/reports", report, kToken).result() == http::status::ok);
+  std::string body = f.call(http::verb::get, "/v1/nodes/n001").body();
+  CHECK(body.find(R"("cpu_use_percent":48.74,"load":[3.33,2.1,1.35])") != std::string::npos);
+  CHECK(body.find("E") == std::string::npos);
+  CHECK(boost::json::parse(body).at("report").at("host").at("load").as_array().size() == 3);
+}
+
 TEST_CASE("api: refusals are JSON errors with the right status", "[api]") {
   Fixture f;
   auto no_token = f.call(http::verb::post, "/v1/reports", kReport);
@@ -112,8 +123,9 @@ TEST_CASE("api: the status page has a row per node", "[api]") {
   f.call(http::verb::post, "/v1/reports", kReport, kToken);
   auto page = f.call(http::verb::get, "/");
   CHECK(page[http::field::content_type] == "text/html; charset=utf-8");
-  CHECK(page.body().find("<tr class=\"fresh\" id=\"node-n001\"><td>n001</td><td>fresh</td>") != std::string::npos);
-  CHECK(page.body().find("<td>0.25</td>") != std::string::npos);
+  CHECK(page.body().find("<tr class=\"fresh\" id=\"node-n001\"><td><a href=\"/nodes/n001\">n001</a></td>") !=
+        std::string::npos);
+  CHECK(page.body().find("<span class=\"num\">0.25</span>") != std::string::npos);  // the load, under its sparkline
   CHECK(page.body().find("<td>mlx5_0:1 ACTIVE ib0</td>") != std::string::npos);
   CHECK(page.body().find("http-equiv=\"refresh\"") != std::string::npos);
 }
@@ -129,7 +141,7 @@ TEST_CASE("api: a report's token is checked from its header, before the body", "
   CHECK(!f.api.check_header(Fixture::request(http::verb::get, "/v1/nodes", "", "")));  // reads are handle()'s
 }
 
-TEST_CASE("api: a node's own token posts its reports only; the shared one any", "[api]") {
+TEST_CASE("api: a node's own token posts its reports only, the shared one any", "[api]") {
   Fixture f;
   std::string n001 = node_token(kSecret, "n001");
   // HMAC-SHA256("node-secret-0123456789abcdef", "n001"), as Python's hmac computes it.
@@ -180,7 +192,7 @@ TEST_CASE("api: placement and reports with numbers no node has are refused, neve
   CHECK(node.at("free_memory_mib") == 0);
 }
 
-TEST_CASE("api: past --max-nodes, new names are refused with 507; known ones go on", "[api]") {
+TEST_CASE("api: past --max-nodes, new names are refused with 507, known ones go on", "[api]") {
   Fixture f(2);
   CHECK(f.call(http::verb::post, "/v1/reports", report_of("n1"), kToken).result() == http::status::ok);
   CHECK(f.call(http::verb::post, "/v1/reports", report_of("n2"), kToken).result() == http::status::ok);

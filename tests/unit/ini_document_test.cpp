@@ -78,7 +78,7 @@ TEST_CASE("typed getters name file, line, key, value and what is accepted", "[in
   CHECK(d[7] == "t.ini:10: warning: [a] extra: unknown key, ignored");
 }
 
-TEST_CASE("a ';' inside quotes is part of the value, a comment after them is not", "[ini]") {
+TEST_CASE("a semicolon inside quotes is part of the value, a comment after them is not", "[ini]") {
   auto doc = IniDocument::parse("[job]\nargs = -m \"a ;b\" 'c ;d' ; the comment\n"
                                 "esc = \"say \\\" ;x\" ;comment\n"
                                 "prose = it's fine ; a comment\n"

@@ -139,7 +139,7 @@ TEST_CASE("store: at most max_nodes names are kept", "[store]") {
   CHECK(s->list(kNow).value().size() == 2);
 }
 
-TEST_CASE("store: lists leave the reports out; get has it", "[store]") {
+TEST_CASE("store: lists leave the reports out, get has it", "[store]") {
   test::TempDir t;
   auto s = NodeStore::open((t / "state.db").string()).value();
   REQUIRE(s->put(make("a", "2026-11-22T04:00:00Z", 1, 16, 1000), kNow, R"({"running":1})").value() == PutOutcome::stored);

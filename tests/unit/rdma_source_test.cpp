@@ -159,7 +159,7 @@ TEST_CASE("nodeld: RDMA ports are read from sysfs as ibstat reads them, without 
   CHECK((*ports)[2].rate_gbps == 25);
 }
 
-TEST_CASE("nodeld: an unreadable port file is an error naming it; no class/infiniband is no ports", "[nodeld][rdma]") {
+TEST_CASE("nodeld: an unreadable port file is an error naming it, and no class/infiniband is no ports", "[nodeld][rdma]") {
   test::TempDir t;
   auto none = read_sysfs_ports(t.path().string());
   REQUIRE(none);

@@ -1,20 +1,14 @@
 #include "config_reader.hpp"
+#include "parse_number.hpp"
 
 #include <algorithm>
-#include <charconv>
 
 namespace smartvm {
 namespace {
 
 std::string quoted(const std::string& v) { return "\"" + v + "\""; }
 
-std::optional<uint64_t> parse_uint(std::string_view s, int base = 10) {
-  uint64_t v = 0;
-  if (s.empty()) return std::nullopt;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v, base);
-  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return v;
-}
+std::optional<uint64_t> parse_uint(std::string_view s, int base = 10) { return parse_integer<uint64_t>(s, base); }
 
 }  // namespace
 

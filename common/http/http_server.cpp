@@ -1,6 +1,7 @@
 #include "http_server.hpp"
 
 #include "log.hpp"
+#include "parse_number.hpp"
 
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -12,7 +13,6 @@
 #include <sys/resource.h>
 
 #include <algorithm>
-#include <charconv>
 #include <list>
 
 namespace smartvm {
@@ -133,18 +133,20 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void respond() {
-    HttpRequest req = parser_->release();
-    HttpResponse res;
+    auto req = std::make_shared<HttpRequest>(parser_->release());
+    bool head = req->method() == http::verb::head;
     try {
-      res = handler_.handle(req, unix_now());
+      handler_.handle_async(*req, unix_now(), [self = shared_from_this(), head](HttpResponse res) {
+        if (head) res.body().clear();
+        self->write(std::move(res));
+      });
     } catch (const std::exception& e) {  // a corrupt stored report, say: this request fails, not the server
-      log::error(std::string("request ") + std::string(req.target()) + ": " + e.what());
-      res = HttpResponse(http::status::internal_server_error, req.version());
+      log::error(std::string("request ") + std::string(req->target()) + ": " + e.what());
+      HttpResponse res(http::status::internal_server_error, req->version());
       res.keep_alive(false);
       res.prepare_payload();
+      write(std::move(res));
     }
-    if (req.method() == http::verb::head) res.body().clear();
-    write(std::move(res));
   }
 
   void write(HttpResponse res) {
@@ -271,14 +273,12 @@ Result<tcp::endpoint> parse_listen_address(const std::string& s) {
   if (colon == std::string::npos) return make_error("\"" + s + "\" is not HOST:PORT");
   std::string host = s.substr(0, colon), port = s.substr(colon + 1);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  unsigned p = 0;
-  auto [ptr, perr] = std::from_chars(port.data(), port.data() + port.size(), p);
-  if (perr != std::errc() || ptr != port.data() + port.size() || p > 65535)
-    return make_error("\"" + s + "\": \"" + port + "\" is not a port number");
+  auto p = parse_integer<uint16_t>(port);
+  if (!p) return make_error("\"" + s + "\": \"" + port + "\" is not a port number");
   beast::error_code ec;
   auto addr = asio::ip::make_address(host, ec);
   if (ec) return make_error("\"" + s + "\": \"" + host + "\" is not an IP address");
-  return tcp::endpoint(addr, static_cast<unsigned short>(p));
+  return tcp::endpoint(addr, *p);
 }
 
 }  // namespace smartvm

@@ -1,4 +1,5 @@
 #include "ini_document.hpp"
+#include "parse_number.hpp"
 
 #include <ini.h>
 
@@ -106,8 +107,8 @@ char* feed_line(char* buf, int size, void* stream) {
 std::string restored(std::string_view s, const LineFeeder& f) {
   std::string out;
   if (!s.empty() && s[0] == kLongValue) {
-    size_t index = std::stoul(std::string(s.substr(1)));
-    out = index < f.long_values.size() ? f.long_values[index] : std::string();
+    auto index = parse_integer<size_t>(s.substr(1));
+    out = index && *index < f.long_values.size() ? f.long_values[*index] : std::string();
   } else {
     out = s;
   }

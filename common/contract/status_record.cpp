@@ -1,5 +1,7 @@
 #include "status_record.hpp"
 
+#include "parse_number.hpp"
+
 #include <cctype>
 #include <cerrno>
 #include <charconv>
@@ -40,8 +42,9 @@ std::string one_line(std::string s) {
 
 template <class T>
 bool parse_number(std::string_view s, T& out) {
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return ec == std::errc() && p == s.data() + s.size();
+  auto v = parse_integer<T>(s);
+  if (v) out = *v;
+  return v.has_value();
 }
 
 }  // namespace
@@ -52,28 +55,6 @@ std::optional<JobState> job_state_from_string(std::string_view s) {
   for (int i = 0; i < 6; ++i)
     if (s == kStateNames[i]) return static_cast<JobState>(i);
   return std::nullopt;
-}
-
-std::string format_utc(StatusRecord::Clock::time_point t) {
-  std::time_t tt = StatusRecord::Clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-std::optional<StatusRecord::Clock::time_point> parse_utc(std::string_view s) {
-  std::tm tm{};
-  std::string str(s);
-  const char* end = strptime(str.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  // Years 1970 to 2261 only: system_clock counts nanoseconds in 64 bits, which end in 2262.
-  if (!end || *end || tm.tm_year < 70 || tm.tm_year > 361) return std::nullopt;
-  auto t = StatusRecord::Clock::from_time_t(timegm(&tm));
-  // strptime takes 2026-02-30 (timegm makes it March 2nd), one-digit fields and spaces: only a
-  // time written back exactly as it was read is one.
-  if (format_utc(t) != s) return std::nullopt;
-  return t;
 }
 
 std::string format_status(const StatusRecord& r) {

@@ -6,6 +6,7 @@
 // log or a test.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 namespace smartvm::log {
@@ -21,5 +22,23 @@ inline void warning(std::string_view m) { write(Level::warning, m); }
 inline void notice(std::string_view m) { write(Level::notice, m); }
 inline void info(std::string_view m) { write(Level::info, m); }
 inline void debug(std::string_view m) { write(Level::debug, m); }
+
+// A condition said once: when it appears, when its reason changes, and when it clears, never at
+// every cycle it lasts. The one place that holds "what did we say last" for a daemon's top level.
+class Condition {
+ public:
+  // `subject` starts each line ("libvirt connection to qemu:///system"); `level` is for the
+  // problem, and its clearing is said at notice.
+  Condition(std::string subject, Level level) : subject_(std::move(subject)), level_(level) {}
+
+  // An empty `problem` means all is well. Returns true when this call logged.
+  bool update(const std::string& problem);
+  const std::string& problem() const { return problem_; }
+
+ private:
+  std::string subject_;
+  Level level_;
+  std::string problem_;
+};
 
 }  // namespace smartvm::log

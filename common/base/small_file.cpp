@@ -28,4 +28,15 @@ Result<std::string> read_small_fd(int fd, const std::string& path, size_t limit)
   }
 }
 
+Result<void> write_kernel_file(const std::string& path, std::string_view value) {
+  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return os_error("open " + path);
+  ssize_t n = write(fd, value.data(), value.size());
+  Error e = n < 0 ? os_error("write " + path) : Error{};
+  close(fd);
+  if (n < 0) return e;
+  if (static_cast<size_t>(n) != value.size()) return make_error("write " + path + ": short write");
+  return {};
+}
+
 }  // namespace smartvm

@@ -1,6 +1,6 @@
 #include "node_report.hpp"
 
-#include "status_record.hpp"
+#include "utc_time.hpp"
 
 #include <boost/json/parse.hpp>
 

@@ -24,6 +24,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -35,9 +36,14 @@ using HttpResponse = boost::beast::http::response<boost::beast::http::string_bod
 
 class HttpHandler {
  public:
+  using Reply = std::function<void(HttpResponse)>;
   virtual ~HttpHandler() = default;
   // `now`: Unix seconds when the request was read.
   virtual HttpResponse handle(const HttpRequest& req, int64_t now) = 0;
+  // The server calls this one: a handler whose answer must wait (a report is acknowledged only
+  // once it is on disk) calls `reply` later, on the server's thread; the connection reads no
+  // further request until then. By default, handle()'s answer at once.
+  virtual void handle_async(const HttpRequest& req, int64_t now, Reply reply) { reply(handle(req, now)); }
   // Called with the request's header (its body not read yet): an answer returned here is sent
   // instead of reading the body and calling handle(), and the connection closes after it.
   virtual std::optional<HttpResponse> check_header(const HttpRequest&) { return std::nullopt; }

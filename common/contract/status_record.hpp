@@ -4,6 +4,7 @@
 #pragma once
 
 #include "error.hpp"
+#include "utc_time.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -50,9 +51,5 @@ struct StatusRecord {
 std::string format_status(const StatusRecord& r);
 inline std::ostream& operator<<(std::ostream& os, const StatusRecord& r) { return os << format_status(r); }
 Result<StatusRecord> parse_status(std::string_view text);
-
-// "2026-11-22T02:00:00Z" (UTC, whole seconds).
-std::string format_utc(StatusRecord::Clock::time_point t);
-std::optional<StatusRecord::Clock::time_point> parse_utc(std::string_view s);
 
 }  // namespace smartvm

@@ -52,4 +52,14 @@ void write(Level level, std::string_view message) {
   std::fflush(stderr);
 }
 
+bool Condition::update(const std::string& problem) {
+  if (problem == problem_) return false;
+  if (problem.empty())
+    write(Level::notice, subject_ + ": well again (was: " + problem_ + ")");
+  else
+    write(level_, subject_ + ": " + problem);
+  problem_ = problem;
+  return true;
+}
+
 }  // namespace smartvm::log

@@ -1,0 +1,20 @@
+// What the agent's parts say happened (the job started, a timeout, a lost connection to
+// systemd, the power path taken), for the agent's top level (main.cpp) to log: library code
+// does not log itself (log.hpp), it tells a sink the top level provides.
+#pragma once
+
+#include "log.hpp"
+
+#include <functional>
+#include <string>
+
+namespace smartvm::agent {
+
+using EventSink = std::function<void(log::Level level, const std::string& message)>;
+
+// An empty sink drops the event (unit tests, a caller with nobody to tell).
+inline void tell(const EventSink& sink, log::Level level, const std::string& message) {
+  if (sink) sink(level, message);
+}
+
+}  // namespace smartvm::agent

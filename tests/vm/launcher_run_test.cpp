@@ -198,3 +198,25 @@ TEST_CASE("smartvm-run: libvirtd down is a clear error and nothing is created", 
   CHECK(r.err.find("smartvm-run: job down-1: cannot connect to libvirt at " + uri) != std::string::npos);
   CHECK(!fs::exists(t / "jobs"));
 }
+
+TEST_CASE("smartvm-run: two jobs at once on the node, each with its own domain, files and record", "[launcher]") {
+  Node node;
+  node.service("ok", "true");
+  node.service("four", "exit 4");
+  ProcessResult second;
+  bool overlapped = false;
+  ProcessResult first = node.run("ok", "two-a", {}, [&](pid_t pid) {
+    if (!printed(pid, "two-a: smartvm-guest: init at")) return true;
+    // The first guest is booting: the second job runs now, beside it.
+    second = run_process(node.run_args("four", "two-b"));
+    overlapped = true;
+    return false;
+  });
+  INFO(first.out << first.err << second.out << second.err);
+  REQUIRE(overlapped);
+  CHECK(expect(first, 0, JobState::succeeded).exit_code == 0);
+  CHECK(expect(second, 4, JobState::failed).exit_code == 4);
+  CHECK(first.out.find("two-b:") == std::string::npos);  // each console on its own job's output
+  CHECK(second.out.find("two-a:") == std::string::npos);
+  node.check_nothing_left();
+}

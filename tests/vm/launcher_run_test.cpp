@@ -32,6 +32,22 @@ class Node {
     REQUIRE(img.exit_code == 0);
     REQUIRE(libvirtd_.start());
   }
+  // A failed check may leave a job's domain running (its smartvm-run killed at the time
+  // limit), and a qemu outlives its libvirtd: every domain goes before the libvirtd does.
+  ~Node() {
+    if (virConnectPtr conn = virConnectOpen(libvirtd_.qemu_uri().c_str())) {
+      virDomainPtr* domains = nullptr;
+      int n = virConnectListAllDomains(conn, &domains, 0);
+      for (int i = 0; i < n; ++i) {
+        virDomainDestroy(domains[i]);
+        virDomainFree(domains[i]);
+      }
+      free(domains);
+      virConnectClose(conn);
+    }
+  }
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
 
   // A service whose job is `/bin/sh -c SCRIPT` as root in the guest's own tree (no repository).
   void service(const std::string& name, const std::string& script,

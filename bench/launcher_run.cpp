@@ -113,6 +113,7 @@ int main(int argc, char** argv) {
     kids.push_back(pid);
   }
   for (pid_t k : kids) waitpid(k, nullptr, 0);
+  destroy_domains(libvirtd.qemu_uri());  // a job killed at its limit would leave its qemu behind
   int par_ok = 0;
   for (int i = 0; i < concurrent; ++i) {
     Numbers& n = par[size_t(i)];

@@ -1,5 +1,7 @@
 #include "libvirtd.hpp"
 
+#include <libvirt/libvirt.h>
+
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -71,6 +73,19 @@ std::string Libvirtd::uri() const { return "test+unix:///default?socket=" + root
 std::string Libvirtd::qemu_uri() const { return "qemu+unix:///system?socket=" + root_ + "/run/libvirt-sock"; }
 
 std::string Libvirtd::log() const { return process_ ? process_->log() : read_file(root_ + "/libvirtd.log"); }
+
+void destroy_domains(const std::string& uri) {
+  virConnectPtr conn = virConnectOpen(uri.c_str());
+  if (!conn) return;
+  virDomainPtr* domains = nullptr;
+  int n = virConnectListAllDomains(conn, &domains, 0);
+  for (int i = 0; i < n; ++i) {
+    virDomainDestroy(domains[i]);
+    virDomainFree(domains[i]);
+  }
+  free(domains);
+  virConnectClose(conn);
+}
 
 MachineCgroupsCleanup::MachineCgroupsCleanup(std::string domain_name) : domain_name_(std::move(domain_name)) {
   std::error_code ec;

@@ -34,6 +34,10 @@ class Libvirtd {
   std::unique_ptr<BackgroundProcess> process_;
 };
 
+// Destroys every domain at `uri`: a qemu outlives its libvirtd, so a test that may have left
+// one (a failed check, a program killed at its time limit) calls this before stopping it.
+void destroy_domains(const std::string& uri);
+
 // libvirt's QEMU driver leaves a domain's empty cgroups behind (under "machine" in every v1
 // controller). Made before the domain, this removes them when it goes: every directory whose
 // path holds `domain_name`, and the "machine" parents that were not there before.

@@ -34,18 +34,7 @@ class Node {
   }
   // A failed check may leave a job's domain running (its smartvm-run killed at the time
   // limit), and a qemu outlives its libvirtd: every domain goes before the libvirtd does.
-  ~Node() {
-    if (virConnectPtr conn = virConnectOpen(libvirtd_.qemu_uri().c_str())) {
-      virDomainPtr* domains = nullptr;
-      int n = virConnectListAllDomains(conn, &domains, 0);
-      for (int i = 0; i < n; ++i) {
-        virDomainDestroy(domains[i]);
-        virDomainFree(domains[i]);
-      }
-      free(domains);
-      virConnectClose(conn);
-    }
-  }
+  ~Node() { destroy_domains(libvirtd_.qemu_uri()); }
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
 

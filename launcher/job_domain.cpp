@@ -61,11 +61,12 @@ bool ends_job(const LifecycleEvent& e) {
   // FINISHED from other drivers): the guest is off, qemu still there until libvirt destroys it,
   // as on_poweroff says. It comes ~200 ms before STOPPED: the end is seen that much sooner.
   return e.event == VIR_DOMAIN_EVENT_STOPPED || e.event == VIR_DOMAIN_EVENT_CRASHED ||
-         e.event == VIR_DOMAIN_EVENT_SHUTDOWN;
+         e.event == VIR_DOMAIN_EVENT_SHUTDOWN || e.event == kConnectionClosed;
 }
 
 std::string describe(const LifecycleEvent& e) {
   switch (e.event) {
+    case kConnectionClosed: return "the connection to libvirt closed: the domain's end was not seen";
     case VIR_DOMAIN_EVENT_SHUTDOWN: return "the guest shut down";
     case VIR_DOMAIN_EVENT_CRASHED: return "the guest crashed";
     case VIR_DOMAIN_EVENT_STOPPED:
@@ -121,6 +122,7 @@ JobDomain::JobDomain(JobDomain&& o) noexcept
       dom_(std::exchange(o.dom_, nullptr)),
       name_(std::move(o.name_)),
       callback_id_(std::exchange(o.callback_id_, -1)),
+      close_callback_(std::exchange(o.close_callback_, false)),
       watch_(std::move(o.watch_)) {}
 
 JobDomain::~JobDomain() {
@@ -146,7 +148,18 @@ Result<void> JobDomain::watch(EventHandler handler) {
                                                   VIR_DOMAIN_EVENT_CALLBACK(+on_event), new std::shared_ptr<Watch>(watch_),
                                                   [](void* p) { delete static_cast<std::shared_ptr<Watch>*>(p); });
   if (callback_id_ < 0) return libvirt_error("cannot watch domain " + name_ + "'s lifecycle events");
+  // A libvirtd that dies (or stops answering keepalives) sends no more events: said at once,
+  // not found out at the wall time.
+  if (virConnectRegisterCloseCallback(conn_, on_connection_closed, new std::shared_ptr<Watch>(watch_),
+                                      [](void* p) { delete static_cast<std::shared_ptr<Watch>*>(p); }) == 0)
+    close_callback_ = true;
   return {};
+}
+
+void JobDomain::on_connection_closed(virConnectPtr, int, void* opaque) {
+  auto& w = **static_cast<std::shared_ptr<Watch>*>(opaque);
+  std::lock_guard lock(w.mutex);
+  if (w.handler) w.handler({kConnectionClosed, 0});
 }
 
 void JobDomain::unwatch() {
@@ -156,6 +169,8 @@ void JobDomain::unwatch() {
   }
   if (callback_id_ >= 0) virConnectDomainEventDeregisterAny(conn_, callback_id_);
   callback_id_ = -1;
+  if (close_callback_) virConnectUnregisterCloseCallback(conn_, on_connection_closed);
+  close_callback_ = false;
 }
 
 Result<void> JobDomain::resume() {

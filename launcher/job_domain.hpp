@@ -23,7 +23,11 @@ struct LifecycleEvent {
   int detail = 0;
 };
 
-// Whether the event means the guest is done: powered off, rebooted (on_reboot is destroy),
+// Not libvirt's: the connection to libvirtd closed (it died, or stopped answering keepalives):
+// no more events will come, and the domain can no longer be stopped from here.
+inline constexpr int kConnectionClosed = -1;
+
+// Whether the event means the guest is done (or nothing more can be learnt of it): powered off, rebooted (on_reboot is destroy),
 // crashed, or the domain was destroyed. Pure.
 bool ends_job(const LifecycleEvent& e);
 // "guest shut down", "destroyed", ...: for the log line that says how the job ended.
@@ -73,11 +77,13 @@ class JobDomain {
   friend class LibvirtConnection;
   JobDomain(virConnectPtr conn, virDomainPtr dom, std::string name);
   struct Watch;
+  static void on_connection_closed(virConnectPtr, int reason, void* opaque);
 
   virConnectPtr conn_;
   virDomainPtr dom_;
   std::string name_;
   int callback_id_ = -1;
+  bool close_callback_ = false;
   std::shared_ptr<Watch> watch_;
 };
 

@@ -28,6 +28,7 @@ TEST_CASE("the lifecycle events that end a job", "[launcher][domain]") {
   CHECK(ends_job({VIR_DOMAIN_EVENT_SHUTDOWN, VIR_DOMAIN_EVENT_SHUTDOWN_HOST}));
   CHECK(ends_job({VIR_DOMAIN_EVENT_STOPPED, VIR_DOMAIN_EVENT_STOPPED_DESTROYED}));
   CHECK(ends_job({VIR_DOMAIN_EVENT_CRASHED, 0}));
+  CHECK(ends_job({kConnectionClosed, 0}));  // no event will come any more
   CHECK_FALSE(ends_job({VIR_DOMAIN_EVENT_RESUMED, 0}));
   CHECK_FALSE(ends_job({VIR_DOMAIN_EVENT_STARTED, 0}));
   CHECK(describe({VIR_DOMAIN_EVENT_STOPPED, VIR_DOMAIN_EVENT_STOPPED_DESTROYED}) == "the domain was destroyed");

@@ -43,7 +43,7 @@ class Node {
                const std::string& repository = "[repository]\ntype = none\nmountpoint = /tmp\n") {
     std::string guest = SMARTVM_GUEST_DIR;
     write_file(t_ / "catalog" / (name + ".ini"),
-               "[service]\nimage = " + (t_ / "base.qcow2").string() + "\nmemory = 256M\nwall_time = 90\n"
+               "[service]\nimage = " + (t_ / "base.qcow2").string() + "\nmemory = 256M\nwall_time = 60\n"
                "network = none\nstop_grace = 2\nkernel = " + guest + "/vmlinux\ninitrd = " + guest +
                "/initrd.gz\ncmdline = console=ttyS0 quiet panic=1 smartvm.port\n"
                "[job]\ncommand = /bin/sh\nargs = -c '" + script + "'\nuser = root\nallow_root = true\nworkdir = run\n" +
@@ -86,9 +86,10 @@ class Node {
 
 std::optional<StatusRecord> record_in(const ProcessResult& r) {
   // The record follows the console, whose lines all start with the job's id.
-  size_t at = r.out.find("\nstate=");
+  // (none when the guest said nothing before its end).
+  size_t at = r.out.rfind("state=", 0) == 0 ? 0 : r.out.find("\nstate=");
   if (at == std::string::npos) return std::nullopt;
-  auto parsed = parse_status(r.out.substr(at + 1));
+  auto parsed = parse_status(r.out.substr(at == 0 ? 0 : at + 1));
   if (!parsed) return std::nullopt;
   return *parsed;
 }

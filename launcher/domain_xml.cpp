@@ -77,15 +77,17 @@ std::string domain_xml(const DomainPlan& p) {
   pt::ptree& devices = add(d, "devices");
   file_disk(devices, "disk", "qcow2", p.overlay, "vda", "virtio");
   add(file_disk(devices, "cdrom", "raw", p.context_iso, "hdc", "ide"), "readonly");
-  pt::ptree& nic = add(devices, "interface");
-  if (p.network == "route") {
-    attr(nic, "type", "ethernet");
-    attr(add(nic, "target"), "dev", p.tap_name);
-  } else {
-    attr(nic, "type", "network");
-    attr(add(nic, "source"), "network", p.network);
+  if (p.network != "none") {
+    pt::ptree& nic = add(devices, "interface");
+    if (p.network == "route") {
+      attr(nic, "type", "ethernet");
+      attr(add(nic, "target"), "dev", p.tap_name);
+    } else {
+      attr(nic, "type", "network");
+      attr(add(nic, "source"), "network", p.network);
+    }
+    attr(add(nic, "model"), "type", "virtio");
   }
-  attr(add(nic, "model"), "type", "virtio");
   pt::ptree& serial = add(devices, "serial");
   unix_socket(serial, p.console_socket);
   attr(add(serial, "target"), "port", "0");

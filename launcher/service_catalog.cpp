@@ -57,6 +57,7 @@ void read_service_section(ConfigReader& r, Service& s) {
   s.max_wall_time = std::chrono::seconds(r.get_duration("service", "max_wall_time", uint64_t(s.wall_time.count())));
   if (s.max_wall_time < s.wall_time) r.error("service", "max_wall_time", "is less than wall_time");
   s.network = r.get_string("service", "network", "route");
+  s.stop_grace = std::chrono::seconds(r.get_duration("service", "stop_grace", 60));
 
   s.kernel = r.get_string("service", "kernel");
   s.initrd = r.get_string("service", "initrd");

@@ -101,4 +101,9 @@ TEST_CASE("the job's domain: overlay, context CD-ROM, network, console and statu
   CHECK(net->get<std::string>("source.<xmlattr>.network") == "default");
   CHECK(o.get<std::string>("os.boot.<xmlattr>.dev") == "hd");
   CHECK(o.get_child("os").count("kernel") == 0);
+
+  // network = none: a job that needs no network gets no NIC at all.
+  DomainPlan isolated = plan();
+  isolated.network = "none";
+  CHECK(parsed(domain_xml(isolated)).get_child("devices").count("interface") == 0);
 }

@@ -58,6 +58,11 @@ TEST_CASE("a service's keys, defaults and maxima", "[launcher][catalog]") {
   CHECK(minimal.service.max_cores == 1);
   CHECK(minimal.service.max_wall_time == minimal.service.wall_time);
   CHECK(minimal.service.network == "route");
+  CHECK(minimal.service.stop_grace == std::chrono::seconds(60));
+  auto graced = parse_service("[service]\nimage = /i.raw\nstop_grace = 2m\n[job]\ncommand = /bin/true\nuser = u\n"
+                              "[repository]\ntype = none\n", "g.ini", "g");
+  REQUIRE(graced.ok());
+  CHECK(graced.service.stop_grace == std::chrono::seconds(120));
 }
 
 TEST_CASE("every problem of a service file is named by file and line", "[launcher][catalog]") {

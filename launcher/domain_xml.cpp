@@ -88,6 +88,14 @@ std::string domain_xml(const DomainPlan& p) {
     }
     attr(add(nic, "model"), "type", "virtio");
   }
+  if (!p.share_dir.empty()) {
+    // The guest's files keep the guest's owners (qemu runs as root under smartvm-run's libvirt).
+    pt::ptree& fs = add(devices, "filesystem");
+    attr(fs, "type", "mount");
+    attr(fs, "accessmode", "passthrough");
+    attr(add(fs, "source"), "dir", p.share_dir);
+    attr(add(fs, "target"), "dir", p.share_tag);
+  }
   pt::ptree& serial = add(devices, "serial");
   unix_socket(serial, p.console_socket);
   attr(add(serial, "target"), "port", "0");

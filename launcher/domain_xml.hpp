@@ -27,6 +27,7 @@ struct DomainPlan {
   std::string network = "route";  // route: an ethernet (tap) device named `tap_name`; none: no NIC; else a libvirt network
   std::string tap_name;
   std::string console_socket, status_socket;
+  std::string share_dir, share_tag;  // a host directory over 9p (virtio), or none
   // Metadata.
   std::string service, job_id, owner;
   long launcher_pid = 0;

@@ -32,6 +32,8 @@ DomainPlan plan_for(const Service& s, const JobRequest& request, const std::stri
   plan.tap_name = "smv" + std::to_string(getpid());
   plan.console_socket = dir + "/console.sock";
   plan.status_socket = dir + "/status.sock";
+  plan.share_dir = s.share;
+  plan.share_tag = s.share_tag;
   plan.service = s.name;
   plan.job_id = request.job_id;
   plan.owner = request.owner;

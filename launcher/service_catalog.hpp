@@ -32,6 +32,9 @@ struct Service {
   // after if it is still there: the agent's kill_grace and its recording must fit in it.
   std::chrono::seconds stop_grace{60};
   std::string kernel, initrd, cmdline;  // direct boot; empty: the image boots by itself
+  // A host directory the guest mounts over 9p (virtio, tag `share_tag`): a repository on the
+  // node's own disk, for single-node sites and tests; "" = none (NFS over the network).
+  std::string share, share_tag = "adr";
   std::vector<IniEntry> job_template;   // the appliance.ini sections, as written (with lines)
 };
 

@@ -92,6 +92,15 @@ TEST_CASE("the catalog check looks at the host's files", "[launcher][catalog]") 
                                                   "\nkernel = " + t.path().string() +
                                                   "\n[job]\ncommand = /bin/true\nuser = %u\n[repository]\ntype = none\n");
   test::write_file(t / "services.d/README", "not a service");
+  test::write_file(t / "services.d/shared.ini", "[service]\nimage = " + (t / "image.qcow2").string() + "\nshare = " +
+                                                    (t / "image.qcow2").string() + "\nshare_tag = a/b\n" +
+                                                    "[job]\ncommand = /bin/true\nuser = %u\n[repository]\ntype = none\n");
+  auto shared = load_service((t / "services.d").string(), "shared");
+  REQUIRE(shared.diagnostics.size() == 2);
+  std::string shared_file = (t / "services.d/shared.ini").string();
+  CHECK(shared.diagnostics[0].format() == shared_file + ":4: [service] share_tag: \"a/b\" is not a mount tag (1 to 31 of [A-Za-z0-9_-])");
+  CHECK(shared.diagnostics[1].format() == shared_file + ":3: [service] share: " + (t / "image.qcow2").string() + ": not a directory");
+  std::filesystem::remove(t / "services.d/shared.ini");
   auto ds = check_catalog((t / "services.d").string());
   REQUIRE(ds.size() == 2);
   std::string gone = (t / "services.d/gone.ini").string();

@@ -1,5 +1,7 @@
 #include "job_domain.hpp"
 
+#include "libvirt_support.hpp"
+
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
@@ -10,49 +12,9 @@
 namespace smartvm::launcher {
 namespace {
 
-Error libvirt_error(const std::string& what) {
-  const char* m = virGetLastErrorMessage();
-  return make_error(what + ": " + (m ? m : "unknown libvirt error"));
-}
+Error libvirt_failure(const std::string& what) { return make_error(libvirt_error(what)); }
 
-// smartvm-run says what failed itself, once; libvirt would print every error to stderr too.
 void quiet(void*, virErrorPtr) {}
-
-// libvirt's default event loop, on a thread of its own for the life of the process: it carries
-// the lifecycle events and the connection's keepalives. A timer that never fires until the end
-// wakes the loop so that the thread sees it must stop.
-class EventLoop {
- public:
-  static Result<void> ensure_started() {
-    static EventLoop loop;
-    if (!loop.thread_.joinable()) return make_error(loop.error_);
-    return {};
-  }
-
- private:
-  EventLoop() {
-    virSetErrorFunc(nullptr, quiet);
-    if (virEventRegisterDefaultImpl() < 0) {
-      error_ = libvirt_error("libvirt's event loop").message;
-      return;
-    }
-    wake_ = virEventAddTimeout(-1, [](int, void*) {}, nullptr, nullptr);
-    thread_ = std::thread([this] {
-      while (!stop_) virEventRunDefaultImpl();
-    });
-  }
-  ~EventLoop() {
-    if (!thread_.joinable()) return;
-    stop_ = true;
-    virEventUpdateTimeout(wake_, 0);
-    thread_.join();
-  }
-
-  std::atomic<bool> stop_{false};
-  int wake_ = -1;
-  std::thread thread_;
-  std::string error_;
-};
 
 }  // namespace
 
@@ -82,9 +44,9 @@ std::string describe(const LifecycleEvent& e) {
 }
 
 Result<LibvirtConnection> LibvirtConnection::open(const std::string& uri) {
-  if (auto r = EventLoop::ensure_started(); !r) return r.error();
+  if (auto r = start_libvirt_event_loop(); !r) return r.error();
   virConnectPtr conn = virConnectOpen(uri.c_str());
-  if (!conn) return libvirt_error("cannot connect to libvirt at " + uri);
+  if (!conn) return libvirt_failure("cannot connect to libvirt at " + uri);
   virConnSetErrorFunc(conn, nullptr, quiet);
   // A libvirtd that dies while the job runs is noticed (the connection closes) within 15 s.
   virConnectSetKeepAlive(conn, 5, 3);
@@ -100,7 +62,7 @@ LibvirtConnection::~LibvirtConnection() {
 
 Result<JobDomain> LibvirtConnection::create_paused(const std::string& xml) {
   virDomainPtr dom = virDomainCreateXML(conn_, xml.c_str(), VIR_DOMAIN_START_PAUSED);
-  if (!dom) return libvirt_error("cannot create the domain on " + uri_);
+  if (!dom) return libvirt_failure("cannot create the domain on " + uri_);
   const char* name = virDomainGetName(dom);
   return JobDomain(conn_, dom, name ? name : "");
 }
@@ -147,7 +109,7 @@ Result<void> JobDomain::watch(EventHandler handler) {
   callback_id_ = virConnectDomainEventRegisterAny(conn_, dom_, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
                                                   VIR_DOMAIN_EVENT_CALLBACK(+on_event), new std::shared_ptr<Watch>(watch_),
                                                   [](void* p) { delete static_cast<std::shared_ptr<Watch>*>(p); });
-  if (callback_id_ < 0) return libvirt_error("cannot watch domain " + name_ + "'s lifecycle events");
+  if (callback_id_ < 0) return libvirt_failure("cannot watch domain " + name_ + "'s lifecycle events");
   // A libvirtd that dies (or stops answering keepalives) sends no more events: said at once,
   // not found out at the wall time.
   if (virConnectRegisterCloseCallback(conn_, on_connection_closed, new std::shared_ptr<Watch>(watch_),
@@ -174,13 +136,13 @@ void JobDomain::unwatch() {
 }
 
 Result<void> JobDomain::resume() {
-  if (virDomainResume(dom_) < 0) return libvirt_error("cannot start domain " + name_);
+  if (virDomainResume(dom_) < 0) return libvirt_failure("cannot start domain " + name_);
   return {};
 }
 
 Result<void> JobDomain::shutdown() {
   if (virDomainShutdownFlags(dom_, VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN) < 0)
-    return libvirt_error("cannot shut domain " + name_ + " down");
+    return libvirt_failure("cannot shut domain " + name_ + " down");
   return {};
 }
 
@@ -189,7 +151,7 @@ Result<void> JobDomain::destroy() {
   virErrorPtr e = virGetLastError();
   // Gone already, or no longer running (a transient domain is gone once it stops).
   if (e && (e->code == VIR_ERR_NO_DOMAIN || e->code == VIR_ERR_OPERATION_INVALID)) return {};
-  return libvirt_error("cannot destroy domain " + name_);
+  return libvirt_failure("cannot destroy domain " + name_);
 }
 
 }  // namespace smartvm::launcher

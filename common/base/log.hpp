@@ -37,7 +37,7 @@ inline Say to_log() {
 class Condition {
  public:
   // `subject` starts each line ("libvirt connection to qemu:///system"); `level` is for the
-  // problem, and its clearing is said at notice.
+  // problem; its clearing is said at the same level, or at notice for a warning or an error.
   Condition(std::string subject, Level level) : subject_(std::move(subject)), level_(level) {}
 
   // An empty `problem` means all is well. Returns true when this call logged.

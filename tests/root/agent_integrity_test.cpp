@@ -167,6 +167,10 @@ TEST_CASE("a job's end reaches the disk with few cache flushes, its files durabl
       "a=$(awk '{print $16}' /sys/block/$LOOP/stat); echo $((a-b)) > $T/flushes; "
       "cp $T/repo/job/exit_status $T/repo/job/result.dat $T/; umount $T/repo; exit $rc");
   INFO(r.err);
+  if (r.exit_code == 99) {
+    WARN("skipped: no loop device or mkfs.ext4 here");
+    return;
+  }
   REQUIRE(r.exit_code == 0);
   auto st = parse_status(read_file(s.tmp() / "exit_status"));
   REQUIRE(st);

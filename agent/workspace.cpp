@@ -3,6 +3,7 @@
 #include "repository_tree.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -65,12 +66,13 @@ Result<std::unique_ptr<LinuxWorkspace>> prepare_workspace(const JobSpec& spec, c
   ws->umask = static_cast<mode_t>(spec.umask);
   ws->root.reset(open(ws->mountpoint.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!ws->root.valid()) return os_error("open the repository " + ws->mountpoint);
+  ws->sync_handle.reset(open(ws->mountpoint.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  ws->syncfs_durable = ws->sync_handle.valid() && syncfs_reaches_storage(ws->sync_handle.get());
 
   FsIdentity as_user(creds, ws->umask);
   auto workdir = make_directories_beneath(ws->root.get(), spec.workdir);
   if (!workdir) return workdir.error().context("[job] workdir");
   ws->workdir = std::move(*workdir);
-  ws->syncfs_durable = syncfs_reaches_storage(ws->workdir.get());
   if (auto r = prove_writable(ws->workdir.get(), spec.workdir); !r) return r.error();
 
   auto [dir, name] = split_parent(spec.status_path);
@@ -88,16 +90,22 @@ Result<std::unique_ptr<LinuxWorkspace>> prepare_workspace(const JobSpec& spec, c
 }
 
 std::vector<std::string> make_outputs_durable(LinuxWorkspace& ws, std::initializer_list<OutputFile> outputs) {
-  // syncfs reports a write error of any file of the filesystem since the workdir was opened
+  // syncfs reports a write error of any file of the filesystem since the handle was opened
   // (Linux 5.8), before the job started: an error on NFS (ENOSPC, EDQUOT, EIO surface only at
   // writeback) fails it, and the fsyncs below then say which output was hit.
-  if (ws.syncfs_durable && syncfs(ws.workdir.get()) == 0) {
-    ws.synced = true;
-    return {};
-  }
+  bool synced = ws.syncfs_durable && syncfs(ws.sync_handle.get()) == 0;
+  struct stat repo {};
+  if (synced && fstat(ws.sync_handle.get(), &repo) != 0) synced = false;
   std::vector<std::string> errors;
-  for (const OutputFile& f : outputs)
-    if (f.fd >= 0 && fsync(f.fd) != 0) errors.push_back(std::string(f.name) + ": " + std::strerror(errno));
+  for (const OutputFile& f : outputs) {
+    if (f.fd < 0) continue;
+    struct stat st {};
+    // An output on a filesystem mounted below the repository's root (an NFS export's nested
+    // one) is not the repository's syncfs's.
+    if (synced && fstat(f.fd, &st) == 0 && st.st_dev == repo.st_dev) continue;
+    if (fsync(f.fd) != 0) errors.push_back(std::string(f.name) + ": " + std::strerror(errno));
+  }
+  ws.synced = synced;
   return errors;
 }
 

@@ -26,8 +26,11 @@ struct LinuxWorkspace : Workspace {
   ReservedFile status;
   Credentials creds;
   mode_t umask = 022;  // the job's: files the agent makes for the job get the job's modes
-  // Whether syncfs(2) here reaches stable storage (see make_outputs_durable), and whether it
-  // did after the job: then nothing of the job's is left to flush before the unmount.
+  // The repository's filesystem, opened before the job for syncfs(2) (which takes no O_PATH
+  // descriptor and reports the write errors since its descriptor was opened); whether syncfs
+  // reaches stable storage there (see make_outputs_durable), and whether it did after the job:
+  // then nothing of the job's is left to flush before the unmount.
+  UniqueFd sync_handle;
   bool syncfs_durable = false;
   bool synced = false;
 };
@@ -43,7 +46,8 @@ struct OutputFile {
 
 // Makes what the job wrote durable before the record says it is done: one syncfs(2) of the
 // repository where that reaches stable storage (it covers the outputs and every other file
-// of the job, and sets ws.synced); else, or when it reports an error, fsync(2) of each
+// of the job, and sets ws.synced), and fsync(2) of an output on another filesystem mounted
+// below the repository's root; else, or when syncfs reports an error, fsync(2) of each
 // output, which names the file that lost data. Returns those errors ("stdout: ...").
 std::vector<std::string> make_outputs_durable(LinuxWorkspace& ws, std::initializer_list<OutputFile> outputs);
 

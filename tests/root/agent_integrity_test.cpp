@@ -181,3 +181,32 @@ TEST_CASE("a job's end reaches the disk with few cache flushes, its files durabl
   CHECK(flushes > 0);  // the record is flushed at all
   CHECK(flushes <= 9);
 }
+
+TEST_CASE("an output on a filesystem mounted inside the repository is flushed there", "[root][agent][integrity]") {
+  REQUIRE_ROOT();
+  AgentScenario s;
+  // The repository's syncfs covers the repository's own filesystem only: stdout goes to an
+  // ext4 of its own mounted at job/out (an NFS export's nested filesystem, say), and must be
+  // flushed there (the loop device's flush counter moves), the record staying outside it.
+  // rbind: the agent's bind of the repository takes the nested mount along.
+  s.write_job(std::string(kNobodyJob) + "command = /bin/sh\nargs = -c 'echo out'\nstdout = out/stdout.log\n",
+              "options = rbind\n");
+  auto r = s.run_shell(
+      "truncate -s 32M $T/img && mkfs.ext4 -q -F $T/img && mkdir -p $T/repo/job/out && "
+      "mount -o loop $T/img $T/repo/job/out || exit 99; chmod 1777 $T/repo/job $T/repo/job/out; "
+      "LOOP=$(basename $(findmnt -n -o SOURCE $T/repo/job/out)); sync; "
+      "b=$(awk '{print $16}' /sys/block/$LOOP/stat); $AGENT --context $T/ctx --power none; rc=$?; "
+      "a=$(awk '{print $16}' /sys/block/$LOOP/stat); echo $((a-b)) > $T/flushes; "
+      "cp $T/repo/job/out/stdout.log $T/; umount $T/repo/job/out; exit $rc");
+  INFO(r.err);
+  if (r.exit_code == 99) {
+    WARN("skipped: no loop device or mkfs.ext4 here");
+    return;
+  }
+  REQUIRE(r.exit_code == 0);
+  auto st = s.status();
+  REQUIRE(st);
+  CHECK(st->state == JobState::succeeded);
+  CHECK(read_file(s.tmp() / "stdout.log") == "out\n");
+  CHECK(std::stoi(read_file(s.tmp() / "flushes")) > 0);
+}

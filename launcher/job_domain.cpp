@@ -146,6 +146,13 @@ Result<void> JobDomain::shutdown() {
   return {};
 }
 
+bool JobDomain::gone() const {
+  int state = 0, reason = 0;
+  if (virDomainGetState(dom_, &state, &reason, 0) == 0) return state == VIR_DOMAIN_SHUTOFF;
+  virErrorPtr e = virGetLastError();
+  return e && e->code == VIR_ERR_NO_DOMAIN;
+}
+
 Result<void> JobDomain::destroy() {
   if (virDomainDestroy(dom_) == 0) return {};
   virErrorPtr e = virGetLastError();

@@ -72,6 +72,9 @@ class JobDomain {
   Result<void> shutdown();
   // Gone now (qemu killed); a domain that is gone already is no error.
   Result<void> destroy();
+  // Whether the domain has ended (libvirt no longer knows it, or it is shut off): asked when a
+  // sign of its end came by another way than its lifecycle event (its console closed).
+  bool gone() const;
 
  private:
   friend class LibvirtConnection;

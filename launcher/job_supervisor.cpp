@@ -97,7 +97,11 @@ class Supervisor {
     console_.async_read_some(asio::buffer(console_buf_), [this](boost::system::error_code ec, size_t n) {
       if (n && !ended_) result_.console_last = Clock::now();
       if (n) write_console(lines_.feed(std::string_view(console_buf_.data(), n)));
-      if (!ec) read_console();
+      if (!ec) return read_console();
+      // The console closes when qemu goes. The lifecycle event says so first, as a rule; on a
+      // libvirtd so loaded that it did not (seen once under -j2 with VM builds beside it), the
+      // job must still end now, not at its wall time.
+      if (!ended_ && domain_.gone()) end("the domain ended (its console closed; libvirt sent no lifecycle event)");
     });
   }
 
@@ -147,6 +151,8 @@ class Supervisor {
 
   void destroy() {
     result_.view.destroyed = true;
+    // A domain already gone sends no STOPPED event for this destroy.
+    if (domain_.gone()) return end("the domain had already ended (libvirt sent no lifecycle event)");
     if (auto r = domain_.destroy(); !r) {
       // libvirtd is gone or refuses: nothing more this run can do about the domain.
       say(r.error().message);

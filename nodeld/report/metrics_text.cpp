@@ -92,6 +92,24 @@ void host_metrics(Writer& w, const HostStats& h, const std::string& node) {
   w.sample("smartvm_node_uptime_seconds", {{"node", node}}, h.uptime_seconds);
 }
 
+// Jobs (domains smartvm-run marked): one info series per job, labelled by what identifies it
+// and nothing that changes while it runs but its state; the counts by state for alerts.
+void job_metrics(Writer& w, const HypervisorStats& hv, const std::string& node) {
+  std::map<std::string, unsigned> by_state;
+  for (const DomainStats& d : hv.domains)
+    if (d.job) ++by_state[d.state];
+  if (by_state.empty()) return;
+  w.family("smartvm_node_jobs", "gauge", "Job domains (smartvm-run's) by state.");
+  for (const auto& [state, n] : by_state) w.sample("smartvm_node_jobs", {{"node", node}, {"state", state}}, n);
+  w.family("smartvm_job_info", "gauge", "1 per job domain, with its job id, service, owner, state and domain.");
+  for (const DomainStats& d : hv.domains)
+    if (d.job)
+      w.sample("smartvm_job_info",
+               {{"job_id", d.job->meta.job_id}, {"service", d.job->meta.service}, {"owner", d.job->meta.owner},
+                {"state", d.state}, {"domain", d.name}},
+               1);
+}
+
 void hypervisor_metrics(Writer& w, const HypervisorStats& hv, const std::string& node) {
   w.family("smartvm_node_capacity_cores", "gauge", "The hypervisor's CPUs (virNodeGetInfo).");
   w.sample("smartvm_node_capacity_cores", {{"node", node}}, hv.cpu_cores);
@@ -105,6 +123,7 @@ void hypervisor_metrics(Writer& w, const HypervisorStats& hv, const std::string&
   for (const DomainStats& d : hv.domains) ++by_state[d.state];
   w.family("smartvm_node_domains", "gauge", "Domains by state.");
   for (const auto& [state, n] : by_state) w.sample("smartvm_node_domains", {{"node", node}, {"state", state}}, n);
+  job_metrics(w, hv, node);
   if (hv.domains.empty()) return;
 
   w.family("smartvm_domain_state", "gauge", "1 for the state the domain is in.");

@@ -73,6 +73,12 @@ json::object domain_json(const DomainStats& d) {
   return o;
 }
 
+json::object job_json(const DomainStats& d) {
+  return json::object{{"job_id", d.job->meta.job_id}, {"service", d.job->meta.service}, {"owner", d.job->meta.owner},
+                      {"state", d.state},           {"since", d.job->since},            {"cores", d.vcpus},
+                      {"memory_kib", d.memory_kib}, {"domain", d.name}};
+}
+
 json::object rdma_json(const RdmaPort& p) {
   json::object o{{"device", p.device}, {"port", p.port},           {"state", p.state},
                  {"phys_state", p.phys_state}, {"rate_gbps", p.rate_gbps}, {"mtu", p.mtu},
@@ -110,6 +116,13 @@ json::object report_json(const Snapshot& s) {
   if (s.hypervisor)
     for (const DomainStats& d : s.hypervisor->domains) domains.push_back(domain_json(d));
   r["domains"] = std::move(domains);
+  // The job domains again, as jobs (the frontend's node page lists them): always present, so
+  // that "no jobs" and "an older nodeld" differ.
+  json::array jobs;
+  if (s.hypervisor)
+    for (const DomainStats& d : s.hypervisor->domains)
+      if (d.job) jobs.push_back(job_json(d));
+  r["jobs"] = std::move(jobs);
   if (s.host) r["host"] = host_json(*s.host);
   json::array rdma;
   if (s.rdma)

@@ -22,6 +22,14 @@ struct DomainIoPressure {
   uint64_t some_total_us = 0;  // the kernel's counter, for /metrics
 };
 
+// A job domain's mark (smartvm-run's metadata), when nodeld first saw that run of the
+// domain, and the host files behind its disks (where its job directory is).
+struct DomainJob {
+  JobMetadata meta;
+  std::string since;  // UTC, as format_utc writes it
+  std::vector<std::string> file_sources;
+};
+
 struct DomainStats {
   std::string name;
   std::string uuid;
@@ -34,6 +42,7 @@ struct DomainStats {
   std::optional<IoLimits> throttle;  // the per-disk limits nodeld applied (none: nodeld set none)
   std::vector<GuestInterface> interfaces;  // from the domain XML, for the guest router
   std::optional<DomainIoPressure> io_pressure;
+  std::optional<DomainJob> job;  // none: not a smartvm-run job
 };
 
 struct HypervisorStats {

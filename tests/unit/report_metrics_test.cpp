@@ -36,8 +36,8 @@ Snapshot sample() {
   hv.cpu_cores = 32;
   hv.memory_kib = 64 << 20;
   hv.free_memory_kib = 10 << 20;
-  DomainStats run{"job\"1", "u-1", "running", 4, 4 << 20, 12.5, {{"vda", 1, 2, 3, 4}}, {{"vnet0", 5, 6, 7, 8}}, IoLimits{1 << 20, 0, 0, 0}, {{"vif1.0", {"10.10.0.5"}}}, DomainIoPressure{37.5, 2'500'000}};
-  DomainStats off{"job2", "u-2", "shutoff", 8, 8 << 20, std::nullopt, {}, {}, std::nullopt, {}, std::nullopt};
+  DomainStats run{"job\"1", "u-1", "running", 4, 4 << 20, 12.5, {{"vda", 1, 2, 3, 4}}, {{"vnet0", 5, 6, 7, 8}}, IoLimits{1 << 20, 0, 0, 0}, {{"vif1.0", {"10.10.0.5"}}}, DomainIoPressure{37.5, 2'500'000}, std::nullopt};
+  DomainStats off{"job2", "u-2", "shutoff", 8, 8 << 20, std::nullopt, {}, {}, std::nullopt, {}, std::nullopt, std::nullopt};
   hv.domains = {run, off};
   s.hypervisor = hv;
   RdmaPort p;

@@ -62,7 +62,8 @@ Daemon::Daemon(asio::io_context& io, NodeldConfig config, DaemonOptions options)
       sender_(io, say),
       cycle_timer_(io),
       watchdog_timer_(io),
-      signals_(io) {
+      signals_(io),
+      job_reaper_(io) {
   apply(NodeldConfig{});
 }
 
@@ -338,8 +339,10 @@ void Daemon::on_snapshot(Snapshot s) {
   latest_.routing = routing_;
   latest_.routing_error = routing_error_;
   latest_.repository = repository_;
+  if (cleaning_jobs()) latest_.jobs_cleaned = jobs_cleaned_;
   publish_throttle();
   sender_.send(report_);
+  clean_up_jobs();
   std::string status = "report " + std::to_string(latest_.seq) + ": " +
                        std::to_string(latest_.hypervisor ? latest_.hypervisor->domains.size() : 0) + " domains";
   for (const auto& [source, st] : latest_.stale) status += ", " + source + " stale";
@@ -375,6 +378,30 @@ void Daemon::on_domain_event(const DomainEvent& ev) {
                    std::move(d));
   }
   publish();
+}
+
+bool Daemon::cleaning_jobs() const { return options_.act && config_.jobs_cleanup; }
+
+void Daemon::clean_up_jobs() {
+  // Only from a fresh list of domains: one libvirt did not give this cycle may be gone or new.
+  if (!cleaning_jobs() || !latest_.hypervisor || latest_.stale.count("libvirt")) return;
+  std::vector<JobDomainRef> domains;
+  for (const DomainStats& d : latest_.hypervisor->domains)
+    if (d.job)
+      domains.push_back(JobDomainRef{d.name, d.uuid, d.state != "shutoff" && d.state != "crashed", d.job->meta,
+                                     d.job->file_sources});
+  CleanupSettings settings{config_.jobs_runtime_dir, config_.proc_root};
+  job_reaper_.start(current(libvirt_)->connection(), std::move(settings), std::move(domains), [this](CleanupOutcome o) {
+    for (const std::string& line : o.done) log::notice("job cleanup: " + line);
+    std::string problems;
+    for (const std::string& p : o.problems) problems += (problems.empty() ? "" : "; ") + p;
+    jobs_condition_.update(problems);
+    if (o.cleaned) {
+      jobs_cleaned_ += o.cleaned;
+      latest_.jobs_cleaned = jobs_cleaned_;
+      publish();
+    }
+  });
 }
 
 void Daemon::publish_routing() {

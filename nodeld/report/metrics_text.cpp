@@ -242,6 +242,11 @@ std::string metrics_text(const Snapshot& s) {
     w.sample("smartvm_node_repository_reachable", {{"node", s.node}, {"probe", s.repository->target}},
              s.repository->reachable ? 1 : 0);
   }
+  if (s.jobs_cleaned) {
+    w.family("smartvm_jobs_cleaned_total", "counter",
+             "Jobs whose smartvm-run was gone that nodeld cleaned up: domains destroyed, leftover job directories removed.");
+    w.sample("smartvm_jobs_cleaned_total", {{"node", s.node}}, *s.jobs_cleaned);
+  }
   if (s.routing || !s.routing_error.empty()) {
     w.family("smartvm_node_routing_ok", "gauge", "1 when the newest reconcile of the guests' routes onto IPoIB worked.");
     w.sample("smartvm_node_routing_ok", {{"node", s.node}}, s.routing_error.empty() ? 1 : 0);

@@ -85,6 +85,9 @@ struct Snapshot {
   std::optional<RoutingStatus> routing;
   std::string routing_error;
   std::optional<ProbeResult> repository;  // none when no repository_probe is configured
+  // Jobs nodeld cleaned up since it started (orphaned domains destroyed, leftover directories
+  // removed); none when it does not clean up (--once, [jobs] cleanup = false).
+  std::optional<uint64_t> jobs_cleaned;
 };
 
 }  // namespace smartvm::nodeld

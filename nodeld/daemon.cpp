@@ -423,10 +423,15 @@ void Daemon::publish_throttle() {
     std::erase_if(throttle_conditions_,
                   [&](const auto& entry) { return entry.first != "throttle" && !problems.count(entry.first); });
   }
+  latest_.io_pressure_target = throttler_ ? throttler_->adaptive_target() : std::nullopt;
   if (throttler_ && latest_.hypervisor) {
     auto applied = throttler_->applied();
     auto pressure = throttler_->guest_pressure();
+    auto states = throttler_->states();
     for (DomainStats& d : latest_.hypervisor->domains) {
+      auto st = states.find(d.name);
+      if (st != states.end()) d.throttle_state = st->second;
+      else d.throttle_state.reset();
       auto it = applied.find(d.name);
       if (it != applied.end()) d.throttle = it->second;
       else d.throttle.reset();

@@ -10,8 +10,6 @@
 
 namespace smartvm::nodeld {
 
-inline constexpr const char* kLauncherComm = "smartvm-run";
-
 // pid -> comm of every process under `proc_root` (/proc). A process that ends during the scan
 // is left out; /proc that cannot be read is an error.
 Result<std::map<int64_t, std::string>> read_process_names(const std::string& proc_root);

@@ -1,7 +1,5 @@
 #include "job_cleanup.hpp"
 
-#include "host_processes.hpp"
-
 #include <filesystem>
 
 namespace smartvm::nodeld {
@@ -44,7 +42,7 @@ CleanupPlan plan_job_cleanup(const CleanupView& view) {
     if (pid <= 0 || !d.active) continue;
     accounted.insert(pid);
     auto p = view.processes.find(pid);
-    if ((p != view.processes.end() && p->second == kLauncherComm) || view.hidden.count(pid)) continue;
+    if ((p != view.processes.end() && p->second == view.launcher_comm) || view.hidden.count(pid)) continue;
     OrphanJob o;
     o.domain = d;
     o.reason = p == view.processes.end()
@@ -58,7 +56,7 @@ CleanupPlan plan_job_cleanup(const CleanupView& view) {
   // leftover.
   if (!view.all_visible) return plan;
   for (const auto& [pid, comm] : view.processes)
-    if (comm == kLauncherComm && !accounted.count(pid)) return plan;
+    if (comm == view.launcher_comm && !accounted.count(pid)) return plan;
   for (const std::string& name : view.directories)
     if (!used.count(name)) plan.leftovers.push_back(view.runtime_dir + "/" + name);
   return plan;

@@ -32,6 +32,7 @@ struct CleanupView {
   std::vector<JobDomainRef> domains;
   std::set<std::string> directories;         // names of the directories directly in runtime_dir
   std::map<int64_t, std::string> processes;  // pid -> comm
+  std::string launcher_comm = "smartvm-run";   // what a launcher's comm is
   // Job domains' launchers that exist but /proc does not show (another user's, under hidepid):
   // alive, for all nodeld can tell.
   std::set<int64_t> hidden;

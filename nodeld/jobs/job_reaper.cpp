@@ -61,6 +61,7 @@ CleanupOutcome clean_up_jobs(LibvirtConnection& connection, const CleanupSetting
   CleanupOutcome out;
   CleanupView view;
   view.runtime_dir = settings.runtime_dir;
+  view.launcher_comm = settings.launcher_comm;
   view.domains = domains;
   auto dirs = directories_in(settings.runtime_dir);
   if (!dirs) {

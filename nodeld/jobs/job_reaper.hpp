@@ -27,6 +27,9 @@ struct CleanupOutcome {
 struct CleanupSettings {
   std::string runtime_dir = "/run/smartvm/jobs";
   std::string proc_root = "/proc";
+  // A launcher's /proc/PID/comm. Tests name theirs otherwise, so that the smartvm-run of
+  // whatever else runs on the machine is not taken for theirs.
+  std::string launcher_comm = "smartvm-run";
 };
 
 // One pass, on the calling thread: what the worker runs, and what a test can run directly.

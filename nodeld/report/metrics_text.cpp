@@ -183,6 +183,14 @@ void hypervisor_metrics(Writer& w, const HypervisorStats& hv, const std::string&
       if (d.io_pressure)
         w.sample("smartvm_domain_io_pressure_some_seconds_total", {{"domain", d.name}}, double(d.io_pressure->some_total_us) / 1e6);
   }
+  bool any_adaptive = false;
+  for (const DomainStats& d : hv.domains) any_adaptive = any_adaptive || (d.throttle_state && d.throttle_state->at_floor);
+  if (any_adaptive) {
+    w.family("smartvm_domain_throttle_at_floor", "gauge", "1 when the adaptive throttle holds every cap of the domain at its floor.");
+    for (const DomainStats& d : hv.domains)
+      if (d.throttle_state && d.throttle_state->at_floor)
+        w.sample("smartvm_domain_throttle_at_floor", {{"domain", d.name}}, *d.throttle_state->at_floor ? 1 : 0);
+  }
   bool any_throttle = false;
   for (const DomainStats& d : hv.domains) any_throttle = any_throttle || d.throttle.has_value();
   if (!any_throttle) return;
@@ -241,6 +249,10 @@ std::string metrics_text(const Snapshot& s) {
     w.family("smartvm_node_repository_reachable", "gauge", "1 when the repository's server accepted a TCP connection.");
     w.sample("smartvm_node_repository_reachable", {{"node", s.node}, {"probe", s.repository->target}},
              s.repository->reachable ? 1 : 0);
+  }
+  if (s.io_pressure_target) {
+    w.family("smartvm_node_io_pressure_target_ratio", "gauge", "The host I/O pressure (PSI io some) the adaptive throttle keeps under.");
+    w.sample("smartvm_node_io_pressure_target_ratio", {{"node", s.node}}, *s.io_pressure_target / 100.0);
   }
   if (s.jobs_cleaned) {
     w.family("smartvm_jobs_cleaned_total", "counter",

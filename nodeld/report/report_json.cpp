@@ -69,6 +69,7 @@ json::object domain_json(const DomainStats& d) {
                                  {"write_bytes_sec", d.throttle->write_bytes_sec},
                                  {"read_iops_sec", d.throttle->read_iops_sec},
                                  {"write_iops_sec", d.throttle->write_iops_sec}};
+  if (d.throttle_state) o["throttle_reason"] = d.throttle_state->reason;
   if (d.io_pressure) o["io_pressure"] = d.io_pressure->percent;
   return o;
 }

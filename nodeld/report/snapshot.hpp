@@ -30,6 +30,12 @@ struct DomainJob {
   std::vector<std::string> file_sources;
 };
 
+// Why nodeld's throttle holds a guest where it is (the throttle publishes it each tick).
+struct DomainThrottleState {
+  std::string reason;              // "static policy", "adaptive: host io pressure 23.0% over target 10.0%", ...
+  std::optional<bool> at_floor;    // adaptive mode only: capped, every cap at its floor
+};
+
 struct DomainStats {
   std::string name;
   std::string uuid;
@@ -43,6 +49,7 @@ struct DomainStats {
   std::vector<GuestInterface> interfaces;  // from the domain XML, for the guest router
   std::optional<DomainIoPressure> io_pressure;
   std::optional<DomainJob> job;  // none: not a smartvm-run job
+  std::optional<DomainThrottleState> throttle_state;  // none: the throttle does not handle it
 };
 
 struct HypervisorStats {
@@ -88,6 +95,8 @@ struct Snapshot {
   // Jobs nodeld cleaned up since it started (orphaned domains destroyed, leftover directories
   // removed); none when it does not clean up (--once, [jobs] cleanup = false).
   std::optional<uint64_t> jobs_cleaned;
+  // The host I/O pressure (percent) the adaptive throttle keeps under; none unless adaptive.
+  std::optional<double> io_pressure_target;
 };
 
 }  // namespace smartvm::nodeld

@@ -1,6 +1,6 @@
 // Jobs whose smartvm-run is gone: the plan (pure), then the real thing on libvirt's test driver
-// in process, with real processes standing for smartvm-run (a copy of sleep named smartvm-run,
-// so that its comm is), one killed before the pass, and a real runtime directory; and the
+// in process, with real processes standing for smartvm-run (copies of sleep
+// under a name of their own, which the reaper is told), one killed before the pass, and a real runtime directory; and the
 // daemon, which cleans up when it acts and leaves everything in --once.
 #include "background_process.hpp"
 #include "catch_result.hpp"
@@ -58,11 +58,15 @@ fs::path job_dir(const fs::path& dir) {
   return dir;
 }
 
-// A process whose comm is smartvm-run: a copy of sleep under that name.
+// What the test's launchers are called: not smartvm-run, whose real instances other work on
+// this machine may be running (the reaper is told this name instead).
+const std::string kFakeComm = "svrun-test";
+
+// A process standing for smartvm-run: a copy of sleep under the launchers' name.
 struct FakeLauncher {
-  FakeLauncher(const fs::path& dir, const std::string& name = "smartvm-run")
+  FakeLauncher(const fs::path& dir, const std::string& name = kFakeComm)
       : process({(dir / name).string(), "300"}, (dir / (name + ".log")).string()) {}
-  static fs::path install(const fs::path& dir, const std::string& name = "smartvm-run") {
+  static fs::path install(const fs::path& dir, const std::string& name = kFakeComm) {
     fs::copy_file("/bin/sleep", dir / name, fs::copy_options::overwrite_existing);
     return dir / name;
   }
@@ -219,7 +223,7 @@ TEST_CASE("job cleanup: on the test driver, a killed launcher's job goes and a l
   }
 
   LibvirtConnection connection("test:///default", [](const DomainEvent&) {});
-  CleanupOutcome out = clean_up_jobs(connection, CleanupSettings{runtime.string(), "/proc"}, refs);
+  CleanupOutcome out = clean_up_jobs(connection, CleanupSettings{runtime.string(), "/proc", kFakeComm}, refs);
   INFO(out.problems.size());
   for (const std::string& p : out.problems) UNSCOPED_INFO(p);
   CHECK(out.problems.empty());

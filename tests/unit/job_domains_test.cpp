@@ -3,6 +3,7 @@
 // in /metrics, and the frontend's node page showing those fields.
 #include "catch_result.hpp"
 #include "domain_devices.hpp"
+#include "domain_xml.hpp"
 #include "libvirt_source.hpp"
 #include "metrics_text.hpp"
 #include "report_json.hpp"
@@ -57,6 +58,30 @@ TEST_CASE("nodeld: smartvm-run's job metadata is read from the domain XML, whate
   REQUIRE(bad_pid->job);
   CHECK(bad_pid->job->launcher_pid == 0);
   CHECK(!domain_facts_from_xml("<domain><name>x</name>"));
+}
+
+TEST_CASE("nodeld: reads what smartvm-run writes (the launcher's own domain XML)", "[nodeld][jobs]") {
+  // One contract in two programs that cannot see each other's headers: the same namespace.
+  CHECK(std::string(launcher::kJobMetadataNamespace) == kJobMetadataNamespace);
+  launcher::DomainPlan plan;
+  plan.name = "smartvm-blast-j9";
+  plan.overlay = "/run/smartvm/jobs/j9/disk.qcow2";
+  plan.context_iso = "/run/smartvm/jobs/j9/context.iso";
+  plan.console_socket = "/run/smartvm/jobs/j9/console.sock";
+  plan.status_socket = "/run/smartvm/jobs/j9/status.sock";
+  plan.tap_name = "vnet-j9";
+  plan.service = "blast";
+  plan.job_id = "j9";
+  plan.owner = "bob <b&b>";
+  plan.launcher_pid = 31337;
+  auto facts = domain_facts_from_xml(launcher::domain_xml(plan));
+  REQUIRE(facts);
+  REQUIRE(facts->job);
+  CHECK(facts->job->service == "blast");
+  CHECK(facts->job->job_id == "j9");
+  CHECK(facts->job->owner == "bob <b&b>");
+  CHECK(facts->job->launcher_pid == 31337);
+  CHECK(facts->file_sources == std::vector<std::string>{plan.overlay, plan.context_iso});
 }
 
 TEST_CASE("nodeld: a job domain of the test driver is in the report's jobs and in /metrics", "[nodeld][jobs]") {

@@ -1,5 +1,5 @@
-// The job as the agent's child in a cgroup v2 of its own (job_cgroup.hpp): the child joins it
-// before exec, so that nothing the job starts can escape, not a daemonizing grandchild, not a
+// The job as the agent's child in a cgroup v2 of its own (job_cgroup.hpp): the child starts in
+// it (clone3, or joins it before exec where the kernel refuses that), so that nothing the job starts can escape, not a daemonizing grandchild, not a
 // process that changed its session. The agent is a child subreaper as well, and reaps as the
 // subreaper does; the cgroup counts the processes, signals them and says what they used.
 #pragma once
@@ -20,7 +20,7 @@ class CgroupContainment : public SubreaperContainment {
   JobUsage usage() const override;
 
  protected:
-  int join_fd() const override { return cgroup_.procs_fd(); }
+  const JobCgroup* job_cgroup() const override { return &cgroup_; }
 
  private:
   JobCgroup cgroup_;  // removed (empty by then) with the containment

@@ -10,7 +10,7 @@
 
 namespace smartvm::agent {
 
-using EventSink = std::function<void(log::Level level, const std::string& message)>;
+using EventSink = log::Say;  // the same for every program's libraries
 
 // An empty sink drops the event (unit tests, a caller with nobody to tell).
 inline void tell(const EventSink& sink, log::Level level, const std::string& message) {

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <thread>
@@ -39,12 +40,17 @@ std::string own_cgroup() {
   return {};
 }
 
-// Enables in `dir`'s subtree_control whichever of the wanted controllers `dir` has.
-void enable_controllers(const std::string& dir) {
-  std::string controllers = read_text(dir + "/cgroup.controllers");
-  for (std::string_view c : split_words(controllers))
-    if (c == "memory" || c == "pids" || c == "cpu" || c == "io")
-      (void)write_kernel_file(dir + "/cgroup.subtree_control", "+" + std::string(c));
+// Which of the controllers the job's cgroup should have `dir` offers but does not yet enable
+// for its children.
+std::vector<std::string> controllers_to_enable(const std::string& dir) {
+  std::string offered = read_text(dir + "/cgroup.controllers");
+  std::string enabled = read_text(dir + "/cgroup.subtree_control");
+  std::vector<std::string_view> on = split_words(enabled);
+  std::vector<std::string> out;
+  for (std::string_view c : split_words(offered))
+    if ((c == "memory" || c == "pids" || c == "cpu" || c == "io") && std::find(on.begin(), on.end(), c) == on.end())
+      out.emplace_back(c);
+  return out;
 }
 
 }  // namespace
@@ -75,19 +81,22 @@ Result<JobCgroup> JobCgroup::create(const std::string& name, std::string unified
   std::string parent = unified_root + (own == "/" ? "" : own);
 
   // A non-root cgroup with processes in it cannot enable controllers for its children: move
-  // the agent into a leaf of its own first (systemd's delegation model).
-  if (own != "/") {
+  // the agent into a leaf of its own first (systemd's delegation model), but only when there
+  // is a controller to enable (see job_cgroup.hpp: the move costs a grace period).
+  std::vector<std::string> controllers = controllers_to_enable(parent);
+  if (own != "/" && !controllers.empty()) {
     std::string leaf = parent + "/supervisor";
     if (mkdir(leaf.c_str(), 0755) == 0 || errno == EEXIST) (void)write_kernel_file(leaf + "/cgroup.procs", "0");
   }
-  enable_controllers(parent);
+  for (const std::string& c : controllers) (void)write_kernel_file(parent + "/cgroup.subtree_control", "+" + c);
 
   JobCgroup cg;
   cg.path_ = parent + "/" + name;
   if (mkdir(cg.path_.c_str(), 0755) != 0) return os_error("create cgroup " + cg.path_);
+  cg.dir_.reset(open(cg.path_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   cg.procs_.reset(open((cg.path_ + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC));
-  if (!cg.procs_.valid()) {
-    Error e = os_error("open " + cg.path_ + "/cgroup.procs");
+  if (!cg.dir_.valid() || !cg.procs_.valid()) {
+    Error e = os_error("open " + cg.path_ + (cg.dir_.valid() ? "/cgroup.procs" : ""));
     rmdir(cg.path_.c_str());
     cg.path_.clear();
     return e;
@@ -104,6 +113,7 @@ JobCgroup JobCgroup::observe(std::string path) {
 
 JobCgroup::~JobCgroup() {
   if (path_.empty() || !owned_) return;
+  dir_.reset();
   procs_.reset();
   // The last exiting process leaves the cgroup a moment after it is reaped.
   for (int i = 0; i < 50 && rmdir(path_.c_str()) != 0 && errno == EBUSY; ++i)

@@ -4,10 +4,16 @@
 // back to a child subreaper and the job's process tree.
 //
 // For memory accounting the parent must have the memory controller enabled for its children.
-// A cgroup other than the root cannot enable controllers while it holds processes, so when the
-// agent's own cgroup is not the root (a service's cgroup when SMARTVM_CONTAINMENT=cgroup forks
-// the job under systemd, whose agent unit does not set Delegate=; a test's cgroup), the agent
-// first moves itself into a "supervisor" leaf of it, the job's sibling.
+// The kernel's rule (cgroup v2, "no internal processes"): a cgroup other than the root that
+// has a controller enabled in cgroup.subtree_control holds no processes of its own; enabling
+// one in a cgroup with processes fails with EBUSY. So when the agent's own cgroup is not the
+// root (a service's cgroup when SMARTVM_CONTAINMENT=cgroup forks the job under systemd, whose
+// agent unit does not set Delegate=; a test's cgroup) and it offers a controller to enable,
+// the agent first moves itself into a "supervisor" leaf of it, the job's sibling. That move is
+// a migration, which waits for an RCU grace period (milliseconds), so it is made only then: in
+// the root cgroup (the guest without systemd) or where no controller is offered (a hybrid
+// host's unified hierarchy) the agent stays where it is, and the job cgroup still holds,
+// counts, signals and times the job (cgroup.procs, cgroup.kill and cpu.stat need no controller).
 #pragma once
 
 #include "error.hpp"
@@ -34,7 +40,9 @@ class JobCgroup {
   ~JobCgroup();  // removes a cgroup it created (it must be empty by then)
 
   const std::string& path() const { return path_; }
-  // Opened for writing before fork: the child writes "0" to join before it execs.
+  // The directory, for clone3(CLONE_INTO_CGROUP): the child starts in the cgroup.
+  int dir_fd() const { return dir_.get(); }
+  // Opened for writing before fork: where clone3 refuses, the child writes "0" to join.
   int procs_fd() const { return procs_.get(); }
 
   std::vector<pid_t> pids() const;
@@ -49,7 +57,7 @@ class JobCgroup {
  private:
   JobCgroup() = default;
   std::string path_;
-  UniqueFd procs_;
+  UniqueFd dir_, procs_;
   bool owned_ = true;
 };
 

@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #include <array>
-#include <cstring>
 #include <optional>
 
 namespace smartvm::agent {
@@ -195,8 +194,8 @@ class JobRun {
     record_.stderr_truncated = stderr_pump_ && stderr_pump_->truncated();
     // The outputs are part of the result: durable before the status says the job is done. On
     // NFS a write error (ENOSPC, EDQUOT, EIO) may surface only here: the record says so.
-    if (stdout_file_.valid() && fsync(stdout_file_.get()) != 0) output_error(std::string("stdout: ") + strerror(errno));
-    if (stderr_file_.valid() && fsync(stderr_file_.get()) != 0) output_error(std::string("stderr: ") + strerror(errno));
+    for (const std::string& e : make_outputs_durable(ws_, {{stdout_file_.get(), "stdout"}, {stderr_file_.get(), "stderr"}}))
+      output_error(e);
     containment_.reset();  // removes the (now empty) job cgroup
   }
 

@@ -56,6 +56,8 @@ class LinuxSystem : public System {
   LinuxSystemSettings settings_;
   std::string context_mount_;  // "" when the context is a directory used as it is
   std::atomic<bool> stop_ = false;  // read by the watchdog's thread too
+  // The record is committed after a syncfs of the repository: nothing is left to flush there.
+  bool repository_durable_ = false;
   // Readable while a stop signal is pending (they are blocked): a bounded mount waits on it.
   UniqueFd stop_fd_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();

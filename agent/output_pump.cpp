@@ -19,8 +19,8 @@ void OutputPump::start(std::function<void()> on_eof) {
 }
 
 void OutputPump::read_more() {
-  pipe_.async_read_some(boost::asio::buffer(buf_), [this](const boost::system::error_code& ec, size_t n) {
-    if (n > 0) consume(buf_.data(), n);
+  pipe_.async_read_some(boost::asio::buffer(buf_.get(), kBufferSize), [this](const boost::system::error_code& ec, size_t n) {
+    if (n > 0) consume(buf_.get(), n);
     // EOF: every writer (the job and whatever it started) is gone; or close_if_drained().
     if (ec) {
       eof_ = true;

@@ -1,7 +1,6 @@
 #include "repository_tree.hpp"
 
 #include <fcntl.h>
-#include <grp.h>
 #include <linux/openat2.h>
 #include <sys/fsuid.h>
 #include <sys/stat.h>
@@ -58,7 +57,7 @@ FsIdentity::FsIdentity(const Credentials& c, mode_t mask) : saved_umask_(umask(m
   int n = getgroups(0, nullptr);
   saved_groups_.resize(static_cast<size_t>(n > 0 ? n : 0));
   if (n > 0 && getgroups(n, saved_groups_.data()) != n) saved_groups_.clear();
-  setgroups(c.groups.size(), c.groups.data());
+  syscall(SYS_setgroups, c.groups.size(), c.groups.data());  // this thread's only (see the header)
   setfsgid(c.gid);
   setfsuid(c.uid);
   switched_ = true;
@@ -69,7 +68,7 @@ FsIdentity::~FsIdentity() {
   if (!switched_) return;
   setfsuid(0);
   setfsgid(0);
-  setgroups(saved_groups_.size(), saved_groups_.data());
+  syscall(SYS_setgroups, saved_groups_.size(), saved_groups_.data());
 }
 
 }  // namespace smartvm::agent

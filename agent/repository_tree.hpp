@@ -25,8 +25,12 @@ std::pair<std::string, std::string> split_parent(const std::string& rel);
 // While alive, filesystem access uses the job's uid, gid and groups (setfsuid/setfsgid), so
 // that what the agent creates belongs to the job's user and a root-squashed NFS export treats
 // the agent like the user, and the job's umask, so that the workdir, the output and status
-// files get the modes the job's own files would. The agent is single-threaded, which these
-// per-thread (and the process-wide umask) calls need.
+// files get the modes the job's own files would. Per thread, and for the calling thread only:
+// the agent's filesystem work is all on its main thread (the watchdog's thread touches no
+// filesystem). The groups too, through the raw system call: glibc's setgroups() changes every
+// thread's, signalling each other thread and waiting until it has run, a wakeup of the
+// watchdog's thread (and on a busy machine a wait for a CPU) at every switch and back. The
+// umask is process-wide; nothing else creates files meanwhile.
 class FsIdentity {
  public:
   FsIdentity(const Credentials& c, mode_t umask);

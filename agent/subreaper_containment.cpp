@@ -70,7 +70,10 @@ Result<pid_t> SubreaperContainment::start(const JobLaunch& launch, boost::asio::
   plan.stdin_fd = launch.stdin_fd;
   plan.stdout_fd = launch.stdout_fd;
   plan.stderr_fd = launch.stderr_fd;
-  plan.cgroup_procs_fd = join_fd();
+  if (const JobCgroup* cg = job_cgroup()) {
+    plan.cgroup_dir_fd = cg->dir_fd();
+    plan.cgroup_procs_fd = cg->procs_fd();
+  }
   plan.workdir_fd = launch.workdir_fd;
   plan.uid = launch.creds->uid;
   plan.gid = launch.creds->gid;
@@ -86,9 +89,8 @@ Result<pid_t> SubreaperContainment::start(const JobLaunch& launch, boost::asio::
   child_signal_->async_wait([this](const boost::system::error_code& ec, int) {
     if (!ec) on_sigchld();
   });
-  pid_ = fork();
+  pid_ = spawn_child(plan);
   if (pid_ < 0) return os_error("fork");
-  if (pid_ == 0) exec_child(plan);
 
   status_w.reset();
   ChildFailure failure{};

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "containment.hpp"
+#include "job_cgroup.hpp"
 
 #include <boost/asio/signal_set.hpp>
 
@@ -25,8 +26,8 @@ class SubreaperContainment : public Containment {
   JobUsage usage() const override;
 
  protected:
-  // The descriptor of the cgroup.procs the child writes itself into before exec; -1 for none.
-  virtual int join_fd() const { return -1; }
+  // The job cgroup the child is started in; none for the subreaper alone.
+  virtual const JobCgroup* job_cgroup() const { return nullptr; }
 
  private:
   void on_sigchld();

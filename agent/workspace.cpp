@@ -3,6 +3,8 @@
 #include "repository_tree.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -14,9 +16,14 @@ namespace {
 // Room for any status record: a record is a few hundred bytes, its error line at most a few KiB.
 constexpr size_t kStatusReserve = 16384;
 
-// Write, fsync, read back: proves the server takes and keeps data. No rename or directory
-// fsync: the probe is removed again, only the data path is being proven. Its name is random,
-// so that a probe an earlier, killed agent left behind is no obstacle.
+// Write and read back, as the job's user: proves that the repository takes writes here (not
+// read-only, not refused to the user, not full where the filesystem counts space at write).
+// No flush of its own (under concurrent writes an fsync took 8-9 ms, issue 16): that the
+// server has room is proven by the status reservation that follows (fallocate, or zeros and
+// fsync where there is no fallocate), and the job's data is made durable after the job
+// (make_outputs_durable), where a loss is recorded. No rename or directory fsync: the probe is
+// removed again. Its name is random, so that a probe an earlier, killed agent left behind is
+// no obstacle.
 Result<void> prove_writable(int dirfd, const std::string& workdir) {
   std::string content = "smartvm-agent write probe " + format_utc(StatusRecord::Clock::now()) + "\n";
   auto created = create_hidden_temp(dirfd, "smartvm-probe", 0600, O_RDWR);
@@ -29,13 +36,25 @@ Result<void> prove_writable(int dirfd, const std::string& workdir) {
     return e.context("the repository does not take writes in \"" + workdir + "\"");
   };
   if (pwrite(fd.get(), content.data(), content.size(), 0) != static_cast<ssize_t>(content.size())) return fail("write " + name);
-  if (fsync(fd.get()) != 0) return fail("fsync " + name);
   std::string back(content.size() + 1, '\0');
   ssize_t n = pread(fd.get(), back.data(), back.size(), 0);
   unlinkat(dirfd, name.c_str(), 0);
   if (n != static_cast<ssize_t>(content.size()) || back.compare(0, content.size(), content) != 0)
     return make_error("the repository does not read back what was written in \"" + workdir + "\"");
   return {};
+}
+
+// Whether syncfs(2) of the filesystem under `fd` makes its files durable. It runs the kernel's
+// writeback and the filesystem's sync_fs: enough for a local disk (ext4, xfs, btrfs: a journal
+// commit and a cache flush) and for NFS (writeback of every file ends with a COMMIT). Not for
+// 9p and FUSE: a file there is written through to the server, which syncs it to its disk only
+// when asked for that file (Tfsync, FUSE_FSYNC); syncfs asks nothing of a 9p server, nothing of
+// a FUSE one, and of virtiofs (FUSE too) only when its daemon supports FUSE_SYNCFS, silently.
+bool syncfs_reaches_storage(int fd) {
+  constexpr decltype(statfs::f_type) kV9fsMagic = 0x01021997, kFuseMagic = 0x65735546;
+  struct statfs sf {};
+  if (fstatfs(fd, &sf) != 0) return false;
+  return sf.f_type != kV9fsMagic && sf.f_type != kFuseMagic;
 }
 
 }  // namespace
@@ -47,6 +66,8 @@ Result<std::unique_ptr<LinuxWorkspace>> prepare_workspace(const JobSpec& spec, c
   ws->umask = static_cast<mode_t>(spec.umask);
   ws->root.reset(open(ws->mountpoint.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!ws->root.valid()) return os_error("open the repository " + ws->mountpoint);
+  ws->sync_handle.reset(open(ws->mountpoint.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  ws->syncfs_durable = ws->sync_handle.valid() && syncfs_reaches_storage(ws->sync_handle.get());
 
   FsIdentity as_user(creds, ws->umask);
   auto workdir = make_directories_beneath(ws->root.get(), spec.workdir);
@@ -66,6 +87,26 @@ Result<std::unique_ptr<LinuxWorkspace>> prepare_workspace(const JobSpec& spec, c
   ws->status = std::move(*reserved);
   unlinkat(ws->status_dir.get(), (name + ".heartbeat").c_str(), 0);
   return ws;
+}
+
+std::vector<std::string> make_outputs_durable(LinuxWorkspace& ws, std::initializer_list<OutputFile> outputs) {
+  // syncfs reports a write error of any file of the filesystem since the handle was opened
+  // (Linux 5.8), before the job started: an error on NFS (ENOSPC, EDQUOT, EIO surface only at
+  // writeback) fails it, and the fsyncs below then say which output was hit.
+  bool synced = ws.syncfs_durable && syncfs(ws.sync_handle.get()) == 0;
+  struct stat repo {};
+  if (synced && fstat(ws.sync_handle.get(), &repo) != 0) synced = false;
+  std::vector<std::string> errors;
+  for (const OutputFile& f : outputs) {
+    if (f.fd < 0) continue;
+    struct stat st {};
+    // An output on a filesystem mounted below the repository's root (an NFS export's nested
+    // one) is not the repository's syncfs's.
+    if (synced && fstat(f.fd, &st) == 0 && st.st_dev == repo.st_dev) continue;
+    if (fsync(f.fd) != 0) errors.push_back(std::string(f.name) + ": " + std::strerror(errno));
+  }
+  ws.synced = synced;
+  return errors;
 }
 
 Result<std::string> commit_status(LinuxWorkspace& ws, StatusRecord record) {

@@ -1,10 +1,19 @@
 // bench_agent_overhead: smartvm-agent against a reference shell agent (mount, su, run,
-// echo $? > file, sync, umount) on a bind repository, side by side in one run.
+// echo $? > file, sync, umount) and against the job started directly, interleaved run by run,
+// on a quiet machine and again while dd writes the same disk (oflag=direct).
 //
-// Measured per run: start -> job exec (the agent's setup), job exit -> agent exit (recording
-// the status durably, unmounting), peak RSS of the agent with everything it ran. Prints a table
-// with medians, 90th percentiles and the ratio reference / smartvm.
+// The repository is a filesystem of its own, as a guest's is (NFS, 9p, virtiofs): ext4 on a
+// loop device over a file in /tmp, on the machine's disk, bind-mounted by both agents. (A bind
+// of a directory of / would make a syncfs of the repository a sync of the whole machine's
+// disk, with whatever everybody else on it has written.)
+//
+// Measured per run: start -> job exec (the agent's setup), job exit -> agent exit (the status
+// durable, the repository unmounted), the CPU of the whole run (rusage of the process and of
+// everything it waited for: the job, mount helpers), and the agent's own peak RSS. Prints one
+// table per load with medians, 90th percentiles and the ratio reference / smartvm.
 // Usage (as root): bench_agent_overhead [RUNS]
+#include "disk_writer.hpp"
+
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
@@ -18,7 +27,6 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -32,9 +40,10 @@ long long now_ns() {
   return static_cast<long long>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
 }
 
+double ms(const timeval& tv) { return static_cast<double>(tv.tv_sec) * 1e3 + static_cast<double>(tv.tv_usec) / 1e3; }
+
 struct Sample {
-  double to_exec_ms, after_exit_ms;
-  long max_rss_kib;
+  double to_exec_ms, after_exit_ms, cpu_ms;
 };
 
 // Runs argv to its end; returns its rusage and the monotonic time at its start and end.
@@ -69,6 +78,12 @@ bool run(const std::vector<std::string>& argv, long long& start, long long& end,
   return WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
+bool run_quietly(const std::vector<std::string>& argv) {
+  long long a = 0, b = 0;
+  rusage ru{};
+  return run(argv, a, b, ru);
+}
+
 long long read_stamp(const fs::path& out, const std::string& key) {
   std::ifstream in(out);
   std::string line;
@@ -86,6 +101,75 @@ std::string fmt(double v, int decimals = 2) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
   return buf;
+}
+
+struct Tool {
+  const char* name;
+  std::vector<std::string> argv;
+  std::vector<Sample> samples;
+};
+
+// `runs` interleaved rounds of every tool (and one to warm the caches first).
+bool measure(std::vector<Tool>& tools, const fs::path& src, int runs) {
+  for (Tool& t : tools) t.samples.clear();
+  for (int i = -1; i < runs; ++i) {
+    for (Tool& t : tools) {
+      fs::remove_all(src / "job");
+      fs::path out = src / "job/stdout.log";
+      bool direct = std::string(t.name) == "direct exec";
+      if (direct) fs::create_directories(src / "job");
+      long long start = 0, end = 0;
+      rusage ru{};
+      if (!run(t.argv, start, end, ru, nullptr, direct ? out.c_str() : nullptr)) {
+        std::fprintf(stderr, "bench_agent_overhead: %s failed\n", t.name);
+        return false;
+      }
+      long long exec = read_stamp(out, "exec"), exit = read_stamp(out, "exit");
+      if (i >= 0) t.samples.push_back({(exec - start) / 1e6, (end - exit) / 1e6, ms(ru.ru_utime) + ms(ru.ru_stime)});
+    }
+  }
+  return true;
+}
+
+struct Row {
+  std::string name;
+  double a, b, direct;
+  int decimals;
+};
+
+void print_table(const std::string& title, const std::vector<Row>& rows) {
+  std::printf("%s\n\n", title.c_str());
+  std::printf("| %-50s | %13s | %14s | %11s | %8s | %14s |\n", "metric", "smartvm-agent", "reference (sh)", "direct exec",
+              "ref/ours", "ours - direct");
+  std::printf("|%s|%s|%s|%s|%s|%s|\n", std::string(52, '-').c_str(), std::string(15, '-').c_str(),
+              std::string(16, '-').c_str(), std::string(13, '-').c_str(), std::string(10, '-').c_str(),
+              std::string(16, '-').c_str());
+  for (const Row& r : rows) {
+    bool timed = r.direct > 0;
+    std::printf("| %-50s | %13s | %14s | %11s | %8s | %14s |\n", r.name.c_str(), fmt(r.a, r.decimals).c_str(),
+                fmt(r.b, r.decimals).c_str(), timed ? fmt(r.direct, r.decimals).c_str() : "-",
+                fmt(r.b / r.a, 2).c_str(), timed ? fmt(r.a - r.direct, r.decimals).c_str() : "-");
+  }
+  std::printf("\n");
+}
+
+std::vector<Row> timing_rows(const std::vector<Tool>& tools) {
+  std::vector<Row> rows;
+  auto add = [&](const std::string& name, double Sample::*field, double p) {
+    double v[3];
+    for (size_t i = 0; i < 3; ++i) {
+      std::vector<double> column;
+      for (const Sample& s : tools[i].samples) column.push_back(s.*field);
+      v[i] = percentile(column, p);
+    }
+    rows.push_back({name, v[0], v[1], v[2], 2});
+  };
+  add("start -> job exec, median (ms)", &Sample::to_exec_ms, 0.5);
+  add("start -> job exec, p90 (ms)", &Sample::to_exec_ms, 0.9);
+  add("job exit -> status durable + unmounted, median (ms)", &Sample::after_exit_ms, 0.5);
+  add("job exit -> status durable + unmounted, p90 (ms)", &Sample::after_exit_ms, 0.9);
+  add("CPU per run, user + system, median (ms)", &Sample::cpu_ms, 0.5);
+  return rows;
 }
 
 }  // namespace
@@ -109,8 +193,16 @@ int main(int argc, char** argv) {
   char tmpl[] = "/tmp/smartvm-bench.XXXXXX";
   fs::path tmp = mkdtemp(tmpl);
   chmod(tmp.c_str(), 0755);
-  fs::path src = tmp / "repo", mnt = tmp / "mnt", ctx = tmp / "ctx";
+  fs::path src = tmp / "repo", mnt = tmp / "mnt", ctx = tmp / "ctx", image = tmp / "repo.img";
   for (const auto& d : {src, mnt, ctx}) fs::create_directories(d);
+  std::ofstream(image).close();
+  fs::resize_file(image, 64 << 20);
+  if (!run_quietly({"/sbin/mkfs.ext4", "-q", "-F", image.string()}) ||
+      !run_quietly({"/bin/mount", "-o", "loop", image.string(), src.string()})) {
+    std::fprintf(stderr, "bench_agent_overhead: cannot make the repository (mkfs.ext4, mount -o loop)\n");
+    fs::remove_all(tmp);
+    return 1;
+  }
   chmod(src.c_str(), 01777);
   auto write_context = [&](const fs::path& dir, const std::string& command, const std::string& args) {
     fs::create_directories(dir);
@@ -122,34 +214,20 @@ int main(int argc, char** argv) {
   write_context(ctx, stamp, "");
   write_context(tmp / "ctx-sleep", "/bin/sleep", "0.3");
 
-  struct Tool {
-    const char* name;
-    std::vector<std::string> argv;
-    std::vector<Sample> samples;
-  } tools[] = {
+  std::vector<Tool> tools = {
       {"smartvm-agent", {agent, "--context", ctx.string(), "--power", "none"}, {}},
       {"reference (sh)", {reference, src.string(), mnt.string(), stamp}, {}},
       // The floor on this machine: the job started directly, no agent in between.
       {"direct exec", {stamp}, {}},
   };
-  // Interleaved, so that both see the same machine; the first round warms the caches.
-  for (int i = -1; i < runs; ++i) {
-    for (Tool& t : tools) {
-      fs::remove_all(src / "job");
-      fs::path out = src / "job/stdout.log";
-      bool direct = std::string(t.name) == "direct exec";
-      if (direct) fs::create_directories(src / "job");
-      long long start = 0, end = 0;
-      rusage ru{};
-      if (!run(t.argv, start, end, ru, nullptr, direct ? out.c_str() : nullptr)) {
-        std::fprintf(stderr, "bench_agent_overhead: %s failed\n", t.name);
-        fs::remove_all(tmp);
-        return 1;
-      }
-      long long exec = read_stamp(out, "exec"), exit = read_stamp(out, "exit");
-      if (i >= 0) t.samples.push_back({(exec - start) / 1e6, (end - exit) / 1e6, ru.ru_maxrss});
-    }
-  }
+  auto finish = [&](int code) {
+    umount2(src.c_str(), MNT_DETACH);  // the loop device goes with its last mount
+    fs::remove_all(tmp);
+    return code;
+  };
+
+  if (!measure(tools, src, runs)) return finish(1);
+  std::vector<Row> quiet = timing_rows(tools);
   // Each agent's own peak RSS (VmHWM of the agent process alone), with a job that sleeps.
   long hwm_agent = 0, hwm_reference = 0;
   {
@@ -160,44 +238,27 @@ int main(int argc, char** argv) {
     fs::remove_all(src / "job");
     run({reference, src.string(), mnt.string(), "/bin/sleep 0.3"}, a, b, ru, &hwm_reference);
   }
-  fs::remove_all(tmp);
+  quiet.push_back({"own peak RSS, VmHWM of the agent process (KiB)", static_cast<double>(hwm_agent),
+                   static_cast<double>(hwm_reference), 0, 0});
 
-  auto column = [](const Tool& t, auto field) {
-    std::vector<double> v;
-    for (const Sample& s : t.samples) v.push_back(field(s));
-    return v;
-  };
-  struct Row {
-    std::string name;
-    double a, b, direct;
-    int decimals;
-  };
-  std::vector<Row> rows;
-  auto add = [&](const std::string& name, auto field, double p, int decimals) {
-    rows.push_back({name, percentile(column(tools[0], field), p), percentile(column(tools[1], field), p),
-                    percentile(column(tools[2], field), p), decimals});
-  };
-  add("start -> job exec, median (ms)", [](const Sample& s) { return s.to_exec_ms; }, 0.5, 2);
-  add("start -> job exec, p90 (ms)", [](const Sample& s) { return s.to_exec_ms; }, 0.9, 2);
-  add("job exit -> status durable + unmounted, median (ms)", [](const Sample& s) { return s.after_exit_ms; }, 0.5, 2);
-  add("job exit -> status durable + unmounted, p90 (ms)", [](const Sample& s) { return s.after_exit_ms; }, 0.9, 2);
-
-  rows.push_back({"own peak RSS, VmHWM of the agent process (KiB)", static_cast<double>(hwm_agent),
-                  static_cast<double>(hwm_reference), 0, 0});
-
-  std::printf("smartvm-agent vs a reference shell agent, bind repository, %d runs each\n\n", runs);
-  std::printf("| %-50s | %13s | %14s | %11s | %8s | %14s |\n", "metric", "smartvm-agent", "reference (sh)", "direct exec",
-              "ref/ours", "ours - direct");
-  std::printf("|%s|%s|%s|%s|%s|%s|\n", std::string(52, '-').c_str(), std::string(15, '-').c_str(),
-              std::string(16, '-').c_str(), std::string(13, '-').c_str(), std::string(10, '-').c_str(),
-              std::string(16, '-').c_str());
-  for (const Row& r : rows) {
-    bool timed = r.direct > 0;
-    std::printf("| %-50s | %13s | %14s | %11s | %8s | %14s |\n", r.name.c_str(), fmt(r.a, r.decimals).c_str(),
-                fmt(r.b, r.decimals).c_str(), timed ? fmt(r.direct, r.decimals).c_str() : "-",
-                fmt(r.b / r.a, 2).c_str(), timed ? fmt(r.a - r.direct, r.decimals).c_str() : "-");
+  std::vector<Row> loaded;
+  {
+    smartvm::bench::DiskWriter writer(tmp.string());
+    sleep(2);  // the writer's queue fills
+    bool ok = writer.running() && measure(tools, src, runs);
+    if (!ok) {
+      std::fprintf(stderr, "bench_agent_overhead: the loaded round failed (is dd writing?)\n");
+      return finish(1);
+    }
+    loaded = timing_rows(tools);
   }
-  std::printf("\n\"direct exec\" starts the job with nothing in between (fork and exec of a static program):\n"
-              "the floor on this machine. \"ours - direct\" is the agent's own overhead.\n");
-  return 0;
+
+  std::string setup = ", repository: ext4 on a loop device over a file on the machine's disk, " + std::to_string(runs) +
+                      " runs each";
+  print_table("Quiet machine" + setup, quiet);
+  print_table("While dd writes the same disk (oflag=direct, 1 MiB blocks)" + setup, loaded);
+  std::printf("\"direct exec\" starts the job with nothing in between (fork and exec of a static program):\n"
+              "the floor on this machine. \"ours - direct\" is the agent's own overhead. CPU is the rusage of\n"
+              "the process and of everything it waited for (the job, mount and su for the reference).\n");
+  return finish(0);
 }

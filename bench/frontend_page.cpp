@@ -4,6 +4,7 @@
 // (rusage), on a quiet machine and again with a disk writer (dd oflag=direct) on the same disk.
 // Target (issue 17): a page under 300 ms at 2,000 nodes.
 // Usage: bench_frontend_page [NODES]
+#include "disk_writer.hpp"
 #include "http_api.hpp"
 #include "utc_time.hpp"
 
@@ -16,6 +17,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,18 +43,6 @@ Response call(Api& api, http::verb verb, const std::string& target, const std::s
   req.body() = body;
   req.prepare_payload();
   return api.handle(req, now);
-}
-
-// A writer that keeps the disk busy: direct writes, so the page cache does not absorb them.
-pid_t start_disk_writer(const std::string& dir) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    std::string of = "of=" + dir + "/load";
-    execl("/bin/dd", "dd", "if=/dev/zero", of.c_str(), "bs=1M", "count=100000", "oflag=direct", "status=none",
-          static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  return pid;
 }
 
 void measure(Api& api, const std::string& what, const std::string& target) {
@@ -98,17 +88,16 @@ int main(int argc, char** argv) {
   std::printf("| %-40s | %8s | %8s | %8s | %7s |\n", "page", "median", "worst", "CPU", "KiB");
   std::printf("|------------------------------------------|----------|----------|----------|---------|\n");
   for (bool loaded : {false, true}) {
-    pid_t writer = loaded ? start_disk_writer(dir) : 0;
-    if (loaded) sleep(2);  // the writer's queue fills
+    std::optional<bench::DiskWriter> writer;
+    if (loaded) {
+      writer.emplace(dir);
+      sleep(2);  // the writer's queue fills
+    }
     std::string when = loaded ? ", disk writer" : ", quiet";
     measure(api, "overview, first page" + when, "/");
     measure(api, "overview, last page" + when, "/?page=" + std::to_string((nodes - 1) / 100));
     measure(api, "one node's page" + when, "/nodes/node0007");
     measure(api, "GET /v1/nodes (JSON, all)" + when, "/v1/nodes");
-    if (writer > 0) {
-      kill(writer, SIGTERM);  // the PID recorded at its start
-      waitpid(writer, nullptr, 0);
-    }
   }
   std::filesystem::remove_all(dir);
   return 0;

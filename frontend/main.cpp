@@ -182,7 +182,7 @@ int main(int argc, char** argv) {
   frontend::Api api(**store, settings);
   frontend::GroupSync sync(io, (*store)->log_path());
   api.set_group_sync(&sync);
-  HttpServer server(io, api, limits);
+  HttpServer server(io, api, limits, log::to_log());
   auto bound = server.listen(*endpoint);
   if (!bound) {
     log::error(bound.error().message);

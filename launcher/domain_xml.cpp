@@ -77,15 +77,25 @@ std::string domain_xml(const DomainPlan& p) {
   pt::ptree& devices = add(d, "devices");
   file_disk(devices, "disk", "qcow2", p.overlay, "vda", "virtio");
   add(file_disk(devices, "cdrom", "raw", p.context_iso, "hdc", "ide"), "readonly");
-  pt::ptree& nic = add(devices, "interface");
-  if (p.network == "route") {
-    attr(nic, "type", "ethernet");
-    attr(add(nic, "target"), "dev", p.tap_name);
-  } else {
-    attr(nic, "type", "network");
-    attr(add(nic, "source"), "network", p.network);
+  if (p.network != "none") {
+    pt::ptree& nic = add(devices, "interface");
+    if (p.network == "route") {
+      attr(nic, "type", "ethernet");
+      attr(add(nic, "target"), "dev", p.tap_name);
+    } else {
+      attr(nic, "type", "network");
+      attr(add(nic, "source"), "network", p.network);
+    }
+    attr(add(nic, "model"), "type", "virtio");
   }
-  attr(add(nic, "model"), "type", "virtio");
+  if (!p.share_dir.empty()) {
+    // The guest's files keep the guest's owners (qemu runs as root under smartvm-run's libvirt).
+    pt::ptree& fs = add(devices, "filesystem");
+    attr(fs, "type", "mount");
+    attr(fs, "accessmode", "passthrough");
+    attr(add(fs, "source"), "dir", p.share_dir);
+    attr(add(fs, "target"), "dir", p.share_tag);
+  }
   pt::ptree& serial = add(devices, "serial");
   unix_socket(serial, p.console_socket);
   attr(add(serial, "target"), "port", "0");

@@ -24,9 +24,10 @@ struct DomainPlan {
   std::string kernel, initrd, cmdline;  // direct boot when kernel is set
   std::string overlay;                  // qcow2 on the golden image
   std::string context_iso;
-  std::string network = "route";  // route: an ethernet (tap) device named `tap_name`; else a libvirt network
+  std::string network = "route";  // route: an ethernet (tap) device named `tap_name`; none: no NIC; else a libvirt network
   std::string tap_name;
   std::string console_socket, status_socket;
+  std::string share_dir, share_tag;  // a host directory over 9p (virtio), or none
   // Metadata.
   std::string service, job_id, owner;
   long launcher_pid = 0;

@@ -1,14 +1,20 @@
 // smartvm-run: one job request becomes a smart VM on this node. See smartvm-run(8).
-#include "domain_xml.hpp"
-#include "job_request.hpp"
+#include "run_request.hpp"
+#include "run_outcome.hpp"
 #include "run_options.hpp"
 #include "service_catalog.hpp"
 #include "smartvm_version.hpp"
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
 #include <pwd.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <ctime>
 
@@ -17,9 +23,9 @@ using namespace smartvm::launcher;
 
 namespace {
 
-// Exit statuses (timeout(1) and env(1) conventions; smartvm-run(8)).
-constexpr int kCannotStart = 126;
-constexpr int kNoSuchService = 127;
+using Clock = std::chrono::steady_clock;
+constexpr int kCannotStart = kExitCannotStart;
+constexpr int kNoSuchService = kExitNoSuchService;
 
 int usage_error(const std::string& msg) {
   std::fprintf(stderr, "smartvm-run: %s\nTry 'smartvm-run --help'.\n", msg.c_str());
@@ -46,6 +52,13 @@ std::string generated_job_id() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  auto requested = Clock::now();
+  // From the start: a SIGTERM or SIGINT at any point is handled, never kills smartvm-run with
+  // files or a domain left behind.
+  boost::asio::io_context io;
+  boost::asio::signal_set signals(io, SIGTERM, SIGINT);
+  // A reader of stdout that goes away (| head) must not kill smartvm-run with the domain up.
+  std::signal(SIGPIPE, SIG_IGN);
   ParsedRunOptions parsed = parse_run_options(std::vector<std::string>(argv + 1, argv + argc));
   switch (parsed.action) {
     case ParsedRunOptions::Action::help: std::fputs(run_usage_text(), stdout); return 0;
@@ -78,31 +91,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "smartvm-run: %s\n", request.error().message.c_str());
     return kCannotStart;
   }
-  if (!o.dry_run) {
-    std::fprintf(stderr,
-                 "smartvm-run: this version checks catalogs and plans jobs (--check, --dry-run); starting the VM "
-                 "is not in it yet\n");
-    return kCannotStart;
-  }
   const Service& s = loaded.service;
-  std::string dir = "/run/smartvm/jobs/" + request->job_id;
-  DomainPlan plan;
-  plan.name = domain_name_for(request->job_id);
-  plan.vcpus = request->cores;
-  plan.memory_kib = request->memory_bytes >> 10;
-  plan.kernel = s.kernel;
-  plan.initrd = s.initrd;
-  plan.cmdline = s.cmdline;
-  plan.overlay = dir + "/disk.qcow2";
-  plan.context_iso = dir + "/context.iso";
-  plan.network = s.network;
-  plan.tap_name = "smv" + std::to_string(getpid());
-  plan.console_socket = dir + "/console.sock";
-  plan.status_socket = dir + "/status.sock";
-  plan.service = s.name;
-  plan.job_id = request->job_id;
-  plan.owner = request->owner;
-  plan.launcher_pid = getpid();
+  if (!o.dry_run) return launch_job(s, *request, o, io, signals, requested);
+  DomainPlan plan = plan_for(s, *request, o.runtime_dir + "/" + request->job_id);
   std::printf("# appliance.ini of job %s (wall time %lld s)\n%s\n# domain\n%s", request->job_id.c_str(),
               static_cast<long long>(request->wall_time.count()), request->appliance.c_str(), domain_xml(plan).c_str());
   return 0;

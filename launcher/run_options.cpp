@@ -23,7 +23,9 @@ const char* run_usage_text() {
          "  --job-id ID         the job's id, unique on this node (default: generated)\n"
          "  --input FILE        put FILE on the context ISO beside appliance.ini (repeatable)\n"
          "  --catalog DIR       the services catalog (default /etc/smartvm/services.d)\n"
-         "  --libvirt-uri URI   libvirt's URI (default: nodeld's, else qemu:///system)\n"
+         "  --libvirt-uri URI, --connect URI\n"
+         "                      libvirt's URI (default: nodeld's, else qemu:///system)\n"
+         "  --runtime-dir DIR   where the jobs' files are (default /run/smartvm/jobs)\n"
          "  --check             check every service of the catalog, print FILE:LINE: problems\n"
          "  --dry-run           print the job's appliance.ini and domain XML; create nothing\n"
          "  --help, --version\n"
@@ -77,7 +79,7 @@ ParsedRunOptions parse_run_options(const std::vector<std::string>& args) {
     } else if (a == "--dry-run") {
       o.dry_run = true;
     } else if (a == "--service" || a == "--appliance" || a == "--job-id" || a == "--input" || a == "--catalog" ||
-               a == "--libvirt-uri") {
+               a == "--libvirt-uri" || a == "--connect" || a == "--runtime-dir") {
       auto v = need();
       if (!v) return fail(a + " needs a value");
       if (a == "--service") o.service = *v;
@@ -85,6 +87,7 @@ ParsedRunOptions parse_run_options(const std::vector<std::string>& args) {
       else if (a == "--job-id") o.job_id = *v;
       else if (a == "--input") o.inputs.push_back(*v);
       else if (a == "--catalog") o.catalog = *v;
+      else if (a == "--runtime-dir") o.runtime_dir = *v;
       else o.libvirt_uri = *v;
     } else if (a == "--cores") {
       auto v = need();

@@ -17,7 +17,8 @@ struct RunOptions {
   std::string job_id;
   std::vector<std::string> inputs;  // --input FILE, onto the context ISO
   std::string catalog = "/etc/smartvm/services.d";
-  std::string libvirt_uri;  // "" = nodeld's ([node] libvirt_uri), else qemu:///system
+  std::string libvirt_uri;  // --libvirt-uri or --connect; "" = nodeld's ([node] libvirt_uri), else qemu:///system
+  std::string runtime_dir = "/run/smartvm/jobs";  // the jobs' directories (overlay, ISO, sockets)
   bool check = false;       // --check: validate the catalog, print problems, exit
   bool dry_run = false;     // --dry-run: print the appliance.ini and domain XML, create nothing
   std::vector<std::string> args;  // after "--": the job's own arguments

@@ -57,6 +57,7 @@ void read_service_section(ConfigReader& r, Service& s) {
   s.max_wall_time = std::chrono::seconds(r.get_duration("service", "max_wall_time", uint64_t(s.wall_time.count())));
   if (s.max_wall_time < s.wall_time) r.error("service", "max_wall_time", "is less than wall_time");
   s.network = r.get_string("service", "network", "route");
+  s.stop_grace = std::chrono::seconds(r.get_duration("service", "stop_grace", 60));
 
   s.kernel = r.get_string("service", "kernel");
   s.initrd = r.get_string("service", "initrd");
@@ -67,6 +68,12 @@ void read_service_section(ConfigReader& r, Service& s) {
   }
   if (s.kernel.empty() && !s.initrd.empty()) r.error("service", "initrd", "needs a kernel: an initrd alone does not boot");
   if (s.kernel.empty() && !s.cmdline.empty()) r.error("service", "cmdline", "needs a kernel: a self-booting image has its own");
+  s.share = r.get_string("service", "share");
+  if (!s.share.empty() && s.share.front() != '/') r.error("service", "share", "\"" + s.share + "\" is not an absolute path");
+  s.share_tag = r.get_string("service", "share_tag", "adr");
+  if (s.share_tag.empty() || s.share_tag.size() > 31 ||
+      s.share_tag.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != std::string::npos)
+    r.error("service", "share_tag", "\"" + s.share_tag + "\" is not a mount tag (1 to 31 of [A-Za-z0-9_-])");
 }
 
 void check_readable_file(const std::string& path, const std::string& key, const Service& s, Diagnostics& out, int line) {
@@ -151,6 +158,12 @@ LoadedService load_service_file(const std::string& path, const std::string& name
   if (!s.image.empty()) check_readable_file(s.image, "image", s, out.diagnostics, line_of(doc, "image"));
   if (!s.kernel.empty()) check_readable_file(s.kernel, "kernel", s, out.diagnostics, line_of(doc, "kernel"));
   if (!s.initrd.empty()) check_readable_file(s.initrd, "initrd", s, out.diagnostics, line_of(doc, "initrd"));
+  if (!s.share.empty()) {
+    struct stat st {};
+    std::string problem = stat(s.share.c_str(), &st) != 0 ? std::strerror(errno) : !S_ISDIR(st.st_mode) ? "not a directory" : "";
+    if (!problem.empty())
+      out.diagnostics.push_back({Diagnostic::Severity::error, s.file, line_of(doc, "share"), "[service] share: " + s.share + ": " + problem});
+  }
   return out;
 }
 

@@ -27,8 +27,14 @@ struct Service {
   unsigned cores = 1, max_cores = 1;
   uint64_t memory_bytes = 1ull << 30, max_memory_bytes = 1ull << 30;
   std::chrono::seconds wall_time{3600}, max_wall_time{3600};
-  std::string network = "route";  // "route": a tap device nodeld routes; else a libvirt network
+  std::string network = "route";  // "route": a tap device nodeld routes; "none"; else a libvirt network
+  // After the host's orderly shutdown (wall time, SIGTERM), the domain is destroyed this long
+  // after if it is still there: the agent's kill_grace and its recording must fit in it.
+  std::chrono::seconds stop_grace{60};
   std::string kernel, initrd, cmdline;  // direct boot; empty: the image boots by itself
+  // A host directory the guest mounts over 9p (virtio, tag `share_tag`): a repository on the
+  // node's own disk, for single-node sites and tests; "" = none (NFS over the network).
+  std::string share, share_tag = "adr";
   std::vector<IniEntry> job_template;   // the appliance.ini sections, as written (with lines)
 };
 

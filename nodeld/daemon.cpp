@@ -92,7 +92,7 @@ Result<void> Daemon::listen_metrics() {
   if (config_.metrics_listen.empty()) return {};
   auto at = parse_listen_address(config_.metrics_listen);
   if (!at) return at.error().context("metrics_listen");
-  auto server = std::make_unique<HttpServer>(io_, *this);
+  auto server = std::make_unique<HttpServer>(io_, *this, HttpServerLimits{}, log::to_log());
   auto bound = server->listen(*at);
   if (!bound) return bound.error();
   log::notice("serving /metrics on " + bound->address().to_string() + ":" + std::to_string(bound->port()));

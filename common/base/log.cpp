@@ -1,5 +1,7 @@
 #include "log.hpp"
 
+#include <algorithm>
+
 #include <sys/stat.h>
 
 #include <cstdio>
@@ -54,8 +56,10 @@ void write(Level level, std::string_view message) {
 
 bool Condition::update(const std::string& problem) {
   if (problem == problem_) return false;
+  // The clearing is said as loudly as the problem, but no louder than notice: a problem said at
+  // info (hidden at the default level) is not followed by a recovery nobody saw the start of.
   if (problem.empty())
-    write(Level::notice, subject_ + ": well again (was: " + problem_ + ")");
+    write(std::max(level_, Level::notice), subject_ + ": well again (was: " + problem_ + ")");
   else
     write(level_, subject_ + ": " + problem);
   problem_ = problem;

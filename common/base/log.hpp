@@ -6,6 +6,7 @@
 // log or a test.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -23,12 +24,20 @@ inline void notice(std::string_view m) { write(Level::notice, m); }
 inline void info(std::string_view m) { write(Level::info, m); }
 inline void debug(std::string_view m) { write(Level::debug, m); }
 
+// What a library is given to say things with: only a program's top level writes the log, so a
+// module that has something to say calls the function it was handed (empty: nothing is said).
+using Say = std::function<void(Level, const std::string&)>;
+// The Say that writes to this log.
+inline Say to_log() {
+  return [](Level level, const std::string& message) { write(level, message); };
+}
+
 // A condition said once: when it appears, when its reason changes, and when it clears, never at
 // every cycle it lasts. The one place that holds "what did we say last" for a daemon's top level.
 class Condition {
  public:
   // `subject` starts each line ("libvirt connection to qemu:///system"); `level` is for the
-  // problem, and its clearing is said at notice.
+  // problem; its clearing is said at the same level, or at notice for a warning or an error.
   Condition(std::string subject, Level level) : subject_(std::move(subject)), level_(level) {}
 
   // An empty `problem` means all is well. Returns true when this call logged.

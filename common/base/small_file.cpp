@@ -29,7 +29,9 @@ Result<std::string> read_small_fd(int fd, const std::string& path, size_t limit)
 }
 
 Result<void> write_kernel_file(const std::string& path, std::string_view value) {
-  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  // O_TRUNC: nothing to a kernel file, but a regular file standing in for one in a test must
+  // hold the last value written, not the tail of a longer earlier one.
+  int fd = open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
   if (fd < 0) return os_error("open " + path);
   ssize_t n = write(fd, value.data(), value.size());
   Error e = n < 0 ? os_error("write " + path) : Error{};

@@ -35,6 +35,7 @@ class Session;
 }  // namespace
 
 struct HttpServer::Sessions {
+  log::Say say;                             // the server's, for its sessions' troubles
   size_t live = 0;                          // connections open (evicted ones no longer count)
   std::list<std::weak_ptr<Session>> idle;  // waiting for a request's header, longest first
   // Closes the connection that has waited longest for a request; false when none waits.
@@ -141,7 +142,7 @@ class Session : public std::enable_shared_from_this<Session> {
         self->write(std::move(res));
       });
     } catch (const std::exception& e) {  // a corrupt stored report, say: this request fails, not the server
-      log::error(std::string("request ") + std::string(req->target()) + ": " + e.what());
+      if (sessions_->say) sessions_->say(log::Level::error, std::string("request ") + std::string(req->target()) + ": " + e.what());
       HttpResponse res(http::status::internal_server_error, req->version());
       res.keep_alive(false);
       res.prepare_payload();
@@ -205,13 +206,14 @@ size_t effective_max_sessions(const HttpServerLimits& limits) {
   return std::max<size_t>(8, rl.rlim_cur > kReservedFds ? rl.rlim_cur - kReservedFds : 0);
 }
 
-HttpServer::HttpServer(asio::io_context& io, HttpHandler& handler, HttpServerLimits limits)
+HttpServer::HttpServer(asio::io_context& io, HttpHandler& handler, HttpServerLimits limits, log::Say say)
     : handler_(handler),
       limits_(limits),
       acceptor_(io),
       backoff_timer_(io),
       sessions_(std::make_shared<Sessions>()) {
   limits_.max_sessions = effective_max_sessions(limits);
+  sessions_->say = std::move(say);
 }
 
 HttpServer::~HttpServer() = default;
@@ -245,7 +247,8 @@ void HttpServer::accept() {
       // Said at most once a minute: a flood fails accept() once per connection it brings.
       auto now = std::chrono::steady_clock::now();
       if (!last_accept_warning_ || now - *last_accept_warning_ >= std::chrono::minutes(1)) {
-        log::warning("cannot accept connections: " + ec.message() + " (" + std::to_string(accept_failures_) +
+        if (sessions_->say)
+          sessions_->say(log::Level::warning, "cannot accept connections: " + ec.message() + " (" + std::to_string(accept_failures_) +
                      " times since the last warning); " +
                      (freed ? "closed the longest-idle connection" : "no idle connection to close") +
                      ", retrying with backoff (at most " + std::to_string(limits_.max_sessions) + " connections)");

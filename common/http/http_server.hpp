@@ -15,6 +15,7 @@
 #pragma once
 
 #include "error.hpp"
+#include "log.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -67,7 +68,8 @@ size_t effective_max_sessions(const HttpServerLimits& limits);
 
 class HttpServer {
  public:
-  HttpServer(boost::asio::io_context& io, HttpHandler& handler, HttpServerLimits limits = {});
+  // `say`: where the server's own troubles go (a handler that threw, accept() failing).
+  HttpServer(boost::asio::io_context& io, HttpHandler& handler, HttpServerLimits limits = {}, log::Say say = {});
   ~HttpServer();
   // Binds and starts accepting; returns the bound endpoint (port 0 picks a free port).
   Result<boost::asio::ip::tcp::endpoint> listen(const boost::asio::ip::tcp::endpoint& at);

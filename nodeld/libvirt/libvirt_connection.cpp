@@ -17,37 +17,6 @@ namespace {
 // libvirt prints every error to stderr by default; nodeld reports them itself, once.
 void quiet(void*, virErrorPtr) {}
 
-// libvirt's default event loop on a thread of its own, for lifecycle events and connection
-// keepalives. Registered before the first connection is opened, as libvirt requires; stopped
-// at exit through a timer that wakes the loop.
-class EventLoop {
- public:
-  static void ensure_started() { static EventLoop loop; }
-
- private:
-  EventLoop() {
-    virSetErrorFunc(nullptr, quiet);
-    if (virEventRegisterDefaultImpl() < 0) {
-      log::error(libvirt_error("libvirt event loop"));
-      return;
-    }
-    wake_ = virEventAddTimeout(-1, [](int, void*) {}, nullptr, nullptr);
-    thread_ = std::thread([this] {
-      while (!stop_) virEventRunDefaultImpl();
-    });
-  }
-  ~EventLoop() {
-    if (!thread_.joinable()) return;
-    stop_ = true;
-    virEventUpdateTimeout(wake_, 0);
-    thread_.join();
-  }
-
-  std::atomic<bool> stop_{false};
-  int wake_ = -1;
-  std::thread thread_;
-};
-
 struct LifecycleWord {
   const char* event;
   const char* state;
@@ -111,14 +80,11 @@ void on_close(virConnectPtr, int reason, void* opaque) {
 
 }  // namespace
 
-std::string libvirt_error(const std::string& what) {
-  const char* m = virGetLastErrorMessage();
-  return what + ": " + (m ? m : "unknown libvirt error");
-}
 
 LibvirtConnection::LibvirtConnection(std::string uri, EventCallback on_event, SayFn say)
     : uri_(std::move(uri)), on_event_(std::move(on_event)), say_(std::move(say)) {
-  EventLoop::ensure_started();
+  // Without the loop there are no events and no keepalives; the connection still works.
+  if (auto loop = start_libvirt_event_loop(); !loop && say_) say_(log::Level::error, loop.error().message);
 }
 
 LibvirtConnection::~LibvirtConnection() { close(); }

@@ -7,6 +7,7 @@
 
 #include "backoff.hpp"
 #include "error.hpp"
+#include "libvirt_support.hpp"
 #include "log.hpp"
 
 #include <chrono>
@@ -30,7 +31,6 @@ struct DomainEvent {
 };
 
 // virGetLastErrorMessage() after `what`.
-std::string libvirt_error(const std::string& what);
 
 class LibvirtConnection {
  public:

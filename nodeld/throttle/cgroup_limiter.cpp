@@ -9,10 +9,8 @@
 #include <sys/sysmacros.h>
 
 #include <cerrno>
-#include <charconv>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <optional>
 #include <sstream>
 
@@ -42,10 +40,7 @@ Result<bool> v2_of(const std::string& dir) { return present(dir + "/io.max"); }
 
 // One write(2) of the whole line: cgroup files take one rule per write.
 Result<void> write_rule(const std::string& file, const std::string& line) {
-  std::ofstream out(file);
-  if (!out) return make_error(file + ": " + std::strerror(errno));
-  out << line << std::flush;
-  if (!out) return make_error("writing \"" + line + "\" to " + file + ": " + std::strerror(errno));
+  if (auto r = write_kernel_file(file, line); !r) return r.error().context("the rule \"" + line + "\"");
   return {};
 }
 

@@ -10,12 +10,16 @@ using namespace smartvm::test;
 
 namespace {
 
-// Runs the agent with $T/port as its status port, read into $T/from-port.
+// Runs the agent with $T/port as its status port, read into $T/from-port. The shell holds the
+// FIFO open (fd 3, read-write) from before the agent starts until it has ended, as the host
+// holds its end of the port: the agent, which gives up at once on a FIFO without a reader,
+// must not race `cat` to the open; the record waits in the pipe, and `cat` sees its end when
+// fd 3 closes (neither `cat` nor the agent inherit it).
 ProcessResult run_with_port(const AgentScenario& s) {
   ProcessOptions o;
   o.env.push_back("SMARTVM_STATUS_PORT=" + (s.tmp() / "port").string());
-  return s.run_shell("mkfifo $T/port && { cat $T/port > $T/from-port & } && $AGENT --context $T/ctx --power none; "
-                     "rc=$?; wait; exit $rc",
+  return s.run_shell("mkfifo $T/port && exec 3<>$T/port && { cat $T/port > $T/from-port 3<&- & } && "
+                     "$AGENT --context $T/ctx --power none 3<&-; rc=$?; exec 3<&-; wait; exit $rc",
                      o);
 }
 

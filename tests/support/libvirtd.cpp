@@ -1,5 +1,7 @@
 #include "libvirtd.hpp"
 
+#include <libvirt/libvirt.h>
+
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -48,9 +50,9 @@ bool Libvirtd::start() {
       // directory, so that no empty /var/log/libvirt is left on the host.
       "mount -t tmpfs tmpfs /var/log; mkdir /var/log/libvirt; mount --bind " + root_ + "/log /var/log/libvirt; " +
       "mount --bind " + root_ + "/lib /var/lib/libvirt; mount --bind " + root_ + "/cache /var/cache/libvirt; " +
-      "mount -t tmpfs tmpfs /run; exec libvirtd -f " + root_ + "/etc/libvirtd.conf";
+      "mount -t tmpfs tmpfs /run; mkdir -p /run/lock; exec libvirtd -f " + root_ + "/etc/libvirtd.conf";
   process_ = std::make_unique<BackgroundProcess>(
-      std::vector<std::string>{"/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script},
+      std::vector<std::string>{SMARTVM_SUBREAPER_PATH, "/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script},
       root_ + "/libvirtd.log");
   // The socket file appears at bind(), before libvirtd listens: a client that came then was
   // refused (seen under -j2). Up means a connect succeeds.
@@ -71,6 +73,19 @@ std::string Libvirtd::uri() const { return "test+unix:///default?socket=" + root
 std::string Libvirtd::qemu_uri() const { return "qemu+unix:///system?socket=" + root_ + "/run/libvirt-sock"; }
 
 std::string Libvirtd::log() const { return process_ ? process_->log() : read_file(root_ + "/libvirtd.log"); }
+
+void destroy_domains(const std::string& uri) {
+  virConnectPtr conn = virConnectOpen(uri.c_str());
+  if (!conn) return;
+  virDomainPtr* domains = nullptr;
+  int n = virConnectListAllDomains(conn, &domains, 0);
+  for (int i = 0; i < n; ++i) {
+    virDomainDestroy(domains[i]);
+    virDomainFree(domains[i]);
+  }
+  free(domains);
+  virConnectClose(conn);
+}
 
 MachineCgroupsCleanup::MachineCgroupsCleanup(std::string domain_name) : domain_name_(std::move(domain_name)) {
   std::error_code ec;

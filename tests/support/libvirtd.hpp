@@ -3,7 +3,8 @@
 // runs in a private mount namespace with its own /run, /etc/libvirt, /var/lib/libvirt,
 // /var/cache/libvirt and /var/log/libvirt (and a passwd with the
 // libvirt-qemu user its qemu driver insists on), so that nothing of it leaks onto the host; it
-// is stopped by the PID recorded when it started.
+// is stopped by the PID recorded when it started. It runs under smartvm-test-subreaper, which
+// reaps its qemu processes as soon as they exit (PID 1 here does so late).
 #pragma once
 
 #include "background_process.hpp"
@@ -32,6 +33,10 @@ class Libvirtd {
   std::string root_;
   std::unique_ptr<BackgroundProcess> process_;
 };
+
+// Destroys every domain at `uri`: a qemu outlives its libvirtd, so a test that may have left
+// one (a failed check, a program killed at its time limit) calls this before stopping it.
+void destroy_domains(const std::string& uri);
 
 // libvirt's QEMU driver leaves a domain's empty cgroups behind (under "machine" in every v1
 // controller). Made before the domain, this removes them when it goes: every directory whose

@@ -101,4 +101,22 @@ TEST_CASE("the job's domain: overlay, context CD-ROM, network, console and statu
   CHECK(net->get<std::string>("source.<xmlattr>.network") == "default");
   CHECK(o.get<std::string>("os.boot.<xmlattr>.dev") == "hd");
   CHECK(o.get_child("os").count("kernel") == 0);
+
+  // network = none: a job that needs no network gets no NIC at all.
+  DomainPlan isolated = plan();
+  isolated.network = "none";
+  CHECK(parsed(domain_xml(isolated)).get_child("devices").count("interface") == 0);
+}
+
+TEST_CASE("the job's domain: a host directory shared over 9p when the service has one", "[launcher][domain]") {
+  CHECK(parsed(domain_xml(plan())).get_child("devices").count("filesystem") == 0);
+  DomainPlan shared = plan();
+  shared.share_dir = "/srv/adr & co";
+  shared.share_tag = "adr";
+  pt::ptree d = parsed(domain_xml(shared));
+  const pt::ptree* fs = device(d, "filesystem", "type", "mount");
+  REQUIRE(fs);
+  CHECK(fs->get<std::string>("<xmlattr>.accessmode") == "passthrough");
+  CHECK(fs->get<std::string>("source.<xmlattr>.dir") == "/srv/adr & co");
+  CHECK(fs->get<std::string>("target.<xmlattr>.dir") == "adr");
 }

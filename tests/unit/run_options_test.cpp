@@ -20,6 +20,12 @@ TEST_CASE("smartvm-run's options", "[launcher][options]") {
   CHECK(p.options.inputs == std::vector<std::string>{"a.fa", "b.fa"});
   CHECK(p.options.args == std::vector<std::string>{"--not-an-option", "x"});
   CHECK(p.options.catalog == "/etc/smartvm/services.d");
+  CHECK(p.options.runtime_dir == "/run/smartvm/jobs");
+  CHECK(p.options.libvirt_uri.empty());
+  auto where = parse({"--service", "s", "--connect", "qemu:///session", "--runtime-dir=/tmp/jobs"});
+  CHECK(where.options.libvirt_uri == "qemu:///session");
+  CHECK(where.options.runtime_dir == "/tmp/jobs");
+  CHECK(parse({"--service", "s", "--libvirt-uri", "test:///default"}).options.libvirt_uri == "test:///default");
   CHECK(parse({"--check"}).options.check);
   CHECK(parse({"--help"}).action == ParsedRunOptions::Action::help);
 }

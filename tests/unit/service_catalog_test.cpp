@@ -58,6 +58,11 @@ TEST_CASE("a service's keys, defaults and maxima", "[launcher][catalog]") {
   CHECK(minimal.service.max_cores == 1);
   CHECK(minimal.service.max_wall_time == minimal.service.wall_time);
   CHECK(minimal.service.network == "route");
+  CHECK(minimal.service.stop_grace == std::chrono::seconds(60));
+  auto graced = parse_service("[service]\nimage = /i.raw\nstop_grace = 2m\n[job]\ncommand = /bin/true\nuser = u\n"
+                              "[repository]\ntype = none\n", "g.ini", "g");
+  REQUIRE(graced.ok());
+  CHECK(graced.service.stop_grace == std::chrono::seconds(120));
 }
 
 TEST_CASE("every problem of a service file is named by file and line", "[launcher][catalog]") {
@@ -87,6 +92,15 @@ TEST_CASE("the catalog check looks at the host's files", "[launcher][catalog]") 
                                                   "\nkernel = " + t.path().string() +
                                                   "\n[job]\ncommand = /bin/true\nuser = %u\n[repository]\ntype = none\n");
   test::write_file(t / "services.d/README", "not a service");
+  test::write_file(t / "services.d/shared.ini", "[service]\nimage = " + (t / "image.qcow2").string() + "\nshare = " +
+                                                    (t / "image.qcow2").string() + "\nshare_tag = a/b\n" +
+                                                    "[job]\ncommand = /bin/true\nuser = %u\n[repository]\ntype = none\n");
+  auto shared = load_service((t / "services.d").string(), "shared");
+  REQUIRE(shared.diagnostics.size() == 2);
+  std::string shared_file = (t / "services.d/shared.ini").string();
+  CHECK(shared.diagnostics[0].format() == shared_file + ":4: [service] share_tag: \"a/b\" is not a mount tag (1 to 31 of [A-Za-z0-9_-])");
+  CHECK(shared.diagnostics[1].format() == shared_file + ":3: [service] share: " + (t / "image.qcow2").string() + ": not a directory");
+  std::filesystem::remove(t / "services.d/shared.ini");
   auto ds = check_catalog((t / "services.d").string());
   REQUIRE(ds.size() == 2);
   std::string gone = (t / "services.d/gone.ini").string();

@@ -37,6 +37,7 @@ modules ata_piix sr_mod isofs > "$stage/lib/modules/cdrom.list"
 modules virtio_pci 9pnet_virtio 9p > "$stage/lib/modules/9p.list"
 modules virtio_pci virtio_net nfsv4 > "$stage/lib/modules/nfs.list"
 modules virtio_pci virtio_blk > "$stage/lib/modules/disk.list"
+modules virtio_pci virtio_console > "$stage/lib/modules/port.list"
 for f in $(cat "$stage"/lib/modules/*.list | sort -u); do cp "$f" "$stage/lib/modules/"; done
 for l in "$stage"/lib/modules/*.list; do
   sed -i 's|.*/||' "$l"
@@ -74,6 +75,9 @@ echo "smartvm-guest: init at $(cut -d' ' -f1 /proc/uptime) s"
 load() { for m in $(cat /lib/modules/$1.list); do insmod /lib/modules/$m 2>/dev/null; done; }
 load cdrom
 grep -q 'smartvm.repo=9p' /proc/cmdline && load 9p
+# The status channel of smartvm-run's domains (org.smartvm.status.0): the agent finds the port
+# through /sys/class/virtio-ports, devtmpfs makes its /dev/vportNpM.
+grep -q 'smartvm.port' /proc/cmdline && load port
 if grep -q 'smartvm.repo=nfs' /proc/cmdline; then
   load nfs
   ip link set lo up

@@ -1,0 +1,93 @@
+// libvirt for one job: one connection to the node's libvirtd, the job's transient domain
+// created from its XML (paused, so that the host is on the console and the status channel
+// before the guest runs a single instruction), and the domain's lifecycle events, delivered by
+// libvirt's event loop on a thread of its own (registered before the connection is opened, as
+// libvirt requires). A JobDomain destroys its domain when its owner lets go of it, on every
+// path out of smartvm-run.
+#pragma once
+
+#include "error.hpp"
+
+#include <functional>
+#include <memory>
+#include <string>
+
+typedef struct _virConnect* virConnectPtr;
+typedef struct _virDomain* virDomainPtr;
+
+namespace smartvm::launcher {
+
+// A lifecycle event as libvirt numbers it (VIR_DOMAIN_EVENT_*, and the event's detail).
+struct LifecycleEvent {
+  int event = 0;
+  int detail = 0;
+};
+
+// Not libvirt's: the connection to libvirtd closed (it died, or stopped answering keepalives):
+// no more events will come, and the domain can no longer be stopped from here.
+inline constexpr int kConnectionClosed = -1;
+
+// Whether the event means the guest is done (or nothing more can be learnt of it): powered off, rebooted (on_reboot is destroy),
+// crashed, or the domain was destroyed. Pure.
+bool ends_job(const LifecycleEvent& e);
+// "guest shut down", "destroyed", ...: for the log line that says how the job ended.
+std::string describe(const LifecycleEvent& e);
+
+class JobDomain;
+
+class LibvirtConnection {
+ public:
+  // Fails with libvirt's own words (and the URI) when libvirtd cannot be reached.
+  static Result<LibvirtConnection> open(const std::string& uri);
+
+  LibvirtConnection(LibvirtConnection&& o) noexcept;
+  LibvirtConnection& operator=(LibvirtConnection&&) = delete;
+  ~LibvirtConnection();
+
+  const std::string& uri() const { return uri_; }
+  // virDomainCreateXML with VIR_DOMAIN_START_PAUSED; resume() lets it run.
+  Result<JobDomain> create_paused(const std::string& xml);
+
+ private:
+  LibvirtConnection(virConnectPtr conn, std::string uri) : conn_(conn), uri_(std::move(uri)) {}
+  virConnectPtr conn_;
+  std::string uri_;
+};
+
+class JobDomain {
+ public:
+  using EventHandler = std::function<void(LifecycleEvent)>;
+
+  JobDomain(JobDomain&& o) noexcept;
+  JobDomain& operator=(JobDomain&&) = delete;
+  ~JobDomain();  // stops watching, destroys the domain if it still runs, frees it
+
+  const std::string& name() const { return name_; }
+  // `handler` is called on libvirt's event thread, for every lifecycle event of this domain,
+  // until the JobDomain goes (or unwatch()); after unwatch() returns it is not called again.
+  Result<void> watch(EventHandler handler);
+  void unwatch();
+  Result<void> resume();
+  // An orderly shutdown: the guest sees the ACPI power button.
+  Result<void> shutdown();
+  // Gone now (qemu killed); a domain that is gone already is no error.
+  Result<void> destroy();
+  // Whether the domain has ended (libvirt no longer knows it, or it is shut off): asked when a
+  // sign of its end came by another way than its lifecycle event (its console closed).
+  bool gone() const;
+
+ private:
+  friend class LibvirtConnection;
+  JobDomain(virConnectPtr conn, virDomainPtr dom, std::string name);
+  struct Watch;
+  static void on_connection_closed(virConnectPtr, int reason, void* opaque);
+
+  virConnectPtr conn_;
+  virDomainPtr dom_;
+  std::string name_;
+  int callback_id_ = -1;
+  bool close_callback_ = false;
+  std::shared_ptr<Watch> watch_;
+};
+
+}  // namespace smartvm::launcher

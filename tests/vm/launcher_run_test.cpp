@@ -1,0 +1,228 @@
+// smartvm-run against a private libvirtd (tests/support/libvirtd, under a subreaper) booting
+// the tiny guest as a TCG domain: the real binary, a real catalog, the real agent in the guest
+// sending its record over the status channel. Each run leaves nothing behind: no domain, no
+// job directory (overlay, ISO, sockets).
+#include "libvirtd.hpp"
+#include "process.hpp"
+#include "status_record.hpp"
+#include "temp_dir.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <libvirt/libvirt.h>
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+using namespace smartvm;
+using namespace smartvm::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A node for smartvm-run: a private libvirtd, a catalog, an empty golden image, a runtime
+// directory for the jobs' files.
+class Node {
+ public:
+  Node() : libvirtd_(t_), cleanup_("smartvm-") {
+    fs::create_directories(t_ / "catalog");
+    ProcessResult img = run_process({"/usr/bin/qemu-img", "create", "-q", "-f", "qcow2", (t_ / "base.qcow2").string(), "64M"});
+    REQUIRE(img.exit_code == 0);
+    REQUIRE(libvirtd_.start());
+  }
+  // A failed check may leave a job's domain running (its smartvm-run killed at the time
+  // limit), and a qemu outlives its libvirtd: every domain goes before the libvirtd does.
+  ~Node() { destroy_domains(libvirtd_.qemu_uri()); }
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  // A service whose job is `/bin/sh -c SCRIPT` as root in the guest's own tree (no repository).
+  void service(const std::string& name, const std::string& script,
+               const std::string& repository = "[repository]\ntype = none\nmountpoint = /tmp\n") {
+    std::string guest = SMARTVM_GUEST_DIR;
+    write_file(t_ / "catalog" / (name + ".ini"),
+               "[service]\nimage = " + (t_ / "base.qcow2").string() + "\nmemory = 256M\nwall_time = 60\n"
+               "network = none\nstop_grace = 2\nkernel = " + guest + "/vmlinux\ninitrd = " + guest +
+               "/initrd.gz\ncmdline = console=ttyS0 quiet panic=1 smartvm.port\n"
+               "[job]\ncommand = /bin/sh\nargs = -c '" + script + "'\nuser = root\nallow_root = true\nworkdir = run\n" +
+               repository);
+  }
+
+  std::vector<std::string> run_args(const std::string& service, const std::string& job_id,
+                                    const std::string& uri = "") const {
+    return {SMARTVM_RUN_PATH, "--catalog", (t_ / "catalog").string(), "--service", service, "--runtime-dir", jobs(),
+            "--connect", uri.empty() ? libvirtd_.qemu_uri() : uri, "--job-id", job_id};
+  }
+
+  ProcessResult run(const std::string& service, const std::string& job_id, std::vector<std::string> extra = {},
+                    std::function<bool(pid_t)> while_running = {}) const {
+    std::vector<std::string> argv = run_args(service, job_id);
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    ProcessOptions o;
+    o.limit = std::chrono::seconds(90);
+    o.while_running = std::move(while_running);
+    return run_process(argv, o);
+  }
+
+  std::string jobs() const { return (t_ / "jobs").string(); }
+  std::string log() const { return libvirtd_.log(); }
+
+  // Nothing of any job is left: no domain in libvirt, no file in the runtime directory.
+  void check_nothing_left() const {
+    virConnectPtr conn = virConnectOpen(libvirtd_.qemu_uri().c_str());
+    REQUIRE(conn);
+    CHECK(virConnectNumOfDomains(conn) == 0);
+    virConnectClose(conn);
+    CHECK((!fs::exists(jobs()) || fs::is_empty(jobs())));
+  }
+
+ private:
+  TempDir t_;
+  Libvirtd libvirtd_;
+  MachineCgroupsCleanup cleanup_;
+};
+
+std::optional<StatusRecord> record_in(const ProcessResult& r) {
+  // The record follows the console, whose lines all start with the job's id.
+  // (none when the guest said nothing before its end).
+  size_t at = r.out.rfind("state=", 0) == 0 ? 0 : r.out.find("\nstate=");
+  if (at == std::string::npos) return std::nullopt;
+  auto parsed = parse_status(r.out.substr(at == 0 ? 0 : at + 1));
+  if (!parsed) return std::nullopt;
+  return *parsed;
+}
+
+// smartvm-run exited with `exit_code`, and printed a record in `state`.
+StatusRecord expect(const ProcessResult& r, int exit_code, JobState state) {
+  CHECK(r.exit_code == exit_code);
+  auto rec = record_in(r);
+  REQUIRE(rec);
+  CHECK(rec->state == state);
+  return *rec;
+}
+
+// Whether smartvm-run (pid) has printed `text` on its stdout so far (a file: run_process's).
+bool printed(pid_t pid, const std::string& text) {
+  std::error_code ec;
+  fs::path out = fs::read_symlink("/proc/" + std::to_string(pid) + "/fd/1", ec);
+  return !ec && read_file(out).find(text) != std::string::npos;
+}
+
+}  // namespace
+
+TEST_CASE("smartvm-run: a job's exit code, its setup failure and a guest that reboots, each from a real TCG domain",
+          "[launcher]") {
+  Node node;
+  node.service("ok", "echo the job ran");
+  node.service("three", "echo failing; exit 3");
+  node.service("reboots", "reboot -f; sleep 60");
+  // A setup failure that never reaches a repository: the host learns it over the channel.
+  node.service("no-repo", "true", "[repository]\ntype = none\nmountpoint = /no/such/dir\n");
+
+  ProcessResult ok = node.run("ok", "ok-1");
+  INFO(ok.out << ok.err << node.log());
+  StatusRecord rec = expect(ok, 0, JobState::succeeded);
+  CHECK(rec.exit_code == 0);
+  CHECK(rec.containment == "cgroup");  // the agent's record, not one the host made up
+  // The console, line by line with the job's id, then the agent's record.
+  CHECK(ok.out.find("ok-1: smartvm-agent: info:") != std::string::npos);
+  CHECK(ok.out.find("ok-1: [") != std::string::npos);  // the kernel's power-down line
+  node.check_nothing_left();
+
+  ProcessResult three = node.run("three", "three-1");
+  INFO(three.out << three.err);
+  CHECK(expect(three, 3, JobState::failed).exit_code == 3);
+  node.check_nothing_left();
+
+  ProcessResult setup = node.run("no-repo", "setup-1");
+  INFO(setup.out << setup.err);
+  rec = expect(setup, 125, JobState::setup_failed);
+  CHECK(rec.error == "prepare workdir: open the repository /no/such/dir: No such file or directory");
+  CHECK(rec.agent_version != "");
+  node.check_nothing_left();
+
+  // on_reboot is destroy: the guest's reboot ends the domain, the job never runs twice, and a
+  // domain that ended without a record is a failure, said so.
+  ProcessResult reboots = node.run("reboots", "reboots-1");
+  INFO(reboots.out << reboots.err);
+  rec = expect(reboots, 125, JobState::failed);
+  CHECK(rec.error.find("the domain ended without a status record") != std::string::npos);
+  CHECK(reboots.out.find("reboots-1: smartvm-agent: info: [") != std::string::npos);
+  size_t runs = 0;
+  for (size_t at = 0; (at = reboots.out.find("agent starts at", at)) != std::string::npos; ++at) ++runs;
+  CHECK(runs == 1);
+  node.check_nothing_left();
+}
+
+TEST_CASE("smartvm-run: the host's wall time gives 124, SIGTERM a cancelled job, a job id in use is refused, "
+          "and nothing is left", "[launcher]") {
+  Node node;
+  node.service("sleeper", "echo sleeping; sleep 300");
+
+  // The guest ignores the ACPI power button (no acpid in it): destroyed after the grace.
+  ProcessResult timed = node.run("sleeper", "wall-1", {"--time", "8"});
+  INFO(timed.out << timed.err << node.log());
+  StatusRecord rec = expect(timed, 124, JobState::timed_out);
+  CHECK(rec.error.find("the wall time of 8 s ran out") != std::string::npos);
+  CHECK(timed.seconds < 8 + 2 + 10);  // wall time, grace, and the create and clean-up
+  node.check_nothing_left();
+
+  ProcessResult second;
+  bool signalled = false;
+  ProcessResult cancelled = node.run("sleeper", "term-1", {}, [&](pid_t pid) {
+    if (!printed(pid, "smartvm-agent: info: job started as pid")) return true;
+    // While the job runs, the same job id again: refused, touching nothing of the first.
+    second = run_process(node.run_args("sleeper", "term-1"));
+    kill(pid, SIGTERM);
+    signalled = true;
+    return false;
+  });
+  INFO(cancelled.out << cancelled.err << second.out << second.err);
+  REQUIRE(signalled);
+  CHECK(second.exit_code == 126);
+  CHECK(second.err.find("job term-1 exists on this node already") != std::string::npos);
+  rec = expect(cancelled, 128 + SIGTERM, JobState::cancelled);
+  CHECK(rec.error.find("smartvm-run got SIGTERM") != std::string::npos);
+  CHECK(cancelled.err.find("got SIGTERM: shutting the domain down") != std::string::npos);
+  node.check_nothing_left();
+}
+
+TEST_CASE("smartvm-run: libvirtd down is a clear error and nothing is created", "[launcher]") {
+  TempDir t;
+  fs::create_directories(t / "catalog");
+  write_file(t / "base.qcow2", "");
+  write_file(t / "catalog/s.ini", "[service]\nimage = " + (t / "base.qcow2").string() +
+                                      "\nimage_format = raw\nnetwork = none\n[job]\ncommand = /bin/true\nuser = nobody\n"
+                                      "[repository]\ntype = none\n");
+  std::string uri = "qemu+unix:///system?socket=" + (t / "no-libvirtd.sock").string();
+  ProcessResult r = run_process({SMARTVM_RUN_PATH, "--catalog", (t / "catalog").string(), "--service", "s",
+                                 "--runtime-dir", (t / "jobs").string(), "--connect", uri, "--job-id", "down-1"});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 126);
+  CHECK(r.err.find("smartvm-run: job down-1: cannot connect to libvirt at " + uri) != std::string::npos);
+  CHECK(!fs::exists(t / "jobs"));
+}
+
+TEST_CASE("smartvm-run: two jobs at once on the node, each with its own domain, files and record", "[launcher]") {
+  Node node;
+  node.service("ok", "true");
+  node.service("four", "exit 4");
+  ProcessResult second;
+  bool overlapped = false;
+  ProcessResult first = node.run("ok", "two-a", {}, [&](pid_t pid) {
+    if (!printed(pid, "two-a: smartvm-guest: init at")) return true;
+    // The first guest is booting: the second job runs now, beside it.
+    second = run_process(node.run_args("four", "two-b"));
+    overlapped = true;
+    return false;
+  });
+  INFO(first.out << first.err << second.out << second.err);
+  REQUIRE(overlapped);
+  CHECK(expect(first, 0, JobState::succeeded).exit_code == 0);
+  CHECK(expect(second, 4, JobState::failed).exit_code == 4);
+  CHECK(first.out.find("two-b:") == std::string::npos);  // each console on its own job's output
+  CHECK(second.out.find("two-a:") == std::string::npos);
+  node.check_nothing_left();
+}

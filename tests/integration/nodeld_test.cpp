@@ -382,6 +382,9 @@ TEST_CASE("nodeld: a job whose smartvm-run was killed is destroyed and its direc
   {
     BackgroundProcess gone({"/bin/sleep", "300"}, (s.t / "sleep.log").string());
     launcher = gone.pid();
+    // Stopped once it runs sleep: before its exec it is a copy of this binary, whose Catch
+    // handler would report the signal as a failure.
+    REQUIRE(wait_for_comm(launcher, "sleep"));
     gone.stop();
   }
   std::string xml = node_xml(2);

@@ -64,8 +64,12 @@ const std::string kFakeComm = "svrun-test";
 
 // A process standing for smartvm-run: a copy of sleep under the launchers' name.
 struct FakeLauncher {
+  // Returns once the child runs the copy (a signal before its exec would reach a copy of
+  // this test binary, whose Catch handler reports it as a failure).
   FakeLauncher(const fs::path& dir, const std::string& name = kFakeComm)
-      : process({(dir / name).string(), "300"}, (dir / (name + ".log")).string()) {}
+      : process({(dir / name).string(), "300"}, (dir / (name + ".log")).string()) {
+    REQUIRE(test::wait_for_comm(process.pid(), name));
+  }
   static fs::path install(const fs::path& dir, const std::string& name = kFakeComm) {
     fs::copy_file("/bin/sleep", dir / name, fs::copy_options::overwrite_existing);
     return dir / name;

@@ -62,7 +62,8 @@ Daemon::Daemon(asio::io_context& io, NodeldConfig config, DaemonOptions options)
       sender_(io, say),
       cycle_timer_(io),
       watchdog_timer_(io),
-      signals_(io) {
+      signals_(io),
+      job_reaper_(io) {
   apply(NodeldConfig{});
 }
 
@@ -338,8 +339,10 @@ void Daemon::on_snapshot(Snapshot s) {
   latest_.routing = routing_;
   latest_.routing_error = routing_error_;
   latest_.repository = repository_;
+  if (cleaning_jobs()) latest_.jobs_cleaned = jobs_cleaned_;
   publish_throttle();
   sender_.send(report_);
+  clean_up_jobs();
   std::string status = "report " + std::to_string(latest_.seq) + ": " +
                        std::to_string(latest_.hypervisor ? latest_.hypervisor->domains.size() : 0) + " domains";
   for (const auto& [source, st] : latest_.stale) status += ", " + source + " stale";
@@ -377,6 +380,30 @@ void Daemon::on_domain_event(const DomainEvent& ev) {
   publish();
 }
 
+bool Daemon::cleaning_jobs() const { return options_.act && config_.jobs_cleanup; }
+
+void Daemon::clean_up_jobs() {
+  // Only from a fresh list of domains: one libvirt did not give this cycle may be gone or new.
+  if (!cleaning_jobs() || !latest_.hypervisor || latest_.stale.count("libvirt")) return;
+  std::vector<JobDomainRef> domains;
+  for (const DomainStats& d : latest_.hypervisor->domains)
+    if (d.job)
+      domains.push_back(JobDomainRef{d.name, d.uuid, d.state != "shutoff" && d.state != "crashed", d.job->meta,
+                                     d.job->file_sources});
+  CleanupSettings settings{config_.jobs_runtime_dir, config_.proc_root};
+  job_reaper_.start(current(libvirt_)->connection(), std::move(settings), std::move(domains), [this](CleanupOutcome o) {
+    for (const std::string& line : o.done) log::notice("job cleanup: " + line);
+    std::string problems;
+    for (const std::string& p : o.problems) problems += (problems.empty() ? "" : "; ") + p;
+    jobs_condition_.update(problems);
+    if (o.cleaned) {
+      jobs_cleaned_ += o.cleaned;
+      latest_.jobs_cleaned = jobs_cleaned_;
+      publish();
+    }
+  });
+}
+
 void Daemon::publish_routing() {
   latest_.routing = routing_;
   latest_.routing_error = routing_error_;
@@ -396,10 +423,15 @@ void Daemon::publish_throttle() {
     std::erase_if(throttle_conditions_,
                   [&](const auto& entry) { return entry.first != "throttle" && !problems.count(entry.first); });
   }
+  latest_.io_pressure_target = throttler_ ? throttler_->adaptive_target() : std::nullopt;
   if (throttler_ && latest_.hypervisor) {
     auto applied = throttler_->applied();
     auto pressure = throttler_->guest_pressure();
+    auto states = throttler_->states();
     for (DomainStats& d : latest_.hypervisor->domains) {
+      auto st = states.find(d.name);
+      if (st != states.end()) d.throttle_state = st->second;
+      else d.throttle_state.reset();
       auto it = applied.find(d.name);
       if (it != applied.end()) d.throttle = it->second;
       else d.throttle.reset();

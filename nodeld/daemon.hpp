@@ -9,6 +9,7 @@
 #include "control_bus.hpp"
 #include "guest_router.hpp"
 #include "http_server.hpp"
+#include "job_reaper.hpp"
 #include "log.hpp"
 #include "libvirt_source.hpp"
 #include "link_watcher.hpp"
@@ -51,7 +52,9 @@ class Daemon : public HttpHandler {
   Result<void> reload();
   void stop();
   // Whether a source's job still runs (nodeld then exits without waiting for it).
-  bool sources_busy() const { return collector_.any_busy() || (throttler_ && throttler_->busy()); }
+  bool sources_busy() const {
+    return collector_.any_busy() || (throttler_ && throttler_->busy()) || job_reaper_.busy();
+  }
 
  private:
   HttpResponse handle(const HttpRequest& req, int64_t now) override;
@@ -77,6 +80,10 @@ class Daemon : public HttpHandler {
   void publish_routing();  // the newest reconcile into the report between cycles
   void publish_throttle();  // the limits nodeld applied, into the report
   void probe();             // the repository, once per cycle
+  // Destroys job domains whose smartvm-run is gone and removes their directories and leftover
+  // ones (at start and every cycle, only when acting), from the snapshot just made.
+  void clean_up_jobs();
+  bool cleaning_jobs() const;
   void watchdog();
   void notify(const std::string& state);
 
@@ -111,6 +118,9 @@ class Daemon : public HttpHandler {
   std::optional<ProbeResult> repository_;
   std::unique_ptr<Throttler> throttler_;
   std::map<std::string, log::Condition> throttle_conditions_;  // by subject (Throttler::problems)
+  JobReaper job_reaper_;
+  uint64_t jobs_cleaned_ = 0;
+  log::Condition jobs_condition_{"job cleanup", log::Level::warning};
 
   uint64_t seq_ = 0;
   Snapshot latest_;

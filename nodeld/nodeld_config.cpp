@@ -15,6 +15,7 @@
 #include <sys/utsname.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <charconv>
 #include <sstream>
 
@@ -213,6 +214,17 @@ LoadedConfig load_nodeld_config(const IniDocument& doc, bool read_token) {
     if (o.pattern.empty()) r.error(section, "", "[throttle:GLOB] needs a glob of domain names, such as [throttle:bigdata-*]");
     c.throttle_sections.push_back(std::move(o));
   }
+
+  // [jobs]
+  c.jobs_runtime_dir = std::filesystem::path(r.get_string("jobs", "runtime_dir", c.jobs_runtime_dir)).lexically_normal();
+  if (!c.jobs_runtime_dir.empty() && c.jobs_runtime_dir.back() == '/' && c.jobs_runtime_dir != "/")
+    c.jobs_runtime_dir.pop_back();
+  // Everything directly in it may be removed: never the root or a directory right under it.
+  if (c.jobs_runtime_dir.empty() || c.jobs_runtime_dir.front() != '/' ||
+      std::count(c.jobs_runtime_dir.begin(), c.jobs_runtime_dir.end(), '/') < 2 ||
+      c.jobs_runtime_dir.find("/../") != std::string::npos)
+    r.error("jobs", "runtime_dir", "\"" + c.jobs_runtime_dir + "\" must be an absolute path at least two levels deep (/run/smartvm/jobs)");
+  c.jobs_cleanup = r.get_bool("jobs", "cleanup", true);
 
   out.diagnostics = r.finish();
   return out;

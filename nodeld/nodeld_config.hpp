@@ -71,6 +71,12 @@ struct NodeldConfig {
   std::string domain_pressure;
   std::vector<ThrottleOverride> throttle_sections;  // [throttle:GLOB], in file order
 
+  // [jobs]
+  // Where smartvm-run keeps each job's directory (its --runtime-dir): the only place nodeld
+  // removes anything from, and only directories directly in it.
+  std::string jobs_runtime_dir = "/run/smartvm/jobs";
+  bool jobs_cleanup = true;  // destroy job domains whose smartvm-run is gone, remove their files
+
   // How long one source may take before its part of a report is marked stale: half the
   // interval, at most 5 s, so that the report still goes out on time.
   std::chrono::milliseconds source_deadline() const;

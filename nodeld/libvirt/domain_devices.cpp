@@ -21,10 +21,9 @@ Result<pt::ptree> parse_xml_tree(const std::string& xml, const char* what) {
   return tree;
 }
 
-Result<std::vector<GuestInterface>> guest_interfaces_from_xml(const std::string& domain_xml) {
-  auto parsed = parse_xml_tree(domain_xml, "domain XML");
-  if (!parsed) return parsed.error();
-  const pt::ptree& tree = *parsed;
+namespace {
+
+std::vector<GuestInterface> interfaces_of(const pt::ptree& tree) {
   std::vector<GuestInterface> out;
   auto devices = tree.get_child_optional("domain.devices");
   if (!devices) return out;
@@ -41,6 +40,58 @@ Result<std::vector<GuestInterface>> guest_interfaces_from_xml(const std::string&
     if (!g.device.empty() && !g.addresses.empty()) out.push_back(std::move(g));
   }
   return out;
+}
+
+std::optional<JobMetadata> job_of(const pt::ptree& tree) {
+  auto metadata = tree.get_child_optional("domain.metadata");
+  if (!metadata) return std::nullopt;
+  for (const auto& [tag, element] : *metadata) {
+    // The element's own xmlns:PREFIX binding names the namespace (libvirt writes it so).
+    auto attributes = element.get_child_optional("<xmlattr>");
+    if (!attributes) continue;
+    for (const auto& [attr, value] : *attributes) {
+      if (attr.rfind("xmlns:", 0) != 0 || value.data() != kJobMetadataNamespace) continue;
+      std::string prefix = attr.substr(6) + ":";
+      if (tag != prefix + "job") continue;
+      JobMetadata job;
+      job.service = element.get(prefix + "service", "");
+      job.job_id = element.get(prefix + "job_id", "");
+      job.owner = element.get(prefix + "owner", "");
+      // Not a number, or not a pid: 0, a job whose launcher cannot be checked (never cleaned).
+      job.launcher_pid = element.get(prefix + "launcher_pid", int64_t(0));
+      if (job.launcher_pid < 0) job.launcher_pid = 0;
+      return job;
+    }
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> file_sources_of(const pt::ptree& tree) {
+  std::vector<std::string> out;
+  auto devices = tree.get_child_optional("domain.devices");
+  if (!devices) return out;
+  for (const auto& [tag, disk] : *devices)
+    if (tag == "disk")
+      if (std::string file = disk.get("source.<xmlattr>.file", ""); !file.empty()) out.push_back(std::move(file));
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<GuestInterface>> guest_interfaces_from_xml(const std::string& domain_xml) {
+  auto parsed = parse_xml_tree(domain_xml, "domain XML");
+  if (!parsed) return parsed.error();
+  return interfaces_of(*parsed);
+}
+
+Result<DomainXmlFacts> domain_facts_from_xml(const std::string& domain_xml) {
+  auto parsed = parse_xml_tree(domain_xml, "domain XML");
+  if (!parsed) return parsed.error();
+  DomainXmlFacts facts;
+  facts.interfaces = interfaces_of(*parsed);
+  facts.job = job_of(*parsed);
+  facts.file_sources = file_sources_of(*parsed);
+  return facts;
 }
 
 Result<std::vector<GuestDisk>> guest_disks_from_xml(const std::string& domain_xml) {

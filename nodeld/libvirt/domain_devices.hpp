@@ -4,6 +4,8 @@
 
 #include "error.hpp"
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,5 +32,28 @@ struct GuestDisk {
 
 // Disks only (no CD-ROMs: the context ISO is read once and is not worth a limit).
 Result<std::vector<GuestDisk>> guest_disks_from_xml(const std::string& domain_xml);
+
+// smartvm-run's mark on a job domain: <metadata><smartvm:job xmlns:smartvm=URI> with the
+// service, the job id, the requesting user and the pid of the smartvm-run that waits for it
+// (launcher/domain_xml.cpp writes it). The prefix is whatever the XML binds to the namespace.
+inline constexpr const char* kJobMetadataNamespace = "https://smartvm.dev/xmlns/job/1";
+
+struct JobMetadata {
+  std::string service;
+  std::string job_id;
+  std::string owner;
+  int64_t launcher_pid = 0;  // 0 when missing or not a number
+};
+
+// What nodeld reads of a domain's XML, parsed once per run of the domain: its interfaces (for
+// the guest router), its job mark (none for other domains) and the host files behind its disks
+// and CD-ROMs (where a job's directory is found).
+struct DomainXmlFacts {
+  std::vector<GuestInterface> interfaces;
+  std::optional<JobMetadata> job;
+  std::vector<std::string> file_sources;
+};
+
+Result<DomainXmlFacts> domain_facts_from_xml(const std::string& domain_xml);
 
 }  // namespace smartvm::nodeld

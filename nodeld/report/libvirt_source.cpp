@@ -1,10 +1,12 @@
 #include "libvirt_source.hpp"
 
 #include "domain_devices.hpp"
+#include "utc_time.hpp"
 
 #include <libvirt/libvirt.h>
 
 #include <algorithm>
+#include <chrono>
 #include <set>
 
 namespace smartvm::nodeld {
@@ -62,24 +64,32 @@ Result<HypervisorStats> LibvirtSource::collect_open(const LibvirtConnection::Loc
     }
     if (d.state != "shutoff" && d.state != "crashed") {
       std::string key = d.uuid + "/" + std::to_string(virDomainGetID(records[i]->dom));
-      auto cached = interfaces_.find(key);
-      if (cached == interfaces_.end()) {
-        std::vector<GuestInterface> found;
+      auto cached = xml_facts_.find(key);
+      if (cached == xml_facts_.end()) {
+        XmlFacts found;
         if (char* xml = virDomainGetXMLDesc(records[i]->dom, 0)) {
-          auto parsed = guest_interfaces_from_xml(xml);
+          auto parsed = domain_facts_from_xml(xml);
           free(xml);
-          if (parsed) found = std::move(*parsed);
-          else connection_->say(log::Level::warning, "domain " + d.name + ": " + parsed.error().message);
+          if (parsed) {
+            found.interfaces = std::move(parsed->interfaces);
+            // libvirt does not say when a domain started: the first time nodeld saw this run.
+            if (parsed->job)
+              found.job = DomainJob{std::move(*parsed->job), format_utc(std::chrono::system_clock::now()),
+                                    std::move(parsed->file_sources)};
+          } else {
+            connection_->say(log::Level::warning, "domain " + d.name + ": " + parsed.error().message);
+          }
         }
-        cached = interfaces_.emplace(key, std::move(found)).first;
+        cached = xml_facts_.emplace(key, std::move(found)).first;
       }
-      d.interfaces = cached->second;
+      d.interfaces = cached->second.interfaces;
+      d.job = cached->second.job;
       seen.insert(key);
     }
     h.domains.push_back(std::move(d));
   }
   virDomainStatsRecordListFree(records);
-  std::erase_if(interfaces_, [&](const auto& entry) { return !seen.count(entry.first); });
+  std::erase_if(xml_facts_, [&](const auto& entry) { return !seen.count(entry.first); });
   std::sort(h.domains.begin(), h.domains.end(), [](const DomainStats& a, const DomainStats& b) { return a.name < b.name; });
   return h;
 }

@@ -10,6 +10,7 @@
 #include "snapshot.hpp"
 
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -35,7 +36,11 @@ class LibvirtSource {
 
   std::shared_ptr<LibvirtConnection> connection_;
   // Domain XML is read once per run of a domain: by "uuid/id" (the id changes at every start).
-  std::map<std::string, std::vector<GuestInterface>> interfaces_;
+  struct XmlFacts {
+    std::vector<GuestInterface> interfaces;
+    std::optional<DomainJob> job;
+  };
+  std::map<std::string, XmlFacts> xml_facts_;
 };
 
 }  // namespace smartvm::nodeld

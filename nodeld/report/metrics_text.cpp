@@ -92,6 +92,24 @@ void host_metrics(Writer& w, const HostStats& h, const std::string& node) {
   w.sample("smartvm_node_uptime_seconds", {{"node", node}}, h.uptime_seconds);
 }
 
+// Jobs (domains smartvm-run marked): one info series per job, labelled by what identifies it
+// and nothing that changes while it runs but its state; the counts by state for alerts.
+void job_metrics(Writer& w, const HypervisorStats& hv, const std::string& node) {
+  std::map<std::string, unsigned> by_state;
+  for (const DomainStats& d : hv.domains)
+    if (d.job) ++by_state[d.state];
+  if (by_state.empty()) return;
+  w.family("smartvm_node_jobs", "gauge", "Job domains (smartvm-run's) by state.");
+  for (const auto& [state, n] : by_state) w.sample("smartvm_node_jobs", {{"node", node}, {"state", state}}, n);
+  w.family("smartvm_job_info", "gauge", "1 per job domain, with its job id, service, owner, state and domain.");
+  for (const DomainStats& d : hv.domains)
+    if (d.job)
+      w.sample("smartvm_job_info",
+               {{"job_id", d.job->meta.job_id}, {"service", d.job->meta.service}, {"owner", d.job->meta.owner},
+                {"state", d.state}, {"domain", d.name}},
+               1);
+}
+
 void hypervisor_metrics(Writer& w, const HypervisorStats& hv, const std::string& node) {
   w.family("smartvm_node_capacity_cores", "gauge", "The hypervisor's CPUs (virNodeGetInfo).");
   w.sample("smartvm_node_capacity_cores", {{"node", node}}, hv.cpu_cores);
@@ -105,6 +123,7 @@ void hypervisor_metrics(Writer& w, const HypervisorStats& hv, const std::string&
   for (const DomainStats& d : hv.domains) ++by_state[d.state];
   w.family("smartvm_node_domains", "gauge", "Domains by state.");
   for (const auto& [state, n] : by_state) w.sample("smartvm_node_domains", {{"node", node}, {"state", state}}, n);
+  job_metrics(w, hv, node);
   if (hv.domains.empty()) return;
 
   w.family("smartvm_domain_state", "gauge", "1 for the state the domain is in.");
@@ -164,6 +183,14 @@ void hypervisor_metrics(Writer& w, const HypervisorStats& hv, const std::string&
       if (d.io_pressure)
         w.sample("smartvm_domain_io_pressure_some_seconds_total", {{"domain", d.name}}, double(d.io_pressure->some_total_us) / 1e6);
   }
+  bool any_adaptive = false;
+  for (const DomainStats& d : hv.domains) any_adaptive = any_adaptive || (d.throttle_state && d.throttle_state->at_floor);
+  if (any_adaptive) {
+    w.family("smartvm_domain_throttle_at_floor", "gauge", "1 when the adaptive throttle holds every cap of the domain at its floor.");
+    for (const DomainStats& d : hv.domains)
+      if (d.throttle_state && d.throttle_state->at_floor)
+        w.sample("smartvm_domain_throttle_at_floor", {{"domain", d.name}}, *d.throttle_state->at_floor ? 1 : 0);
+  }
   bool any_throttle = false;
   for (const DomainStats& d : hv.domains) any_throttle = any_throttle || d.throttle.has_value();
   if (!any_throttle) return;
@@ -222,6 +249,15 @@ std::string metrics_text(const Snapshot& s) {
     w.family("smartvm_node_repository_reachable", "gauge", "1 when the repository's server accepted a TCP connection.");
     w.sample("smartvm_node_repository_reachable", {{"node", s.node}, {"probe", s.repository->target}},
              s.repository->reachable ? 1 : 0);
+  }
+  if (s.io_pressure_target) {
+    w.family("smartvm_node_io_pressure_target_ratio", "gauge", "The host I/O pressure (PSI io some) the adaptive throttle keeps under.");
+    w.sample("smartvm_node_io_pressure_target_ratio", {{"node", s.node}}, *s.io_pressure_target / 100.0);
+  }
+  if (s.jobs_cleaned) {
+    w.family("smartvm_jobs_cleaned_total", "counter",
+             "Jobs whose smartvm-run was gone that nodeld cleaned up: domains destroyed, leftover job directories removed.");
+    w.sample("smartvm_jobs_cleaned_total", {{"node", s.node}}, *s.jobs_cleaned);
   }
   if (s.routing || !s.routing_error.empty()) {
     w.family("smartvm_node_routing_ok", "gauge", "1 when the newest reconcile of the guests' routes onto IPoIB worked.");

@@ -69,8 +69,15 @@ json::object domain_json(const DomainStats& d) {
                                  {"write_bytes_sec", d.throttle->write_bytes_sec},
                                  {"read_iops_sec", d.throttle->read_iops_sec},
                                  {"write_iops_sec", d.throttle->write_iops_sec}};
+  if (d.throttle_state) o["throttle_reason"] = d.throttle_state->reason;
   if (d.io_pressure) o["io_pressure"] = d.io_pressure->percent;
   return o;
+}
+
+json::object job_json(const DomainStats& d) {
+  return json::object{{"job_id", d.job->meta.job_id}, {"service", d.job->meta.service}, {"owner", d.job->meta.owner},
+                      {"state", d.state},           {"since", d.job->since},            {"cores", d.vcpus},
+                      {"memory_kib", d.memory_kib}, {"domain", d.name}};
 }
 
 json::object rdma_json(const RdmaPort& p) {
@@ -110,6 +117,13 @@ json::object report_json(const Snapshot& s) {
   if (s.hypervisor)
     for (const DomainStats& d : s.hypervisor->domains) domains.push_back(domain_json(d));
   r["domains"] = std::move(domains);
+  // The job domains again, as jobs (the frontend's node page lists them): always present, so
+  // that "no jobs" and "an older nodeld" differ.
+  json::array jobs;
+  if (s.hypervisor)
+    for (const DomainStats& d : s.hypervisor->domains)
+      if (d.job) jobs.push_back(job_json(d));
+  r["jobs"] = std::move(jobs);
   if (s.host) r["host"] = host_json(*s.host);
   json::array rdma;
   if (s.rdma)

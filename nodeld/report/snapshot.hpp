@@ -22,6 +22,20 @@ struct DomainIoPressure {
   uint64_t some_total_us = 0;  // the kernel's counter, for /metrics
 };
 
+// A job domain's mark (smartvm-run's metadata), when nodeld first saw that run of the
+// domain, and the host files behind its disks (where its job directory is).
+struct DomainJob {
+  JobMetadata meta;
+  std::string since;  // UTC, as format_utc writes it
+  std::vector<std::string> file_sources;
+};
+
+// Why nodeld's throttle holds a guest where it is (the throttle publishes it each tick).
+struct DomainThrottleState {
+  std::string reason;              // "static policy", "adaptive: host io pressure 23.0% over target 10.0%", ...
+  std::optional<bool> at_floor;    // adaptive mode only: capped, every cap at its floor
+};
+
 struct DomainStats {
   std::string name;
   std::string uuid;
@@ -34,6 +48,8 @@ struct DomainStats {
   std::optional<IoLimits> throttle;  // the per-disk limits nodeld applied (none: nodeld set none)
   std::vector<GuestInterface> interfaces;  // from the domain XML, for the guest router
   std::optional<DomainIoPressure> io_pressure;
+  std::optional<DomainJob> job;  // none: not a smartvm-run job
+  std::optional<DomainThrottleState> throttle_state;  // none: the throttle does not handle it
 };
 
 struct HypervisorStats {
@@ -76,6 +92,11 @@ struct Snapshot {
   std::optional<RoutingStatus> routing;
   std::string routing_error;
   std::optional<ProbeResult> repository;  // none when no repository_probe is configured
+  // Jobs nodeld cleaned up since it started (orphaned domains destroyed, leftover directories
+  // removed); none when it does not clean up (--once, [jobs] cleanup = false).
+  std::optional<uint64_t> jobs_cleaned;
+  // The host I/O pressure (percent) the adaptive throttle keeps under; none unless adaptive.
+  std::optional<double> io_pressure_target;
 };
 
 }  // namespace smartvm::nodeld

@@ -41,6 +41,29 @@ IoLimits ThrottleController::caps(const std::string& name) const {
 
 IoLimits ThrottleController::limits(const GuestIo& g) const { return tighter(g.ceiling, caps(g.name)); }
 
+bool ThrottleController::at_floor(const std::string& name) const {
+  IoLimits c = caps(name);
+  if (!c.any()) return false;
+  for (int f = 0; f < 4; ++f)
+    if (uint64_t cap = c.*IoLimits::fields[f]; cap && cap > floor(f)) return false;
+  return true;
+}
+
+std::string ThrottleController::explain(const GuestIo& g, std::optional<double> pressure) const {
+  if (!caps(g.name).any()) return g.ceiling.any() ? "static policy" : "no limits";
+  const double target = params_.target_pressure;
+  std::string why;
+  if (!pressure) why = "adaptive: host io pressure unknown; caps held";
+  else if (*pressure > target) why = "adaptive: host io pressure " + percent(*pressure) + " over target " + percent(target);
+  else if (*pressure >= target / 2)
+    why = "adaptive: host io pressure " + percent(*pressure) + " under target " + percent(target) + "; caps held until below " +
+          percent(target / 2);
+  else why = "adaptive: host io pressure " + percent(*pressure) + " below " + percent(target / 2) + "; caps rising";
+  if (at_floor(g.name)) why += "; at the floor";
+  if (g.ceiling.any()) why += "; static policy on top";
+  return why;
+}
+
 std::vector<ThrottleChange> ThrottleController::step(Clock::time_point now, double pressure,
                                                      const std::vector<GuestIo>& guests) {
   std::map<std::string, IoLimits> before;

@@ -66,6 +66,12 @@ class ThrottleController {
   IoLimits limits(const GuestIo& g) const;
   // The adaptive caps alone (0: none), for the report and tests.
   IoLimits caps(const std::string& name) const;
+  // Whether the guest is capped and every cap it has is at its floor: cutting can do no more.
+  bool at_floor(const std::string& name) const;
+  // Why a guest's limits are what they are now, in a line for the report: "static policy",
+  // "adaptive: host io pressure 23.0% over target 10.0%", ...; `pressure` as in step(), none
+  // when it could not be read.
+  std::string explain(const GuestIo& g, std::optional<double> pressure) const;
 
  private:
   struct Guest {

@@ -53,6 +53,11 @@ void Throttler::configure(ThrottleSettings s) {
   bool trigger_changed = s.pressure != settings_.pressure || s.params.target_pressure != settings_.params.target_pressure ||
                          s.mode != settings_.mode || s.enabled != settings_.enabled;
   settings_ = std::move(s);
+  if (!settings_.enabled) {
+    // Nothing ticks to say otherwise: no guest is held by the throttle any more.
+    std::lock_guard lock(applied_mutex_);
+    states_.clear();
+  }
   if (running_ && trigger_changed) arm_trigger();
 }
 
@@ -176,6 +181,16 @@ std::map<std::string, std::string> Throttler::problems() const {
   return problems_;
 }
 
+std::map<std::string, DomainThrottleState> Throttler::states() const {
+  std::lock_guard lock(applied_mutex_);
+  return states_;
+}
+
+std::optional<double> Throttler::adaptive_target() const {
+  if (!settings_.enabled || settings_.mode != ThrottleMode::adaptive) return std::nullopt;
+  return settings_.params.target_pressure;
+}
+
 std::map<std::string, DomainIoPressure> Throttler::guest_pressure() const {
   std::lock_guard lock(applied_mutex_);
   return guest_pressure_;
@@ -206,6 +221,8 @@ void Throttler::work(const ThrottleSettings& s) {
 
   std::vector<GuestIo> inputs;
   std::map<std::string, DomainIoPressure> guest_pressure;
+  std::map<std::string, DomainThrottleState> states;
+  const DomainThrottleState foreign{"limits nodeld did not set; left alone (override_foreign_limits = false)", std::nullopt};
   std::map<std::string, const GuestBlockLoad*> by_name;
   std::set<std::string> present;
   for (const GuestBlockLoad& g : *loads) {
@@ -261,6 +278,7 @@ void Throttler::work(const ThrottleSettings& s) {
         if (!was_foreign)
           say(log::Level::warning, "throttle: domain " + g.name + " has limits nodeld did not set (" + describe(*current) +
                        "); left alone (override_foreign_limits = false)");
+        states[g.name] = foreign;
         continue;
       }
       if (k.foreign) say(log::Level::notice, "throttle: domain " + g.name + ": replacing limits nodeld did not set (" + describe(*current) + ")");
@@ -269,6 +287,7 @@ void Throttler::work(const ThrottleSettings& s) {
       k.applied = *current;
       k.applied_known = true;
     }
+    if (k.foreign) states[g.name] = foreign;
     if (k.foreign || g.disks.empty()) continue;
     by_name[g.name] = &g;
     inputs.push_back(std::move(in));
@@ -297,10 +316,15 @@ void Throttler::work(const ThrottleSettings& s) {
       }
     }
     if (k.applied_known && k.applied.any()) applied[g.name] = k.applied;
+    if (s.mode == ThrottleMode::adaptive)
+      states[g.name] = DomainThrottleState{controller_.explain(in, pressure), controller_.at_floor(in.name)};
+    else
+      states[g.name] = DomainThrottleState{in.ceiling.any() ? "static policy" : "no limits", std::nullopt};
   }
   std::lock_guard lock(applied_mutex_);
   applied_ = std::move(applied);
   guest_pressure_ = std::move(guest_pressure);
+  states_ = std::move(states);
   problems_ = std::move(problems);
 }
 

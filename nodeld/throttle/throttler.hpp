@@ -68,6 +68,11 @@ class Throttler {
   void kick();  // a domain started, or a pressure spike: tick now
   // The limits nodeld applied, by domain name (for the report and /metrics).
   std::map<std::string, IoLimits> applied() const;
+  // Why each guest it handles has the limits it has (and whether adaptive caps are at their
+  // floors), by domain name, as of the newest tick.
+  std::map<std::string, DomainThrottleState> states() const;
+  // The adaptive mode's target pressure (percent); none when the throttle is off or static.
+  std::optional<double> adaptive_target() const;
   // Each guest's own I/O pressure, by domain name, when domain_pressure names its file.
   std::map<std::string, DomainIoPressure> guest_pressure() const;
   // What is wrong now, by subject ("throttle" while paused, "throttle: domain NAME"); a
@@ -113,6 +118,7 @@ class Throttler {
   mutable std::mutex applied_mutex_;
   std::map<std::string, IoLimits> applied_;
   std::map<std::string, DomainIoPressure> guest_pressure_;
+  std::map<std::string, DomainThrottleState> states_;
   std::map<std::string, std::string> problems_;
 
   SourceWorker worker_;  // last: its thread stops before the state above goes

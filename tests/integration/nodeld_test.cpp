@@ -367,3 +367,65 @@ TEST_CASE("nodeld: systemd's notify protocol: READY, STATUS, watchdog pings from
   CHECK(nodeld.stop() == 0);
   close(sock);
 }
+
+TEST_CASE("nodeld: a job whose smartvm-run was killed is destroyed and its directory removed, once; --once leaves it",
+          "[nodeld][jobs]") {
+  Setup s(2);
+  std::filesystem::path runtime = s.t / "jobs";
+  std::filesystem::path job = runtime / "jit";
+  std::filesystem::create_directories(job);
+  write_file(job / "disk.qcow2", "overlay");
+  std::filesystem::create_directories(s.t / "elsewhere");
+  write_file(s.t / "elsewhere" / "keep", "not nodeld's");
+  // The launcher: a process this test started and killed; its pid is in the domain's metadata.
+  pid_t launcher;
+  {
+    BackgroundProcess gone({"/bin/sleep", "300"}, (s.t / "sleep.log").string());
+    launcher = gone.pid();
+    // Stopped once it runs sleep: before its exec it is a copy of this binary, whose Catch
+    // handler would report the signal as a failure.
+    REQUIRE(wait_for_comm(launcher, "sleep"));
+    gone.stop();
+  }
+  std::string xml = node_xml(2);
+  xml.insert(xml.rfind("</node>"),
+             "<domain type='test'><name>smartvm-jit</name><metadata><smartvm:job "
+             "xmlns:smartvm='https://smartvm.dev/xmlns/job/1'><smartvm:service>blast</smartvm:service>"
+             "<smartvm:job_id>jit</smartvm:job_id><smartvm:owner>alice</smartvm:owner><smartvm:launcher_pid>" +
+                 std::to_string(launcher) +
+                 "</smartvm:launcher_pid></smartvm:job></metadata><memory>524288</memory><vcpu>2</vcpu><os><type>hvm"
+                 "</type></os><devices><disk type='file' device='disk'><source file='" + (job / "disk.qcow2").string() +
+                 "'/><target dev='vda'/></disk><disk type='file' device='disk'><source file='" +
+                 (s.t / "elsewhere" / "keep").string() + "'/><target dev='vdb'/></disk></devices></domain>\n");
+  write_file(s.t / "node.xml", xml);
+  s.write_config(1, "[jobs]\nruntime_dir = " + runtime.string() + "\n");
+
+  auto once = run_process(s.nodeld({"--once"}));
+  REQUIRE(once.exit_code == 0);
+  auto report = decode_report(once.out);
+  REQUIRE(report);
+  const auto& jobs = report->raw.at("jobs").as_array();
+  REQUIRE(jobs.size() == 1);
+  CHECK(jobs.at(0).at("job_id").as_string() == "jit");
+  CHECK(jobs.at(0).at("state").as_string() == "running");
+  CHECK(std::filesystem::exists(job / "disk.qcow2"));
+
+  BackgroundProcess nodeld(s.nodeld(), (s.t / "nodeld.log").string());
+  int metrics_port = nodeld.wait_for_port("serving /metrics on 127.0.0.1:");
+  REQUIRE(metrics_port > 0);
+  REQUIRE(nodeld.wait_for_log("job cleanup: job jit"));
+  std::string metrics = get_until(metrics_port, "/metrics", "smartvm_jobs_cleaned_total{node=\"node-it\"} 1");
+  CHECK(metrics.find("smartvm_jobs_cleaned_total{node=\"node-it\"} 1\n") != std::string::npos);
+  // The test driver's domains are persistent: destroyed, this one stays, shut off, and is no
+  // orphan to destroy again.
+  CHECK(metrics.find("smartvm_job_info{job_id=\"jit\",service=\"blast\",owner=\"alice\",state=\"shutoff\"") !=
+        std::string::npos);
+  CHECK(!std::filesystem::exists(job));
+  CHECK(std::filesystem::exists(s.t / "elsewhere" / "keep"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // more cycles: said and counted once
+  std::string log = nodeld.log();
+  CHECK(occurrences(log, "destroyed domain smartvm-jit") == 1);
+  CHECK(occurrences(log, "removed " + job.string()) == 1);
+  CHECK(http_get(metrics_port, "/metrics").find("smartvm_jobs_cleaned_total{node=\"node-it\"} 1\n") != std::string::npos);
+  CHECK(nodeld.stop() == 0);
+}

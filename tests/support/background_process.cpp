@@ -84,4 +84,14 @@ size_t occurrences(const std::string& text, const std::string& what) {
   return n;
 }
 
+bool wait_for_comm(pid_t pid, const std::string& comm, std::chrono::milliseconds limit) {
+  auto until = std::chrono::steady_clock::now() + limit;
+  std::string path = "/proc/" + std::to_string(pid) + "/comm";
+  while (read_file(path) != comm + "\n") {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
 }  // namespace smartvm::test

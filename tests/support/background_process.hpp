@@ -35,6 +35,10 @@ class BackgroundProcess {
   pid_t pid_ = -1;
 };
 
+// Waits until process `pid` runs a program whose comm is `comm` (after its exec: a signal
+// before that reaches a copy of the test binary, whose Catch handler reports it as a failure).
+bool wait_for_comm(pid_t pid, const std::string& comm, std::chrono::milliseconds limit = std::chrono::seconds(5));
+
 // How many times `text` (a daemon's log) holds `what`: for messages that must be said once.
 size_t occurrences(const std::string& text, const std::string& what);
 

@@ -134,3 +134,20 @@ TEST_CASE("nodeld: frontend URLs", "[nodeld][config]") {
   CHECK(!parse_http_url("http://user:pw@frontend/v1/reports"));
   CHECK(!parse_http_url("not a url"));
 }
+
+TEST_CASE("nodeld: [jobs] names the runtime directory, never one nodeld could empty the host from", "[nodeld][config]") {
+  auto defaults = load("");
+  CHECK(defaults.config.jobs_runtime_dir == "/run/smartvm/jobs");
+  CHECK(defaults.config.jobs_cleanup);
+  auto c = load("[jobs]\nruntime_dir = /srv/smartvm//jobs/\ncleanup = false\n");
+  REQUIRE(c.diagnostics.empty());
+  CHECK(c.config.jobs_runtime_dir == "/srv/smartvm/jobs");
+  CHECK(!c.config.jobs_cleanup);
+  for (const char* bad : {"/", "/run", "run/smartvm/jobs", "/run/..", "/run/smartvm/../.."}) {
+    auto b = load(std::string("[jobs]\nruntime_dir = ") + bad + "\n");
+    INFO(bad);
+    REQUIRE(b.diagnostics.size() == 1);
+    CHECK(b.diagnostics[0].format().find("nodeld.ini:2: ") != std::string::npos);
+    CHECK(b.diagnostics[0].format().find("runtime_dir") != std::string::npos);
+  }
+}

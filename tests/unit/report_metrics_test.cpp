@@ -1,6 +1,7 @@
 // A snapshot as the report (checked by the frontend's own decoder) and as Prometheus text
 // (checked by promtool, Debian's prometheus package).
 #include "catch_result.hpp"
+#include "full_snapshot.hpp"
 #include "metrics_text.hpp"
 #include "node_report.hpp"
 #include "process.hpp"
@@ -16,44 +17,7 @@ using namespace smartvm::nodeld;
 
 namespace {
 
-Snapshot sample() {
-  Snapshot s;
-  s.node = "node042";
-  s.time = "2026-11-22T04:00:00Z";
-  s.seq = 7;
-  s.interval_seconds = 10;
-  HostStats h;
-  h.cpu_cores = 4;
-  h.cpu_use_percent = 12.345;
-  h.memory_total_kib = 8000000;
-  h.memory_available_kib = 6000000;
-  h.load[0] = 0.5;
-  h.pressure_io = Pressure{12.5, 3.25};
-  h.uptime_seconds = 100.9;
-  h.boot_id = "b";
-  s.host = h;
-  HypervisorStats hv;
-  hv.cpu_cores = 32;
-  hv.memory_kib = 64 << 20;
-  hv.free_memory_kib = 10 << 20;
-  DomainStats run{"job\"1", "u-1", "running", 4, 4 << 20, 12.5, {{"vda", 1, 2, 3, 4}}, {{"vnet0", 5, 6, 7, 8}}, IoLimits{1 << 20, 0, 0, 0}, {{"vif1.0", {"10.10.0.5"}}}, DomainIoPressure{37.5, 2'500'000}};
-  DomainStats off{"job2", "u-2", "shutoff", 8, 8 << 20, std::nullopt, {}, {}, std::nullopt, {}, std::nullopt};
-  hv.domains = {run, off};
-  s.hypervisor = hv;
-  RdmaPort p;
-  p.device = "mlx5_0";
-  p.port = 1;
-  p.state = "ACTIVE";
-  p.phys_state = "LinkUp";
-  p.rate_gbps = 100;
-  p.mtu = 4096;
-  p.link_layer = "InfiniBand";
-  p.ipoib_interface = "ib0";
-  p.ipoib_mode = "connected";
-  s.rdma = std::vector<RdmaPort>{p};
-  s.stale["rdma"] = Staleness{30, "ibv_query_port: Input/output error"};
-  return s;
-}
+Snapshot sample() { return test::full_snapshot(); }
 
 }  // namespace
 
@@ -75,6 +39,10 @@ TEST_CASE("nodeld: the report is what the frontend's decoder accepts, with the h
   CHECK(!v.at("domains").at(1).as_object().contains("io_pressure"));
   CHECK(v.at("rdma_ports").at(0).at("ipoib_mode").as_string() == "connected");
   CHECK(v.at("stale").at("rdma").at("age_seconds").as_int64() == 30);
+  CHECK(v.at("domains").at(0).at("throttle_reason").as_string() ==
+        "adaptive: host io pressure 12.5% over target 10.0%; at the floor");
+  CHECK(!v.at("domains").at(1).as_object().contains("throttle_reason"));
+  CHECK(v.at("jobs").at(0).at("job_id").as_string() == "j1");
 }
 
 TEST_CASE("nodeld: before libvirt first answers, the report carries the host's size and says libvirt is stale",
@@ -99,6 +67,10 @@ TEST_CASE("nodeld: metrics text passes promtool check metrics", "[nodeld][metric
   CHECK(text.find("smartvm_domain_io_pressure_some_ratio{domain=\"job\\\"1\"} 0.375\n") != std::string::npos);
   CHECK(text.find("smartvm_domain_io_pressure_some_seconds_total{domain=\"job\\\"1\"} 2.5\n") != std::string::npos);
   CHECK(text.find("smartvm_domain_io_pressure_some_ratio{domain=\"job2\"}") == std::string::npos);
+  CHECK(text.find("smartvm_node_io_pressure_target_ratio{node=\"node042\"} 0.1\n") != std::string::npos);
+  CHECK(text.find("smartvm_domain_throttle_at_floor{domain=\"job\\\"1\"} 1\n") != std::string::npos);
+  CHECK(text.find("smartvm_domain_throttle_at_floor{domain=\"job2\"}") == std::string::npos);
+  CHECK(text.find("smartvm_jobs_cleaned_total{node=\"node042\"} 3\n") != std::string::npos);
   test::TempDir t;
   test::write_file(t / "metrics.txt", text);
   auto r = test::run_process({"/bin/sh", "-c", "promtool check metrics < " + (t / "metrics.txt").string()});

@@ -286,3 +286,34 @@ TEST_CASE("throttle controller: a recorded storm (this VM's /proc/pressure/io, s
   size_t after_storm = size_t(std::count_if(changed_at.begin(), changed_at.end(), [](int s) { return s >= 30; }));
   CHECK(after_storm <= 5);  // rises every relax_after, then the lift: no flapping
 }
+
+TEST_CASE("adaptive: a guest cut to its floors is said to be there, with why its caps are what they are", "[throttle][controller]") {
+  ControllerParams params;
+  params.floor_bytes_sec = 1 << 20;
+  // The host stalls whatever the guest does: cuts go on until the floor.
+  Sim sim([](double) { return 50.0; }, params);
+  sim.demand["heavy"] = 200 * MiB;
+  sim.demand["light"] = 0;
+  sim.ceiling["light"] = IoLimits{0, 5 << 20, 0, 0};
+  GuestIo heavy;
+  heavy.name = "heavy";
+  GuestIo light;
+  light.name = "light";
+  light.ceiling = sim.ceiling["light"];
+  CHECK(!sim.controller.at_floor("heavy"));
+  CHECK(sim.controller.explain(heavy, 50.0) == "no limits");
+  CHECK(sim.controller.explain(light, 50.0) == "static policy");
+  sim.run(3);
+  REQUIRE(sim.controller.caps("heavy").any());
+  CHECK(!sim.controller.at_floor("heavy"));
+  CHECK(sim.controller.explain(heavy, 50.0) == "adaptive: host io pressure 50.0% over target 10.0%");
+  sim.run(120);
+  CHECK(sim.controller.caps("heavy").write_bytes_sec == params.floor_bytes_sec);
+  CHECK(sim.controller.at_floor("heavy"));
+  CHECK(!sim.controller.at_floor("light"));
+  CHECK(sim.controller.explain(heavy, 50.0) == "adaptive: host io pressure 50.0% over target 10.0%; at the floor");
+  CHECK(sim.controller.explain(heavy, 7.0) ==
+        "adaptive: host io pressure 7.0% under target 10.0%; caps held until below 5.0%; at the floor");
+  CHECK(sim.controller.explain(heavy, 1.0) == "adaptive: host io pressure 1.0% below 5.0%; caps rising; at the floor");
+  CHECK(sim.controller.explain(heavy, std::nullopt) == "adaptive: host io pressure unknown; caps held; at the floor");
+}

@@ -1,0 +1,117 @@
+#include "job_reaper.hpp"
+
+#include "host_processes.hpp"
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include <filesystem>
+
+namespace smartvm::nodeld {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// The names of the real directories directly in `dir` (symlinks are not followed, nor named).
+Result<std::set<std::string>> directories_in(const std::string& dir) {
+  std::set<std::string> out;
+  std::error_code ec;
+  fs::directory_iterator it(dir, ec);
+  if (ec == std::errc::no_such_file_or_directory) return out;  // no job has run since boot
+  if (ec) return make_error("read " + dir + ": " + ec.message());
+  for (const auto& entry : it)
+    if (entry.symlink_status(ec).type() == fs::file_type::directory) out.insert(entry.path().filename());
+  return out;
+}
+
+// Destroys the domain by its UUID (a new run under the same name has another). Gone already
+// is fine: its directory may go.
+Result<void> destroy(LibvirtConnection& connection, const JobDomainRef& d) {
+  auto held = connection.lock();
+  auto conn = connection.open(held);
+  if (!conn) return conn.error();
+  virDomainPtr dom = virDomainLookupByUUIDString(*conn, d.uuid.c_str());
+  if (!dom) {
+    if (virGetLastErrorCode() == VIR_ERR_NO_DOMAIN) return {};
+    auto error = make_error(libvirt_error("look up domain " + d.name));
+    connection.close_if_dead(held);
+    return error;
+  }
+  int rc = virDomainDestroy(dom);
+  bool gone = rc == 0 || virGetLastErrorCode() == VIR_ERR_NO_DOMAIN || virGetLastErrorCode() == VIR_ERR_OPERATION_INVALID;
+  Result<void> out;
+  if (!gone) out = make_error(libvirt_error("destroy domain " + d.name));
+  virDomainFree(dom);
+  if (!gone) connection.close_if_dead(held);
+  return out;
+}
+
+void remove_directory(const std::string& dir, CleanupOutcome& out, const std::string& why) {
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  if (ec) out.problems.push_back("remove " + dir + ": " + ec.message());
+  else out.done.push_back("removed " + dir + " (" + why + ")");
+}
+
+}  // namespace
+
+CleanupOutcome clean_up_jobs(LibvirtConnection& connection, const CleanupSettings& settings,
+                             const std::vector<JobDomainRef>& domains) {
+  CleanupOutcome out;
+  CleanupView view;
+  view.runtime_dir = settings.runtime_dir;
+  view.launcher_comm = settings.launcher_comm;
+  view.domains = domains;
+  auto dirs = directories_in(settings.runtime_dir);
+  if (!dirs) {
+    out.problems.push_back(dirs.error().message);
+    return out;
+  }
+  view.directories = std::move(*dirs);
+  if (view.domains.empty() && view.directories.empty()) return out;  // nothing to look at: /proc is not read
+  auto processes = read_process_names(settings.proc_root);
+  if (!processes) {
+    out.problems.push_back(processes.error().message);
+    return out;
+  }
+  view.processes = std::move(*processes);
+  view.all_visible = all_processes_visible(settings.proc_root);
+  for (const JobDomainRef& d : view.domains)
+    if (d.job.launcher_pid > 0 && !view.processes.count(d.job.launcher_pid) && process_exists(d.job.launcher_pid))
+      view.hidden.insert(d.job.launcher_pid);
+  CleanupPlan plan = plan_job_cleanup(view);
+  for (const OrphanJob& o : plan.orphans) {
+    auto destroyed = destroy(connection, o.domain);
+    if (!destroyed) {
+      out.problems.push_back("job " + o.domain.job.job_id + ": " + destroyed.error().message);
+      continue;  // its files stay while its domain may use them
+    }
+    ++out.cleaned;
+    out.done.push_back("job " + o.domain.job.job_id + " (" + o.domain.job.service + ", " + o.domain.job.owner +
+                       "): destroyed domain " + o.domain.name + ": " + o.reason);
+    for (const std::string& dir : o.directories) remove_directory(dir, out, "job " + o.domain.job.job_id);
+  }
+  for (const std::string& dir : plan.leftovers) {
+    size_t before = out.problems.size();
+    remove_directory(dir, out, "left behind: no job domain uses it and no smartvm-run is making it");
+    if (out.problems.size() == before) ++out.cleaned;
+  }
+  return out;
+}
+
+bool JobReaper::start(std::shared_ptr<LibvirtConnection> connection, CleanupSettings settings,
+                      std::vector<JobDomainRef> domains, std::function<void(CleanupOutcome)> done) {
+  return worker_.run(io_, [connection = std::move(connection), settings = std::move(settings),
+                           domains = std::move(domains), done = std::move(done)]() mutable {
+    CleanupOutcome outcome;
+    try {
+      outcome = clean_up_jobs(*connection, settings, domains);
+    } catch (const std::exception& e) {
+      outcome.problems.push_back(std::string("job cleanup: unexpected failure: ") + e.what());
+    }
+    return [done = std::move(done), outcome = std::move(outcome)]() mutable { done(std::move(outcome)); };
+  });
+}
+
+}  // namespace smartvm::nodeld

@@ -1,0 +1,54 @@
+// Cleans up after jobs whose smartvm-run is gone, on a thread of its own (a libvirt call or a
+// large directory must not hold up the main loop): reads the runtime directory and /proc,
+// plans (job_cleanup.hpp), destroys the orphans' domains through the shared libvirt connection
+// (transient: destroyed, they are gone) and removes their directories and the leftovers. It
+// says nothing itself: the outcome goes back to the caller, which logs it.
+#pragma once
+
+#include "job_cleanup.hpp"
+#include "libvirt_connection.hpp"
+#include "source_worker.hpp"
+
+#include <boost/asio/io_context.hpp>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace smartvm::nodeld {
+
+struct CleanupOutcome {
+  std::vector<std::string> done;      // one line per job or directory cleaned, for the log
+  std::vector<std::string> problems;  // what could not be done, this pass
+  uint64_t cleaned = 0;               // job domains destroyed and leftover directories removed
+};
+
+struct CleanupSettings {
+  std::string runtime_dir = "/run/smartvm/jobs";
+  std::string proc_root = "/proc";
+  // A launcher's /proc/PID/comm. Tests name theirs otherwise, so that the smartvm-run of
+  // whatever else runs on the machine is not taken for theirs.
+  std::string launcher_comm = "smartvm-run";
+};
+
+// One pass, on the calling thread: what the worker runs, and what a test can run directly.
+CleanupOutcome clean_up_jobs(LibvirtConnection& connection, const CleanupSettings& settings,
+                             const std::vector<JobDomainRef>& domains);
+
+class JobReaper {
+ public:
+  explicit JobReaper(boost::asio::io_context& io) : io_(io) {}
+
+  // Starts a pass over `domains` (the newest cycle's job domains); `done` runs on `io` with the
+  // outcome. False, doing nothing, while the previous pass still runs.
+  bool start(std::shared_ptr<LibvirtConnection> connection, CleanupSettings settings, std::vector<JobDomainRef> domains,
+             std::function<void(CleanupOutcome)> done);
+  bool busy() const { return worker_.busy(); }
+
+ private:
+  boost::asio::io_context& io_;
+  SourceWorker worker_;
+};
+
+}  // namespace smartvm::nodeld

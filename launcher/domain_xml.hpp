@@ -5,13 +5,13 @@
 // description, tested without libvirt; written through Boost.PropertyTree, which escapes.
 #pragma once
 
+#include "libvirt_support.hpp"
+
 #include <cstdint>
 #include <string>
 
 namespace smartvm::launcher {
 
-// The namespace of the job metadata element (<smartvm:job>), read back by nodeld.
-inline constexpr const char* kJobMetadataNamespace = "https://smartvm.dev/xmlns/job/1";
 // The virtio-serial port the agent writes its status record to.
 inline constexpr const char* kStatusPortName = "org.smartvm.status.0";
 

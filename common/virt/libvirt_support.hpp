@@ -1,5 +1,6 @@
 // What nodeld and smartvm-run both need from libvirt, written once: its event loop on a thread
-// of its own, and its errors as text.
+// of its own, its errors as text, and the namespace of the mark smartvm-run puts on a job's
+// domain and nodeld reads back.
 #pragma once
 
 #include "error.hpp"
@@ -7,6 +8,11 @@
 #include <string>
 
 namespace smartvm {
+
+// smartvm-run's mark on a job domain: <metadata><smartvm:job xmlns:smartvm=URI> with the
+// service, the job id, the requesting user and the pid of the smartvm-run that waits for it
+// (launcher/domain_xml.cpp writes it, nodeld/libvirt/domain_devices.cpp reads it).
+inline constexpr const char* kJobMetadataNamespace = "https://smartvm.dev/xmlns/job/1";
 
 // "WHAT: libvirt's last error message" (of this thread).
 std::string libvirt_error(const std::string& what);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "error.hpp"
+#include "libvirt_support.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -33,10 +34,8 @@ struct GuestDisk {
 // Disks only (no CD-ROMs: the context ISO is read once and is not worth a limit).
 Result<std::vector<GuestDisk>> guest_disks_from_xml(const std::string& domain_xml);
 
-// smartvm-run's mark on a job domain: <metadata><smartvm:job xmlns:smartvm=URI> with the
-// service, the job id, the requesting user and the pid of the smartvm-run that waits for it
-// (launcher/domain_xml.cpp writes it). The prefix is whatever the XML binds to the namespace.
-inline constexpr const char* kJobMetadataNamespace = "https://smartvm.dev/xmlns/job/1";
+// smartvm-run's mark on a job domain: kJobMetadataNamespace (libvirt_support.hpp). The prefix
+// is whatever the XML binds to the namespace.
 
 struct JobMetadata {
   std::string service;

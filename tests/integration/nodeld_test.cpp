@@ -368,7 +368,7 @@ TEST_CASE("nodeld: systemd's notify protocol: READY, STATUS, watchdog pings from
   close(sock);
 }
 
-TEST_CASE("nodeld: a job whose smartvm-run was killed is destroyed and its directory removed, once; --once leaves it",
+TEST_CASE("nodeld: a job whose smartvm-run was killed is destroyed and its directory removed, once, and --once leaves it",
           "[nodeld][jobs]") {
   Setup s(2);
   std::filesystem::path runtime = s.t / "jobs";

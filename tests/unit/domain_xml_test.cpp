@@ -63,7 +63,7 @@ TEST_CASE("the job's domain: resources, direct boot, one life, and its metadata"
   CHECK(d.get_child("features").count("acpi") == 1);
   for (const char* when : {"on_poweroff", "on_reboot", "on_crash"}) CHECK(d.get<std::string>(when) == "destroy");
   const pt::ptree& job = d.get_child("metadata.smartvm:job");
-  CHECK(job.get<std::string>("<xmlattr>.xmlns:smartvm") == kJobMetadataNamespace);
+  CHECK(job.get<std::string>("<xmlattr>.xmlns:smartvm") == smartvm::kJobMetadataNamespace);
   CHECK(job.get<std::string>("smartvm:service") == "blast");
   CHECK(job.get<std::string>("smartvm:job_id") == "42");
   CHECK(job.get<std::string>("smartvm:owner") == "alice & bob");

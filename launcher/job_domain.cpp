@@ -178,6 +178,16 @@ Result<void> JobDomain::resume() {
   return {};
 }
 
+Result<void> JobDomain::suspend() {
+  if (virDomainSuspend(dom_) < 0) return libvirt_error("cannot suspend domain " + name_);
+  return {};
+}
+
+Result<void> JobDomain::resume_after_suspend() {
+  if (virDomainResume(dom_) < 0) return libvirt_error("cannot resume domain " + name_);
+  return {};
+}
+
 Result<void> JobDomain::shutdown() {
   if (virDomainShutdownFlags(dom_, VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN) < 0)
     return libvirt_error("cannot shut domain " + name_ + " down");

@@ -68,6 +68,10 @@ class JobDomain {
   Result<void> watch(EventHandler handler);
   void unwatch();
   Result<void> resume();
+  // Paused and let run again, for Slurm's suspend and resume (qemu is libvirtd's child, not
+  // the job's: stopping smartvm-run would not stop the guest).
+  Result<void> suspend();
+  Result<void> resume_after_suspend();
   // An orderly shutdown: the guest sees the ACPI power button.
   Result<void> shutdown();
   // Gone now (qemu killed); a domain that is gone already is no error.

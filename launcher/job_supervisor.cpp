@@ -156,8 +156,15 @@ class Supervisor {
 
   void unsuspend() {
     if (!suspended_) return;
-    if (auto r = domain_.resume_after_suspend(); !r) return say("warning: got SIGCONT: " + r.error().message);
     suspended_ = false;
+    // A long suspension: libvirtd dropped the connection (it may not be seen as closed yet).
+    auto r = domain_.connected() ? domain_.resume_after_suspend() : make_error("the connection to libvirt closed");
+    if (!r) {
+      say("got SIGCONT: " + r.error().message + "; connecting to libvirt again");
+      if (auto c = domain_.reconnect(); !c) say("warning: " + c.error().message);
+      r = domain_.resume_after_suspend();
+    }
+    if (!r) say("warning: got SIGCONT: " + r.error().message);
     if (!stopping_) arm_wall_time(wall_left_);
     say("got SIGCONT: domain resumed after " +
         std::to_string(std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - suspended_at_).count()) +
@@ -196,6 +203,9 @@ class Supervisor {
   }
 
   void on_event(LifecycleEvent e) {
+    // While suspended, and from a connection replaced since: libvirtd dropped smartvm-run
+    // while it was stopped, which says nothing of the domain (unsuspend() reconnects).
+    if (e.event == kConnectionClosed && (suspended_ || domain_.connected())) return;
     if (ends_job(e)) end(describe(e));
   }
 

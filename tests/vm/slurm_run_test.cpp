@@ -211,16 +211,21 @@ TEST_CASE("slurm: scancel while the job runs: CANCELLED, the record says cancell
   n.node().check_nothing_left();
 }
 
-TEST_CASE("slurm: scontrol suspend pauses the domain, resume lets it finish", "[launcher][slurm]") {
-  SlurmVmNode n;
+namespace {
+
+// Submits a job and suspends it once its guest runs the job, checks its domain stays paused for `pause`
+// (past Slurm's SIGSTOP), resumes it, and checks it completes with its record; smartvm-run's
+// account of it.
+std::string suspend_and_resume(SlurmVmNode& n, std::chrono::seconds pause) {
   n.node().service("napper", "echo napping; sleep 6; echo woke");
   std::string id = n.submit("napper");
   REQUIRE(eventually([&] { return n.output(id).find("smartvm-agent: info: job started as pid") != std::string::npos; },
                      90s));
   REQUIRE(n.slurm().client({"/usr/bin/scontrol", "suspend", id}).exit_code == 0);
+  INFO(n.errors(id));
   CHECK(eventually([&] { return n.domain_paused(id); }, 10s));
   // Past Slurm's SIGSTOP (about 2 s after the TSTP): still paused, the job SUSPENDED.
-  std::this_thread::sleep_for(4s);
+  std::this_thread::sleep_for(pause);
   CHECK(n.domain_paused(id));
   CHECK(n.slurm().job(id)["JobState"] == "SUSPENDED");
   REQUIRE(n.slurm().client({"/usr/bin/scontrol", "resume", id}).exit_code == 0);
@@ -234,4 +239,19 @@ TEST_CASE("slurm: scontrol suspend pauses the domain, resume lets it finish", "[
   REQUIRE(rec);
   CHECK(rec->state == JobState::succeeded);
   n.node().check_nothing_left();
+  return err;
+}
+
+}  // namespace
+
+TEST_CASE("slurm: scontrol suspend pauses the domain, resume lets it finish", "[launcher][slurm]") {
+  SlurmVmNode n;
+  suspend_and_resume(n, 4s);
+}
+
+TEST_CASE("slurm: a suspension longer than libvirt's keepalives (40 s) still resumes the job", "[launcher][slurm]") {
+  SlurmVmNode n;
+  // libvirtd drops a client that answers no keepalives for 30 s (5 x 5 s): smartvm-run, stopped
+  // by Slurm, connects again and resumes the domain it finds by name.
+  CHECK(suspend_and_resume(n, 40s).find("connecting to libvirt again") != std::string::npos);
 }

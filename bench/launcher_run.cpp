@@ -6,6 +6,7 @@
 // stderr (smartvm-run(8), OUTPUT).
 //
 // Usage (root): bench_launcher_run [RUNS, default 5] [CONCURRENT, default 4]
+#include "bench_numbers.hpp"
 #include "libvirtd.hpp"
 #include "process.hpp"
 #include "temp_dir.hpp"
@@ -21,6 +22,7 @@
 #include <vector>
 
 using namespace smartvm::test;
+using namespace smartvm::bench;
 namespace fs = std::filesystem;
 
 namespace {
@@ -30,12 +32,6 @@ struct Numbers {
          event_to_clean_ms = -1, whole_s = -1;
   int exit_code = -1;
 };
-
-double grab(const std::string& text, const std::string& pattern) {
-  std::smatch m;
-  if (std::regex_search(text, m, std::regex(pattern))) return std::atof(m[1].str().c_str());
-  return -1;
-}
 
 Numbers numbers_of(const ProcessResult& r) {
   Numbers n;
@@ -48,12 +44,6 @@ Numbers numbers_of(const ProcessResult& r) {
   n.event_to_print_ms = grab(r.err, "the record printed ([0-9]+) ms after the end event");
   n.event_to_clean_ms = grab(r.err, "the files gone ([0-9]+) ms after it");
   return n;
-}
-
-double median(std::vector<double> v) {
-  if (v.empty()) return -1;
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
 }
 
 }  // namespace

@@ -213,6 +213,25 @@ TEST_CASE("slurm: scancel while the job runs: CANCELLED, the record says cancell
   n.node().check_nothing_left();
 }
 
+TEST_CASE("slurm: the job's time limit: TIMEOUT, an orderly shutdown, nothing left", "[launcher][slurm]") {
+  SlurmVmNode n;
+  n.node().service("sleeper", "echo sleeping; sleep 300");
+  // The service's own wall time (60 s) would act first (exit 124, FAILED): Slurm's limit must.
+  fs::path ini = n.node().dir() / "catalog/sleeper.ini";
+  write_file(ini, std::regex_replace(read_file(ini), std::regex("wall_time = 60"), "wall_time = 300"));
+  // -t 1: Slurm acts 73-86 s after the start here (TESTBED.md): SIGCONT, SIGTERM, SIGKILL after KillWait.
+  std::string id = n.submit("sleeper", {"-c", "1", "--mem", "256", "-t", "1"});
+  CHECK(n.slurm().wait_for_end(id, 150s) == "TIMEOUT");
+  REQUIRE(eventually([&] { return n.launcher_done(id); }, 20s));
+  std::string out = n.output(id), err = n.errors(id);
+  INFO(out << err);
+  CHECK(err.find("got SIGTERM: shutting the domain down") != std::string::npos);
+  auto rec = record_in(out);
+  REQUIRE(rec);
+  CHECK(rec->state == JobState::cancelled);
+  n.node().check_nothing_left();
+}
+
 namespace {
 
 // Submits a job and suspends it once its guest runs the job, checks its domain stays paused for `pause`

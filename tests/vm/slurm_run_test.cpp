@@ -35,7 +35,7 @@ bool eventually(Predicate p, std::chrono::milliseconds limit) {
 
 class SlurmVmNode {
  public:
-  SlurmVmNode() : slurm_(node_.dir()) {
+  explicit SlurmVmNode(SlurmCluster::Options options = {}) : slurm_(node_.dir(), options) {
     bool up = slurm_.start();
     INFO(slurm_.logs());
     REQUIRE(up);
@@ -194,9 +194,9 @@ TEST_CASE("slurm: a request larger than the allocation is refused before anythin
   n.node().check_nothing_left();
 }
 
-TEST_CASE("slurm: scancel while the job runs: CANCELLED, the record says cancelled, nothing left",
-          "[launcher][slurm]") {
-  SlurmVmNode n;
+namespace {
+
+void scancel_while_running(SlurmVmNode& n) {
   n.node().service("sleeper", "echo sleeping; sleep 300");
   std::string id = n.submit("sleeper");
   REQUIRE(eventually([&] { return n.output(id).find("smartvm-agent: info: job started as pid") != std::string::npos; },
@@ -211,6 +211,14 @@ TEST_CASE("slurm: scancel while the job runs: CANCELLED, the record says cancell
   REQUIRE(rec);
   CHECK(rec->state == JobState::cancelled);
   n.node().check_nothing_left();
+}
+
+}  // namespace
+
+TEST_CASE("slurm: scancel while the job runs: CANCELLED, the record says cancelled, nothing left",
+          "[launcher][slurm]") {
+  SlurmVmNode n;
+  scancel_while_running(n);
 }
 
 TEST_CASE("slurm: the job's time limit: TIMEOUT, an orderly shutdown, nothing left", "[launcher][slurm]") {
@@ -276,4 +284,14 @@ TEST_CASE("slurm: a suspension longer than libvirt's keepalives (40 s) still res
   // by Slurm, connects again and resumes the domain it finds by name. The wall time (40 s,
   // ~25 s of which the job runs) does not count the suspension.
   CHECK(suspend_and_resume(n, 40s, {"--time", "40"}).find("connecting to libvirt again") != std::string::npos);
+}
+
+// With proctrack/cgroup Slurm suspends with the freezer instead of SIGSTOP, and sends scancel's
+// SIGTERM to the batch shell's direct children only: the exec'd smartvm-run.
+TEST_CASE("slurm: under proctrack/cgroup, suspend and resume, then scancel", "[launcher][slurm]") {
+  SlurmCluster::Options cgroup;
+  cgroup.cgroup = true;
+  SlurmVmNode n(cgroup);
+  suspend_and_resume(n, 4s);
+  scancel_while_running(n);
 }

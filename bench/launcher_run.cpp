@@ -10,6 +10,7 @@
 #include "libvirtd.hpp"
 #include "process.hpp"
 #include "temp_dir.hpp"
+#include "tiny_service.hpp"
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -63,14 +64,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bench_launcher_run: libvirtd did not start:\n%s\n", libvirtd.log().c_str());
     return 1;
   }
-  fs::create_directories(t / "catalog");
-  run_process({"/usr/bin/qemu-img", "create", "-q", "-f", "qcow2", (t / "base.qcow2").string(), "64M"});
-  write_file(t / "catalog/tiny.ini",
-             "[service]\nimage = " + (t / "base.qcow2").string() +
-                 "\nmemory = 192M\nwall_time = 120\nnetwork = none\nstop_grace = 5\nkernel = " + guest +
-                 "/vmlinux\ninitrd = " + guest + "/initrd.gz\ncmdline = console=ttyS0 quiet panic=1 smartvm.port\n"
-                 "[job]\ncommand = /bin/true\nuser = root\nallow_root = true\nworkdir = run\n"
-                 "[repository]\ntype = none\nmountpoint = /tmp\n");
+  write_tiny_service(t.path(), guest);
   auto args = [&](const std::string& id) {
     return std::vector<std::string>{SMARTVM_RUN_PATH, "--catalog", (t / "catalog").string(), "--service", "tiny",
                                     "--runtime-dir", (t / "jobs").string(), "--connect", libvirtd.qemu_uri(),

@@ -17,6 +17,7 @@
 #include "process.hpp"
 #include "slurm_cluster.hpp"
 #include "temp_dir.hpp"
+#include "tiny_service.hpp"
 
 #include <sys/stat.h>
 #include <time.h>
@@ -65,14 +66,7 @@ int main(int argc, char** argv) {
                  slurm.logs().c_str());
     return 1;
   }
-  fs::create_directories(t / "catalog");
-  run_process({"/usr/bin/qemu-img", "create", "-q", "-f", "qcow2", (t / "base.qcow2").string(), "64M"});
-  write_file(t / "catalog/tiny.ini",
-             "[service]\nimage = " + (t / "base.qcow2").string() +
-                 "\nmemory = 192M\nwall_time = 120\nnetwork = none\nstop_grace = 5\nkernel = " + guest +
-                 "/vmlinux\ninitrd = " + guest + "/initrd.gz\ncmdline = console=ttyS0 quiet panic=1 smartvm.port\n"
-                 "[job]\ncommand = /bin/true\nuser = root\nallow_root = true\nworkdir = run\n"
-                 "[repository]\ntype = none\nmountpoint = /tmp\n");
+  write_tiny_service(t.path(), guest);
   // Not exec: the script stamps smartvm-run's exit (signals do not matter here).
   fs::path script = t / "job.sh";
   write_file(script, "#!/bin/sh\ndate +%s%N > " + (t / "start.").string() + "$SLURM_JOB_ID\n" SMARTVM_RUN_PATH

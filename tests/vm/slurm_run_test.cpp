@@ -196,13 +196,10 @@ TEST_CASE("slurm: a request larger than the allocation is refused before anythin
 
 namespace {
 
-void scancel_while_running(SlurmVmNode& n) {
-  n.node().service("sleeper", "echo sleeping; sleep 300");
-  std::string id = n.submit("sleeper");
-  REQUIRE(eventually([&] { return n.output(id).find("smartvm-agent: info: job started as pid") != std::string::npos; },
-                     90s));
-  n.slurm().client({"/usr/bin/scancel", id});
-  CHECK(n.slurm().wait_for_end(id, 30s) == "CANCELLED");
+// Slurm stopped job `id` (scancel, the time limit): its final `state`, smartvm-run's orderly
+// shutdown on the SIGTERM, the record cancelled, nothing left.
+void expect_stopped(SlurmVmNode& n, const std::string& id, const std::string& state, std::chrono::seconds limit) {
+  CHECK(n.slurm().wait_for_end(id, limit) == state);
   REQUIRE(eventually([&] { return n.launcher_done(id); }, 20s));
   std::string out = n.output(id), err = n.errors(id);
   INFO(out << err);
@@ -211,6 +208,15 @@ void scancel_while_running(SlurmVmNode& n) {
   REQUIRE(rec);
   CHECK(rec->state == JobState::cancelled);
   n.node().check_nothing_left();
+}
+
+void scancel_while_running(SlurmVmNode& n) {
+  n.node().service("sleeper", "echo sleeping; sleep 300");
+  std::string id = n.submit("sleeper");
+  REQUIRE(eventually([&] { return n.output(id).find("smartvm-agent: info: job started as pid") != std::string::npos; },
+                     90s));
+  n.slurm().client({"/usr/bin/scancel", id});
+  expect_stopped(n, id, "CANCELLED", 30s);
 }
 
 }  // namespace
@@ -229,15 +235,7 @@ TEST_CASE("slurm: the job's time limit: TIMEOUT, an orderly shutdown, nothing le
   write_file(ini, std::regex_replace(read_file(ini), std::regex("wall_time = 60"), "wall_time = 300"));
   // -t 1: Slurm acts 73-86 s after the start here (TESTBED.md): SIGCONT, SIGTERM, SIGKILL after KillWait.
   std::string id = n.submit("sleeper", {"-c", "1", "--mem", "256", "-t", "1"});
-  CHECK(n.slurm().wait_for_end(id, 150s) == "TIMEOUT");
-  REQUIRE(eventually([&] { return n.launcher_done(id); }, 20s));
-  std::string out = n.output(id), err = n.errors(id);
-  INFO(out << err);
-  CHECK(err.find("got SIGTERM: shutting the domain down") != std::string::npos);
-  auto rec = record_in(out);
-  REQUIRE(rec);
-  CHECK(rec->state == JobState::cancelled);
-  n.node().check_nothing_left();
+  expect_stopped(n, id, "TIMEOUT", 150s);
 }
 
 namespace {

@@ -6,9 +6,11 @@
 // stderr (smartvm-run(8), OUTPUT).
 //
 // Usage (root): bench_launcher_run [RUNS, default 5] [CONCURRENT, default 4]
+#include "bench_numbers.hpp"
 #include "libvirtd.hpp"
 #include "process.hpp"
 #include "temp_dir.hpp"
+#include "tiny_service.hpp"
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,6 +23,7 @@
 #include <vector>
 
 using namespace smartvm::test;
+using namespace smartvm::bench;
 namespace fs = std::filesystem;
 
 namespace {
@@ -30,12 +33,6 @@ struct Numbers {
          event_to_clean_ms = -1, whole_s = -1;
   int exit_code = -1;
 };
-
-double grab(const std::string& text, const std::string& pattern) {
-  std::smatch m;
-  if (std::regex_search(text, m, std::regex(pattern))) return std::atof(m[1].str().c_str());
-  return -1;
-}
 
 Numbers numbers_of(const ProcessResult& r) {
   Numbers n;
@@ -48,12 +45,6 @@ Numbers numbers_of(const ProcessResult& r) {
   n.event_to_print_ms = grab(r.err, "the record printed ([0-9]+) ms after the end event");
   n.event_to_clean_ms = grab(r.err, "the files gone ([0-9]+) ms after it");
   return n;
-}
-
-double median(std::vector<double> v) {
-  if (v.empty()) return -1;
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
 }
 
 }  // namespace
@@ -73,14 +64,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bench_launcher_run: libvirtd did not start:\n%s\n", libvirtd.log().c_str());
     return 1;
   }
-  fs::create_directories(t / "catalog");
-  run_process({"/usr/bin/qemu-img", "create", "-q", "-f", "qcow2", (t / "base.qcow2").string(), "64M"});
-  write_file(t / "catalog/tiny.ini",
-             "[service]\nimage = " + (t / "base.qcow2").string() +
-                 "\nmemory = 192M\nwall_time = 120\nnetwork = none\nstop_grace = 5\nkernel = " + guest +
-                 "/vmlinux\ninitrd = " + guest + "/initrd.gz\ncmdline = console=ttyS0 quiet panic=1 smartvm.port\n"
-                 "[job]\ncommand = /bin/true\nuser = root\nallow_root = true\nworkdir = run\n"
-                 "[repository]\ntype = none\nmountpoint = /tmp\n");
+  write_tiny_service(t.path(), guest);
   auto args = [&](const std::string& id) {
     return std::vector<std::string>{SMARTVM_RUN_PATH, "--catalog", (t / "catalog").string(), "--service", "tiny",
                                     "--runtime-dir", (t / "jobs").string(), "--connect", libvirtd.qemu_uri(),

@@ -16,6 +16,17 @@ Error libvirt_failure(const std::string& what) { return make_error(libvirt_error
 
 void quiet(void*, virErrorPtr) {}
 
+// A connection with smartvm-run's settings: quiet, and keepalives, so that a libvirtd that dies
+// while the job runs is noticed (the connection closes) within 15 s.
+Result<virConnectPtr> open_connection(const std::string& uri) {
+  if (auto r = start_libvirt_event_loop(); !r) return r.error();
+  virConnectPtr conn = virConnectOpen(uri.c_str());
+  if (!conn) return libvirt_failure("cannot connect to libvirt at " + uri);
+  virConnSetErrorFunc(conn, nullptr, quiet);
+  virConnectSetKeepAlive(conn, 5, 3);
+  return conn;
+}
+
 }  // namespace
 
 bool ends_job(const LifecycleEvent& e) {
@@ -44,13 +55,9 @@ std::string describe(const LifecycleEvent& e) {
 }
 
 Result<LibvirtConnection> LibvirtConnection::open(const std::string& uri) {
-  if (auto r = start_libvirt_event_loop(); !r) return r.error();
-  virConnectPtr conn = virConnectOpen(uri.c_str());
-  if (!conn) return libvirt_failure("cannot connect to libvirt at " + uri);
-  virConnSetErrorFunc(conn, nullptr, quiet);
-  // A libvirtd that dies while the job runs is noticed (the connection closes) within 15 s.
-  virConnectSetKeepAlive(conn, 5, 3);
-  return LibvirtConnection(conn, uri);
+  auto conn = open_connection(uri);
+  if (!conn) return conn.error();
+  return LibvirtConnection(*conn, uri);
 }
 
 LibvirtConnection::LibvirtConnection(LibvirtConnection&& o) noexcept
@@ -64,7 +71,7 @@ Result<JobDomain> LibvirtConnection::create_paused(const std::string& xml) {
   virDomainPtr dom = virDomainCreateXML(conn_, xml.c_str(), VIR_DOMAIN_START_PAUSED);
   if (!dom) return libvirt_failure("cannot create the domain on " + uri_);
   const char* name = virDomainGetName(dom);
-  return JobDomain(conn_, dom, name ? name : "");
+  return JobDomain(conn_, dom, name ? name : "", uri_);
 }
 
 // What the event callback reaches: the handler, cleared under the lock by unwatch(), so that
@@ -74,8 +81,8 @@ struct JobDomain::Watch {
   EventHandler handler;
 };
 
-JobDomain::JobDomain(virConnectPtr conn, virDomainPtr dom, std::string name)
-    : conn_(conn), dom_(dom), name_(std::move(name)) {
+JobDomain::JobDomain(virConnectPtr conn, virDomainPtr dom, std::string name, std::string uri)
+    : conn_(conn), dom_(dom), name_(std::move(name)), uri_(std::move(uri)) {
   virConnectRef(conn_);
 }
 
@@ -83,6 +90,7 @@ JobDomain::JobDomain(JobDomain&& o) noexcept
     : conn_(std::exchange(o.conn_, nullptr)),
       dom_(std::exchange(o.dom_, nullptr)),
       name_(std::move(o.name_)),
+      uri_(std::move(o.uri_)),
       callback_id_(std::exchange(o.callback_id_, -1)),
       close_callback_(std::exchange(o.close_callback_, false)),
       watch_(std::move(o.watch_)) {}
@@ -137,6 +145,40 @@ void JobDomain::unwatch() {
 
 Result<void> JobDomain::resume() {
   if (virDomainResume(dom_) < 0) return libvirt_failure("cannot start domain " + name_);
+  return {};
+}
+
+bool JobDomain::connected() const { return virConnectIsAlive(conn_) == 1; }
+
+Result<void> JobDomain::reconnect() {
+  auto conn = open_connection(uri_);
+  if (!conn) return conn.error();
+  virDomainPtr dom = virDomainLookupByName(*conn, name_.c_str());
+  if (!dom) {
+    Error e = libvirt_failure("cannot find domain " + name_ + " on " + uri_ + " again");
+    virConnectClose(*conn);
+    return e;
+  }
+  EventHandler handler;
+  if (watch_) {
+    std::lock_guard lock(watch_->mutex);
+    handler = watch_->handler;
+  }
+  unwatch();
+  virDomainFree(dom_);
+  virConnectClose(conn_);
+  conn_ = *conn;
+  dom_ = dom;
+  return handler ? watch(std::move(handler)) : Result<void>();
+}
+
+Result<void> JobDomain::suspend() {
+  if (virDomainSuspend(dom_) < 0) return libvirt_failure("cannot suspend domain " + name_);
+  return {};
+}
+
+Result<void> JobDomain::resume_after_suspend() {
+  if (virDomainResume(dom_) < 0) return libvirt_failure("cannot resume domain " + name_);
   return {};
 }
 

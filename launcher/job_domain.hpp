@@ -68,6 +68,15 @@ class JobDomain {
   Result<void> watch(EventHandler handler);
   void unwatch();
   Result<void> resume();
+  // Paused and let run again, for Slurm's suspend and resume (qemu is libvirtd's child, not
+  // the job's: stopping smartvm-run would not stop the guest).
+  Result<void> suspend();
+  Result<void> resume_after_suspend();
+  // Whether the connection is still up. libvirtd drops a client that answers no keepalives for
+  // ~30 s, as a suspended Slurm job's smartvm-run (SIGSTOP, the freezer) cannot: reconnect()
+  // opens a new connection to the same URI, finds the domain by its name and watches it again.
+  bool connected() const;
+  Result<void> reconnect();
   // An orderly shutdown: the guest sees the ACPI power button.
   Result<void> shutdown();
   // Gone now (qemu killed); a domain that is gone already is no error.
@@ -78,13 +87,13 @@ class JobDomain {
 
  private:
   friend class LibvirtConnection;
-  JobDomain(virConnectPtr conn, virDomainPtr dom, std::string name);
+  JobDomain(virConnectPtr conn, virDomainPtr dom, std::string name, std::string uri);
   struct Watch;
   static void on_connection_closed(virConnectPtr, int reason, void* opaque);
 
   virConnectPtr conn_;
   virDomainPtr dom_;
-  std::string name_;
+  std::string name_, uri_;
   int callback_id_ = -1;
   bool close_callback_ = false;
   std::shared_ptr<Watch> watch_;

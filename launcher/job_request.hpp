@@ -17,6 +17,7 @@ struct JobRequest {
   unsigned cores = 1;
   uint64_t memory_bytes = 0;
   std::chrono::seconds wall_time{0};
+  std::string cpuset;     // the host CPUs the vCPUs are pinned to (a Slurm job's); "" = anywhere
   std::string appliance;  // appliance.ini text for the context ISO
 };
 

@@ -29,7 +29,7 @@ class Supervisor {
  public:
   Supervisor(asio::io_context& io, asio::signal_set& signals, JobDomain& domain, const SupervisionSettings& s)
       : io_(io), signals_(signals), domain_(domain), s_(s), console_(io), status_(io), wall_(io), grace_(io),
-        drain_(io), lines_(s.job_id) {}
+        drain_(io), pause_(io, SIGTSTP, SIGCONT), lines_(s.job_id) {}
 
   Supervision run() {
     connect(console_, s_.console_socket, "console");
@@ -53,11 +53,9 @@ class Supervisor {
       result_.view.started_at = StatusRecord::Clock::now();
       read_console();
       read_status();
-      wall_.expires_after(s_.wall_time);
-      wall_.async_wait([this](boost::system::error_code ec) {
-        if (!ec) stop(HostView::Stop::wall_time, 0);
-      });
+      arm_wall_time(s_.wall_time);
       wait_signal();
+      wait_pause();
     }
     io_.run();
     {
@@ -130,8 +128,57 @@ class Supervisor {
     });
   }
 
+  void arm_wall_time(Clock::duration left) {
+    wall_.expires_after(left);
+    wall_.async_wait([this](boost::system::error_code ec) {
+      if (!ec) stop(HostView::Stop::wall_time, 0);
+    });
+  }
+
+  // Slurm's suspend: SIGTSTP, then about 2 s later SIGSTOP or the cgroup freezer, which stop
+  // smartvm-run but not qemu (libvirtd's child): the domain is paused here, on the TSTP. SIGCONT
+  // (resume, and also the first signal of every scancel) lets it run again. The wall time
+  // counts only the time the guest could run: its timer is stopped while the domain is paused.
+  void wait_pause() {
+    pause_.async_wait([this](boost::system::error_code ec, int sig) {
+      if (ec || ended_) return;
+      if (sig == SIGTSTP) suspend();
+      else unsuspend();
+      wait_pause();
+    });
+  }
+
+  void suspend() {
+    if (suspended_ || stopping_) return;
+    if (auto r = domain_.suspend(); !r) return say("warning: got SIGTSTP: " + r.error().message);
+    suspended_ = true;
+    suspended_at_ = Clock::now();
+    wall_left_ = wall_.expiry() - suspended_at_;
+    wall_.cancel();
+    say("got SIGTSTP: domain suspended, its wall time stopped");
+  }
+
+  void unsuspend() {
+    if (!suspended_) return;
+    suspended_ = false;
+    // A long suspension: libvirtd dropped the connection (it may not be seen as closed yet).
+    auto r = domain_.connected() ? domain_.resume_after_suspend() : make_error("the connection to libvirt closed");
+    if (!r) {
+      say("got SIGCONT: " + r.error().message + "; connecting to libvirt again");
+      if (auto c = domain_.reconnect(); !c) say("warning: " + c.error().message);
+      r = domain_.resume_after_suspend();
+    }
+    if (!r) say("warning: got SIGCONT: " + r.error().message);
+    if (!stopping_) arm_wall_time(wall_left_);
+    say("got SIGCONT: domain resumed after " +
+        std::to_string(std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - suspended_at_).count()) +
+        " s suspended");
+  }
+
   void stop(HostView::Stop why, int sig) {
     if (stopping_ || ended_) return;
+    // A paused guest cannot see the power button.
+    unsuspend();
     stopping_ = true;
     result_.view.stop = why;
     result_.view.signal = sig;
@@ -162,6 +209,9 @@ class Supervisor {
   }
 
   void on_event(LifecycleEvent e) {
+    // While suspended, and from a connection replaced since: libvirtd dropped smartvm-run
+    // while it was stopped, which says nothing of the domain (unsuspend() reconnects).
+    if (e.event == kConnectionClosed && (suspended_ || domain_.connected())) return;
     if (ends_job(e)) end(describe(e));
   }
 
@@ -199,6 +249,7 @@ class Supervisor {
     grace_.cancel();
     drain_.cancel();
     signals_.cancel();
+    pause_.cancel();
   }
 
   asio::io_context& io_;
@@ -207,9 +258,12 @@ class Supervisor {
   const SupervisionSettings& s_;
   local_socket console_, status_;
   asio::steady_timer wall_, grace_, drain_;
+  asio::signal_set pause_;
   ConsoleLines lines_;
   std::array<char, 4096> console_buf_{}, status_buf_{};
-  bool stopping_ = false, ended_ = false, status_closed_ = false, finished_ = false;
+  bool stopping_ = false, ended_ = false, status_closed_ = false, finished_ = false, suspended_ = false;
+  Clock::time_point suspended_at_;
+  Clock::duration wall_left_{};
   Supervision result_;
 };
 

@@ -4,7 +4,8 @@
 // job's id, collects the status record, ends when libvirt's lifecycle event says the guest is
 // done (never by polling), and stops the domain itself when the wall time runs out or
 // smartvm-run is told to stop: an orderly shutdown, destroyed after the grace (at once on a
-// second signal). Returns as soon as the outcome is known: the domain may still be going
+// second signal). Slurm's suspend (SIGTSTP) pauses the domain and SIGCONT resumes it, the wall
+// time not counting the pause. Returns as soon as the outcome is known: the domain may still be going
 // (its owner destroys it).
 #pragma once
 

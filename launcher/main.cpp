@@ -3,12 +3,14 @@
 #include "run_outcome.hpp"
 #include "run_options.hpp"
 #include "service_catalog.hpp"
+#include "slurm_allocation.hpp"
 #include "smartvm_version.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -49,6 +51,27 @@ std::string generated_job_id() {
   return std::string(stamp) + "-" + std::to_string(getpid());
 }
 
+// The Slurm allocation's inputs: the environment and this process's CPU affinity.
+std::map<std::string, std::string> environment() {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; *e; ++e) {
+    std::string_view entry(*e);
+    if (size_t eq = entry.find('='); eq != std::string_view::npos)
+      env.emplace(entry.substr(0, eq), entry.substr(eq + 1));
+  }
+  return env;
+}
+
+std::vector<unsigned> allowed_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  std::vector<unsigned> cpus;
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return cpus;
+  for (unsigned c = 0; c < CPU_SETSIZE; ++c)
+    if (CPU_ISSET(c, &set)) cpus.push_back(c);
+  return cpus;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -66,7 +89,7 @@ int main(int argc, char** argv) {
     case ParsedRunOptions::Action::usage_error: return usage_error(parsed.error);
     case ParsedRunOptions::Action::run: break;
   }
-  const RunOptions& o = parsed.options;
+  RunOptions& o = parsed.options;
   if (o.check) {
     Diagnostics ds = check_catalog(o.catalog);
     print(ds);
@@ -86,12 +109,25 @@ int main(int argc, char** argv) {
   }
   print(loaded.diagnostics);
   if (!loaded.ok()) return kCannotStart;
+  const Service& s = loaded.service;
+  // In a Slurm job, the VM takes what Slurm gave the job, and never more (smartvm-run(8), SLURM).
+  auto allocation = slurm_allocation(environment(), allowed_cpus());
+  if (!allocation) {
+    std::fprintf(stderr, "smartvm-run: %s\n", allocation.error().message.c_str());
+    return kCannotStart;
+  }
+  if (*allocation) {
+    if (auto r = apply_allocation(o, **allocation, {s.max_cores, s.max_memory_bytes}); !r) {
+      std::fprintf(stderr, "smartvm-run: %s\n", r.error().message.c_str());
+      return kCannotStart;
+    }
+  }
   auto request = resolve_request(loaded.service, o, requesting_user(), generated_job_id());
   if (!request) {
     std::fprintf(stderr, "smartvm-run: %s\n", request.error().message.c_str());
     return kCannotStart;
   }
-  const Service& s = loaded.service;
+  if (*allocation) request->cpuset = cpuset_text((*allocation)->cpuset);
   if (!o.dry_run) return launch_job(s, *request, o, io, signals, requested);
   DomainPlan plan = plan_for(s, *request, o.runtime_dir + "/" + request->job_id);
   std::printf("# appliance.ini of job %s (wall time %lld s)\n%s\n# domain\n%s", request->job_id.c_str(),

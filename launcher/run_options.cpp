@@ -31,6 +31,10 @@ const char* run_usage_text() {
          "  --help, --version\n"
          "  -- ARGS...          the job's arguments, after the service's own\n"
          "\n"
+         "In a Slurm job (SLURM_JOB_ID set) the job id is slurm-ID, the cores and memory default to\n"
+         "the allocation's and may not exceed it, and the vCPUs are pinned to the job's CPUs;\n"
+         "SIGTSTP suspends the domain, SIGCONT resumes it.\n"
+         "\n"
          "Exit status (as timeout(1) and env(1)): the job's exit code when it ran; 128+N when it\n"
          "died of signal N; 124 timed out; 125 setup failed (in the VM or on the host); 126 the\n"
          "request could not be started; 127 no such service; 2 usage error. See smartvm-run(8).\n";

@@ -22,6 +22,7 @@ DomainPlan plan_for(const Service& s, const JobRequest& request, const std::stri
   DomainPlan plan;
   plan.name = domain_name_for(request.job_id);
   plan.vcpus = request.cores;
+  plan.cpuset = request.cpuset;
   plan.memory_kib = request.memory_bytes >> 10;
   plan.kernel = s.kernel;
   plan.initrd = s.initrd;

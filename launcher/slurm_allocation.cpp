@@ -58,17 +58,17 @@ Result<std::optional<SlurmAllocation>> slurm_allocation(const std::map<std::stri
   return std::optional<SlurmAllocation>(std::move(a));
 }
 
-Result<void> apply_allocation(RunOptions& o, const SlurmAllocation& a) {
+Result<void> apply_allocation(RunOptions& o, const SlurmAllocation& a, const ServiceMaxima& maxima) {
   if (o.job_id.empty()) o.job_id = a.job_id;
   if (o.cores && *o.cores > a.cpus)
     return make_error("--cores " + std::to_string(*o.cores) + " is more than the Slurm job's " + std::to_string(a.cpus) +
                       " CPUs (ask Slurm for more with --cpus-per-task)");
-  if (!o.cores) o.cores = a.cpus;
+  if (!o.cores) o.cores = std::min(a.cpus, maxima.cores);
   if (a.memory_bytes) {
     if (o.memory_bytes && *o.memory_bytes > *a.memory_bytes)
       return make_error("--memory " + std::to_string(*o.memory_bytes >> 20) + "M is more than the Slurm job's " +
                         std::to_string(*a.memory_bytes >> 20) + "M (ask Slurm for more with --mem)");
-    if (!o.memory_bytes) o.memory_bytes = *a.memory_bytes;
+    if (!o.memory_bytes) o.memory_bytes = std::min(*a.memory_bytes, maxima.memory_bytes);
   }
   return {};
 }

@@ -29,9 +29,16 @@ struct SlurmAllocation {
 Result<std::optional<SlurmAllocation>> slurm_allocation(const std::map<std::string, std::string>& env,
                                                         const std::vector<unsigned>& allowed_cpus);
 
-// Takes the allocation's id, CPUs and memory where the request gave none, and refuses a request
-// larger than the allocation, naming what was asked and what Slurm gave.
-Result<void> apply_allocation(RunOptions& options, const SlurmAllocation& allocation);
+// The most a service gives one job: what the allocation gives beyond it stays unused.
+struct ServiceMaxima {
+  unsigned cores = ~0u;
+  uint64_t memory_bytes = ~uint64_t(0);
+};
+
+// Takes the allocation's id, CPUs and memory (within the service's maxima) where the request
+// gave none, and refuses a request larger than the allocation, naming what was asked and what
+// Slurm gave.
+Result<void> apply_allocation(RunOptions& options, const SlurmAllocation& allocation, const ServiceMaxima& maxima = {});
 
 // "0-3,8": libvirt's cpuset syntax, for <vcpu cpuset=...>.
 std::string cpuset_text(const std::vector<unsigned>& cpus);

@@ -38,7 +38,9 @@ std::string read_all(const fs::path& p) {
 
 }  // namespace
 
-SlurmCluster::SlurmCluster(const TempDir& dir, Options options) : root_((dir / "slurm").string()), options_(options) {}
+SlurmCluster::SlurmCluster(const TempDir& dir, Options options)
+    : root_((dir / "slurm").string()), options_(options),
+      node_(options.cgroup ? "smv" + std::to_string(getpid()) : "localhost") {}
 
 SlurmCluster::~SlurmCluster() { stop(); }
 
@@ -69,7 +71,8 @@ bool SlurmCluster::start() {
        << "SlurmctldLogFile=" << root_ << "/log/slurmctld.log\nSlurmdLogFile=" << root_ << "/log/slurmd.log\n"
        << "PlugStackConfig=" << root_ << "/etc/plugstack.conf\n"
        << "MailProg=/bin/true\n"
-          "ProctrackType=proctrack/linuxproc\nTaskPlugin=task/affinity\n"
+       << (options_.cgroup ? "ProctrackType=proctrack/cgroup\nTaskPlugin=task/cgroup,task/affinity\n"
+                           : "ProctrackType=proctrack/linuxproc\nTaskPlugin=task/affinity\n")
        << "JobCompType=jobcomp/filetxt\nJobCompLoc=" << root_ << "/log/jobcomp.log\n"
        << "AccountingStorageType=accounting_storage/none\n"
           "SelectType=select/cons_tres\nSelectTypeParameters=CR_Core_Memory\n"
@@ -77,10 +80,11 @@ bool SlurmCluster::start() {
           "SchedulerParameters=batch_sched_delay=0\n"
        << "KillWait=" << options_.kill_wait_seconds << "\n"
        << "MinJobAge=300\nReturnToService=2\n"
-       << "NodeName=localhost NodeAddr=127.0.0.1 CPUs=" << options_.cpus << " RealMemory=" << options_.memory_mib
+       << "NodeName=" << node_ << " NodeAddr=127.0.0.1 CPUs=" << options_.cpus << " RealMemory=" << options_.memory_mib
        << " State=UNKNOWN\n"
-          "PartitionName=smartvm Nodes=localhost Default=YES MaxTime=INFINITE State=UP\n";
+       << "PartitionName=smartvm Nodes=" << node_ << " Default=YES MaxTime=INFINITE State=UP\n";
   conf.close();
+  std::ofstream(root_ + "/etc/cgroup.conf") << "CgroupPlugin=cgroup/v1\nConstrainCores=yes\nConstrainRAMSpace=yes\n";
   munged_ = std::make_unique<BackgroundProcess>(
       std::vector<std::string>{"/usr/sbin/munged", "-F", "--key-file=" + root_ + "/key/munge.key",
                                "--socket=" + root_ + "/run/munge.sock", "--pid-file=" + root_ + "/run/munged.pid",
@@ -93,7 +97,7 @@ bool SlurmCluster::start() {
       std::vector<std::string>{"/usr/sbin/slurmctld", "-D", "-f", root_ + "/etc/slurm.conf"}, root_ + "/log/slurmctld.out",
       env());
   slurmd_ = std::make_unique<BackgroundProcess>(
-      std::vector<std::string>{"/usr/sbin/slurmd", "-D", "-N", "localhost", "-f", root_ + "/etc/slurm.conf"},
+      std::vector<std::string>{"/usr/sbin/slurmd", "-D", "-N", node_, "-f", root_ + "/etc/slurm.conf"},
       root_ + "/log/slurmd.out", env());
   for (int i = 0; i < 150; ++i) {
     ProcessResult r = client({"/usr/bin/sinfo", "-h", "-N", "-o", "%T"}, std::chrono::seconds(5));
@@ -110,6 +114,17 @@ void SlurmCluster::stop() {
       (*p)->stop();
       p->reset();
     }
+  if (!options_.cgroup) return;
+  // The cgroups Slurm's cgroup plugins made and left (empty once the jobs are gone), deepest first.
+  std::error_code ec;
+  for (const fs::directory_entry& controller : fs::directory_iterator("/sys/fs/cgroup", ec)) {
+    fs::path top = controller.path() / ("slurm_" + node_);
+    if (!fs::is_directory(top, ec)) continue;
+    std::vector<fs::path> dirs{top};
+    for (auto it = fs::recursive_directory_iterator(top, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
+      if (it->is_directory(ec)) dirs.push_back(it->path());
+    for (auto d = dirs.rbegin(); d != dirs.rend(); ++d) rmdir(d->c_str());
+  }
 }
 
 std::vector<std::string> SlurmCluster::env() const { return {"SLURM_CONF=" + root_ + "/etc/slurm.conf"}; }

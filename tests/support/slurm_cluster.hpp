@@ -23,6 +23,10 @@ class SlurmCluster {
     int cpus = 2;
     int memory_mib = 2000;
     int kill_wait_seconds = 5;  // SIGTERM to SIGKILL on scancel and time limits
+    // proctrack/cgroup and task/cgroup (cgroup v1: the freezer suspends, ConstrainCores and
+    // ConstrainRAMSpace) instead of proctrack/linuxproc; the node is then named after this
+    // process, so that Slurm's cgroups (slurm_NODE) are this cluster's alone, removed at stop().
+    bool cgroup = false;
   };
   SlurmCluster(const TempDir& dir, Options options);
   explicit SlurmCluster(const TempDir& dir) : SlurmCluster(dir, Options{}) {}
@@ -56,6 +60,7 @@ class SlurmCluster {
  private:
   std::string root_;
   Options options_;
+  std::string node_;
   std::unique_ptr<BackgroundProcess> munged_, slurmctld_, slurmd_;
 };
 

@@ -54,6 +54,11 @@ TEST_CASE("slurm: the request takes the allocation, and may ask less but never m
   RunOptions big;
   big.memory_bytes = uint64_t(4096) << 20;
   CHECK(apply_allocation(big, a).error().message.find("--memory 4096M is more than the Slurm job's 1024M") == 0);
+  // An allocation larger than the service's maxima: the VM gets the service's most.
+  RunOptions capped;
+  REQUIRE(apply_allocation(capped, a, {1, uint64_t(512) << 20}));
+  CHECK(capped.cores == 1u);
+  CHECK(capped.memory_bytes == uint64_t(512) << 20);
 }
 
 TEST_CASE("slurm: CPU lists in libvirt's cpuset syntax", "[slurm]") {

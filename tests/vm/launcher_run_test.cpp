@@ -2,10 +2,7 @@
 // the tiny guest as a TCG domain: the real binary, a real catalog, the real agent in the guest
 // sending its record over the status channel. Each run leaves nothing behind: no domain, no
 // job directory (overlay, ISO, sockets).
-#include "libvirtd.hpp"
-#include "process.hpp"
-#include "status_record.hpp"
-#include "temp_dir.hpp"
+#include "run_node.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -22,86 +19,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A node for smartvm-run: a private libvirtd, a catalog, an empty golden image, a runtime
-// directory for the jobs' files.
-class Node {
- public:
-  Node() : libvirtd_(t_), cleanup_("smartvm-") {
-    fs::create_directories(t_ / "catalog");
-    ProcessResult img = run_process({"/usr/bin/qemu-img", "create", "-q", "-f", "qcow2", (t_ / "base.qcow2").string(), "64M"});
-    REQUIRE(img.exit_code == 0);
-    REQUIRE(libvirtd_.start());
-  }
-  // A failed check may leave a job's domain running (its smartvm-run killed at the time
-  // limit), and a qemu outlives its libvirtd: every domain goes before the libvirtd does.
-  ~Node() { destroy_domains(libvirtd_.qemu_uri()); }
-  Node(const Node&) = delete;
-  Node& operator=(const Node&) = delete;
-
-  // A service whose job is `/bin/sh -c SCRIPT` as root in the guest's own tree (no repository).
-  void service(const std::string& name, const std::string& script,
-               const std::string& repository = "[repository]\ntype = none\nmountpoint = /tmp\n") {
-    std::string guest = SMARTVM_GUEST_DIR;
-    write_file(t_ / "catalog" / (name + ".ini"),
-               "[service]\nimage = " + (t_ / "base.qcow2").string() + "\nmemory = 256M\nwall_time = 60\n"
-               "network = none\nstop_grace = 2\nkernel = " + guest + "/vmlinux\ninitrd = " + guest +
-               "/initrd.gz\ncmdline = console=ttyS0 quiet panic=1 smartvm.port\n"
-               "[job]\ncommand = /bin/sh\nargs = -c '" + script + "'\nuser = root\nallow_root = true\nworkdir = run\n" +
-               repository);
-  }
-
-  std::vector<std::string> run_args(const std::string& service, const std::string& job_id,
-                                    const std::string& uri = "") const {
-    return {SMARTVM_RUN_PATH, "--catalog", (t_ / "catalog").string(), "--service", service, "--runtime-dir", jobs(),
-            "--connect", uri.empty() ? libvirtd_.qemu_uri() : uri, "--job-id", job_id};
-  }
-
-  ProcessResult run(const std::string& service, const std::string& job_id, std::vector<std::string> extra = {},
-                    std::function<bool(pid_t)> while_running = {}) const {
-    std::vector<std::string> argv = run_args(service, job_id);
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    ProcessOptions o;
-    o.limit = std::chrono::seconds(90);
-    o.while_running = std::move(while_running);
-    return run_process(argv, o);
-  }
-
-  std::string jobs() const { return (t_ / "jobs").string(); }
-  std::string log() const { return libvirtd_.log(); }
-
-  // Nothing of any job is left: no domain in libvirt, no file in the runtime directory.
-  void check_nothing_left() const {
-    virConnectPtr conn = virConnectOpen(libvirtd_.qemu_uri().c_str());
-    REQUIRE(conn);
-    CHECK(virConnectNumOfDomains(conn) == 0);
-    virConnectClose(conn);
-    CHECK((!fs::exists(jobs()) || fs::is_empty(jobs())));
-  }
-
- private:
-  TempDir t_;
-  Libvirtd libvirtd_;
-  MachineCgroupsCleanup cleanup_;
-};
-
-std::optional<StatusRecord> record_in(const ProcessResult& r) {
-  // The record follows the console, whose lines all start with the job's id.
-  // (none when the guest said nothing before its end).
-  size_t at = r.out.rfind("state=", 0) == 0 ? 0 : r.out.find("\nstate=");
-  if (at == std::string::npos) return std::nullopt;
-  auto parsed = parse_status(r.out.substr(at == 0 ? 0 : at + 1));
-  if (!parsed) return std::nullopt;
-  return *parsed;
-}
-
-// smartvm-run exited with `exit_code`, and printed a record in `state`.
-StatusRecord expect(const ProcessResult& r, int exit_code, JobState state) {
-  CHECK(r.exit_code == exit_code);
-  auto rec = record_in(r);
-  REQUIRE(rec);
-  CHECK(rec->state == state);
-  return *rec;
-}
+using Node = RunNode;
 
 // Whether smartvm-run (pid) has printed `text` on its stdout so far (a file: run_process's).
 bool printed(pid_t pid, const std::string& text) {

@@ -1,6 +1,6 @@
 #include "report_json.hpp"
 
-#include <boost/json/serialize.hpp>
+#include "json_text.hpp"
 
 #include <cmath>
 
@@ -174,6 +174,7 @@ json::object report_json(const Snapshot& s) {
   return r;
 }
 
-std::string report_text(const Snapshot& s) { return json::serialize(report_json(s)); }
+// As people write numbers (48.74, not 4.874E1): the report is read by people too.
+std::string report_text(const Snapshot& s) { return json_text(report_json(s)); }
 
 }  // namespace smartvm::nodeld

@@ -31,6 +31,9 @@ TEST_CASE("nodeld: the report is what the frontend's decoder accepts, with the h
   CHECK(decoded->domains.size() == 2);
   CHECK(decoded->free_cores() == 28);  // the shut-off domain holds nothing
   auto v = boost::json::parse(text);
+  // Numbers as people write them (json_text), never Boost.JSON's 1.235E1.
+  CHECK(text.find("\"cpu_use_percent\":12.35") != std::string::npos);
+  CHECK(text.find("E1") == std::string::npos);
   CHECK(v.at("host").at("cpu_use_percent").as_double() == Approx(12.35));
   CHECK(v.at("host").at("pressure").at("io").as_double() == Approx(12.5));
   CHECK(v.at("domains").at(0).at("block").at(0).at("wr_bytes").as_int64() == 2);

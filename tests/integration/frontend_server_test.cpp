@@ -25,6 +25,7 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <thread>
 
 using namespace smartvm::test;
 namespace asio = boost::asio;
@@ -226,6 +227,16 @@ TEST_CASE("frontend: the status page shows the node's row in a real browser (hea
   with_rdma.insert(with_rdma.size() - 1,
                    R"(,"host":{"load":[2.5,1,0.5]},"rdma_ports":[{"device":"mlx5_0","port":1,"state":"ACTIVE","ipoib_interface":"ib0"}])");
   REQUIRE(c.send(http::verb::post, "/v1/reports", with_rdma, kToken).result() == http::status::ok);
+  // Two more nodes with a whole host section (a point on each of their four sparklines), and
+  // one that reports every second and then goes silent: stale after three of its intervals.
+  for (const char* name : {"n-a", "n-b", "n-stale"}) {
+    std::string r = report(name, 1);
+    r.insert(r.size() - 1, std::string(R"(,"host":{"cpu_use_percent":48.74,"load":[3.33,2.1,1.35],)") +
+                               R"("memory_free_kib":8388608,"pressure":{"io":2.5}})" +
+                               (std::string(name) == "n-stale" ? R"(,"interval_seconds":1)" : ""));
+    REQUIRE(c.send(http::verb::post, "/v1/reports", r, kToken).result() == http::status::ok);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(4100));
   auto page = browser_dom(t, "http://127.0.0.1:" + std::to_string(fe.port()) + "/");
   INFO(page.err.substr(0, 2000));
   REQUIRE(page.exit_code == 0);
@@ -238,6 +249,16 @@ TEST_CASE("frontend: the status page shows the node's row in a real browser (hea
   CHECK(tr.find("2.5") != std::string::npos);
   CHECK(page.out.find("http-equiv=\"refresh\"") != std::string::npos);
   CHECK(tr.find("<svg class=\"spark\"") != std::string::npos);
+  CHECK(page.out.find("4 nodes: 3 fresh, 1 stale") != std::string::npos);
+  size_t stale_table = page.out.find("<table id=\"stale\">");
+  REQUIRE(stale_table != std::string::npos);
+  CHECK(page.out.find("id=\"node-n-stale\"") > stale_table);
+  size_t a = page.out.find("<tr class=\"fresh\" id=\"node-n-a\">");
+  REQUIRE(a != std::string::npos);
+  std::string a_row = page.out.substr(a, page.out.find("</tr>", a) - a);
+  CHECK(occurrences(a_row, "<svg class=\"spark\"") == 4);
+  CHECK(occurrences(a_row, "<polyline points=\"") == 4);  // one report: one point on each
+  CHECK(a_row.find("48.7") != std::string::npos);
 
   // The node's own page, with a domain whose name is markup: shown as text, never run.
   std::string hostile = report("gpu-node-7", 2);

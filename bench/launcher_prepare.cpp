@@ -3,6 +3,7 @@
 // did, for images of 100 MiB and 1 GiB (data) and 10 GiB (sparse), on a quiet disk and again
 // with a disk writer (dd oflag=direct) on the same disk. CPU from getrusage (self + children).
 // Usage: bench_launcher_prepare [RUNS] [DIR]   (DIR on the disk to measure; default /var/tmp)
+#include "disk_writer.hpp"
 #include "domain_xml.hpp"
 #include "job_files.hpp"
 #include "job_preparation.hpp"
@@ -15,6 +16,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -59,26 +61,6 @@ void run_or_die(const std::string& cmd) {
   }
 }
 
-// A dd writing the disk directly for as long as it lives.
-pid_t start_disk_writer(const fs::path& dir) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    setpgid(0, 0);  // the loop and its dd, stopped together
-    std::string of = "of=" + (dir / "load.bin").string();
-    for (;;) {
-      pid_t dd = fork();
-      if (dd == 0) {
-        execlp("dd", "dd", "if=/dev/zero", of.c_str(), "bs=1M", "count=2048", "oflag=direct", "status=none", nullptr);
-        _exit(127);
-      }
-      int st = 0;
-      waitpid(dd, &st, 0);
-    }
-  }
-  setpgid(pid, pid);
-  return pid;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -102,8 +84,11 @@ int main(int argc, char** argv) {
   std::printf("| load | image | smartvm-run prepare, median ms (CPU ms) | copy + sync, median ms (CPU ms) | copy/prepare |\n");
   std::printf("|---|---|---:|---:|---:|\n");
   for (bool loaded : {false, true}) {
-    pid_t writer = loaded ? start_disk_writer(dir) : -1;
-    if (loaded) sleep(2);  // the writer at full speed
+    std::optional<smartvm::bench::DiskWriter> writer;
+    if (loaded) {
+      writer.emplace(dir.string());
+      sleep(2);  // the writer at full speed
+    }
     for (const Image& im : images) {
       std::string image = (dir / (std::to_string(im.mib) + ".raw")).string();
       auto loaded_service = parse_service("[service]\nimage = " + image +
@@ -137,10 +122,6 @@ int main(int argc, char** argv) {
       std::printf("| %s | %s | %.1f (%.1f) | %.1f (%.1f) | %.0fx |\n", loaded ? "disk writer" : "quiet", im.label, pw,
                   median(prep_cpu), cw, median(copy_cpu), cw / pw);
       std::fflush(stdout);
-    }
-    if (writer > 0) {
-      kill(-writer, SIGKILL);
-      waitpid(writer, nullptr, 0);
     }
   }
   fs::remove_all(dir);

@@ -32,11 +32,10 @@ Response error(const Request& req, http::status status, const std::string& messa
   return reply(req, status, json_text(json::object{{"error", message}}) + "\n");
 }
 
-std::string utc(int64_t t) { return format_utc(std::chrono::system_clock::from_time_t(static_cast<time_t>(t))); }
 
 json::object summary(const NodeRow& n) {
   return {{"name", n.name},
-          {"received_at", utc(n.received_at)},
+          {"received_at", format_utc_seconds(n.received_at)},
           {"stale", n.stale},
           {"interval_seconds", n.interval_seconds},
           {"capacity_cores", n.capacity_cores},
@@ -301,7 +300,7 @@ Response Api::get_history(const Request& req, const std::string& name, const std
   json::array a;
   auto value = [](double v) { return std::isnan(v) ? json::value(nullptr) : json::value(v); };
   for (const HostSample& s : *samples)
-    a.push_back(json::object{{"time", utc(s.time)},
+    a.push_back(json::object{{"time", format_utc_seconds(s.time)},
                              {"cpu_use_percent", value(s.cpu_use_percent)},
                              {"load1", value(s.load1)},
                              {"io_pressure", value(s.io_pressure)},

@@ -19,7 +19,6 @@ constexpr const char* kColumns =
     "name, received_at, interval_seconds, free_cores, free_memory_kib, capacity_cores, capacity_memory_kib, report, "
     "received_at + 3 * interval_seconds < ?1 AS stale, summary";
 
-std::string utc(int64_t t) { return format_utc(std::chrono::system_clock::from_time_t(static_cast<time_t>(t))); }
 
 }  // namespace
 
@@ -173,8 +172,8 @@ Result<PutOutcome> NodeStore::put(const NodeReport& r, int64_t now, const std::s
   std::string json = json_text(r.raw);
   // Ranked by when it was made, but never later than when it arrived: a node whose clock runs
   // ahead cannot outrank its own later reports once its clock is put right.
-  std::string rank_time = std::min(r.time, utc(now));
-  std::string future = utc(now + kMaxClockAheadSeconds);
+  std::string rank_time = std::min(r.time, format_utc_seconds(now));
+  std::string future = format_utc_seconds(now + kMaxClockAheadSeconds);
   sqlite3_reset(put_);
   sqlite3_bind_text(put_, 1, r.node.c_str(), -1, SQLITE_TRANSIENT);
   sqlite3_bind_int64(put_, 2, now);

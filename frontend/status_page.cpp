@@ -22,7 +22,6 @@ constexpr const char* kStyle =
     "svg.spark polyline{fill:none;stroke:#2a6;stroke-width:1.2}tr.stale svg.spark polyline{stroke:#bbb}"
     ".num{text-align:right;font-variant-numeric:tabular-nums}nav a{margin-right:1em}</style>";
 
-std::string utc_text(int64_t t) { return format_utc(std::chrono::system_clock::from_time_t(static_cast<time_t>(t))); }
 
 // "48.7", "3.33": what a person reads; "-" when there is no value.
 std::string number(double v, int decimals = 1) {
@@ -33,7 +32,7 @@ std::string number(double v, int decimals = 1) {
 }
 
 std::string when(int64_t t, int64_t now) {
-  return "<span title=\"" + utc_text(t) + "\">" + ago(now - t) + "</span>";
+  return "<span title=\"" + format_utc_seconds(t) + "\">" + ago(now - t) + "</span>";
 }
 
 // One series of samples, as sparkline points.
@@ -281,7 +280,7 @@ std::string overview_html(const std::vector<NodeRow>& all, const std::map<std::s
       "</tr></thead>";
   std::string body = page_head("smartvm nodes", true) + "<h1>smartvm nodes</h1>\n<p>" +
                      count_of(all.size(), "node", "nodes") + ": " + std::to_string(all.size() - stale) + " fresh, " +
-                     std::to_string(stale) + " stale, as of " + utc_text(now) +
+                     std::to_string(stale) + " stale, as of " + format_utc_seconds(now) +
                      " UTC. Sparklines show the last hour. The page refreshes every 10 s.</p>\n";
   if (!fresh_rows.empty()) body += "<table id=\"fresh\">" + std::string(header) + "<tbody>\n" + fresh_rows + "</tbody></table>\n";
   if (!stale_rows.empty())

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <ctime>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -10,6 +12,10 @@
 namespace smartvm {
 
 std::string format_utc(std::chrono::system_clock::time_point t);
+// The same for Unix seconds (as SQLite keeps them).
+inline std::string format_utc_seconds(int64_t unix_seconds) {
+  return format_utc(std::chrono::system_clock::from_time_t(static_cast<time_t>(unix_seconds)));
+}
 // Only a time written exactly as format_utc writes it, from 1970 to 2261.
 std::optional<std::chrono::system_clock::time_point> parse_utc(std::string_view s);
 

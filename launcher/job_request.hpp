@@ -18,6 +18,7 @@ struct JobRequest {
   uint64_t memory_bytes = 0;
   std::chrono::seconds wall_time{0};
   std::string cpuset;     // the host CPUs the vCPUs are pinned to (a Slurm job's); "" = anywhere
+  std::string slurm_job;  // the Slurm job it runs in (SLURM_JOB_ID), asked why on SIGTERM; "" = none
   std::string appliance;  // appliance.ini text for the context ISO
 };
 

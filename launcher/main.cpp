@@ -127,7 +127,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "smartvm-run: %s\n", request.error().message.c_str());
     return kCannotStart;
   }
-  if (*allocation) request->cpuset = cpuset_text((*allocation)->cpuset);
+  if (*allocation) {
+    request->cpuset = cpuset_text((*allocation)->cpuset);
+    request->slurm_job = (*allocation)->slurm_job_id;
+  }
   if (!o.dry_run) return launch_job(s, *request, o, io, signals, requested);
   DomainPlan plan = plan_for(s, *request, o.runtime_dir + "/" + request->job_id);
   std::printf("# appliance.ini of job %s (wall time %lld s)\n%s\n# domain\n%s", request->job_id.c_str(),

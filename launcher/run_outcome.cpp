@@ -15,6 +15,9 @@ std::string host_reason(const HostView& v) {
     return "the wall time of " + std::to_string(v.wall_time.count()) + " s ran out: the host shut the domain down and " +
            how_stopped(v);
   std::string name = sigabbrev_np(v.signal) ? std::string("SIG") + sigabbrev_np(v.signal) : std::to_string(v.signal);
+  if (v.stop == HostView::Stop::slurm_time_limit)
+    return "the Slurm job's time limit ran out (smartvm-run got " + name + "): the host shut the domain down and " +
+           how_stopped(v);
   return "smartvm-run got " + name + ": the host shut the domain down and " + how_stopped(v);
 }
 
@@ -57,8 +60,11 @@ JobOutcome decide_outcome(const HostView& v) {
       r.finished_at = v.finished_at;
       r.wall_seconds = std::chrono::duration<double>(v.finished_at - v.started_at).count();
     }
-    r.state = v.stop == HostView::Stop::wall_time ? JobState::timed_out : JobState::cancelled;
-    out.exit_status = v.stop == HostView::Stop::wall_time ? kExitTimedOut : 128 + v.signal;
+    // The host's own limit and Slurm's are both a timeout (timeout(1)'s 124); a signal for any
+    // other reason is a cancellation.
+    bool timed_out = v.stop == HostView::Stop::wall_time || v.stop == HostView::Stop::slurm_time_limit;
+    r.state = timed_out ? JobState::timed_out : JobState::cancelled;
+    out.exit_status = timed_out ? kExitTimedOut : 128 + v.signal;
     return out;
   }
   if (!out.from_guest) {

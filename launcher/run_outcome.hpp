@@ -19,8 +19,9 @@ inline constexpr int kExitNoSuchService = 127;
 
 struct HostView {
   std::string channel_text;  // what came over org.smartvm.status.0 ("" if nothing)
-  enum class Stop { none, wall_time, signal } stop = Stop::none;
-  int signal = 0;                       // for Stop::signal: the signal smartvm-run got
+  // slurm_time_limit: a signal (SIGTERM) that Slurm sent because the job's time limit ended it.
+  enum class Stop { none, wall_time, signal, slurm_time_limit } stop = Stop::none;
+  int signal = 0;                       // for Stop::signal and slurm_time_limit: the signal smartvm-run got
   std::chrono::seconds wall_time{0};    // for Stop::wall_time: the limit
   bool destroyed = false;               // the guest did not stop within the grace: destroyed
   std::string ended;                    // how the domain ended ("the guest shut down", ...)

@@ -6,6 +6,7 @@
 #include "run_outcome.hpp"
 #include "job_preparation.hpp"
 #include "job_supervisor.hpp"
+#include "slurm_stop.hpp"
 #include "small_file.hpp"
 
 #include <signal.h>
@@ -116,6 +117,20 @@ int launch_job(const Service& s, const JobRequest& request, const RunOptions& o,
   say("domain " + domain->name() + " on " + uri + ", created in " + std::to_string(ms_between(create_start, created)) +
       " ms, " + std::to_string(ms_between(requested, created)) + " ms after the request");
   Supervision run = supervise_job(io, signals, *domain, settings);
+  // Slurm's time limit and scancel both send SIGTERM: slurmctld says which (slurm_stop.hpp).
+  if (!request.slurm_job.empty() && run.view.stop == HostView::Stop::signal && run.view.signal == SIGTERM) {
+    auto asked = Clock::now();
+    auto why = ask_slurm_why_stopped(request.slurm_job);
+    std::string took = " (Slurm answered in " + std::to_string(ms_between(asked, Clock::now())) + " ms)";
+    if (!why) {
+      say("warning: " + why.error().message + "; the SIGTERM counts as a cancellation");
+    } else if (*why == SlurmStop::time_limit) {
+      run.view.stop = HostView::Stop::slurm_time_limit;
+      say("the SIGTERM was the Slurm job's time limit (Reason=TimeLimit), not a scancel" + took);
+    } else {
+      say("the SIGTERM was not the Slurm job's time limit: a cancellation" + took);
+    }
+  }
   JobOutcome outcome = decide_outcome(run.view);
   std::fputs(format_status(outcome.record).c_str(), stdout);
   std::fflush(stdout);

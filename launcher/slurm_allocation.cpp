@@ -31,6 +31,7 @@ Result<std::optional<SlurmAllocation>> slurm_allocation(const std::map<std::stri
   if (!parse_integer<uint64_t>(*job)) return make_error("SLURM_JOB_ID=\"" + *job + "\" is not a Slurm job id");
   SlurmAllocation a;
   a.job_id = "slurm-" + *job;
+  a.slurm_job_id = *job;
   // srun's steps are numbered; the batch step has none (or "batch" in some versions). Two steps
   // of one job may each start a VM, one after the other or at once.
   if (const std::string* step = lookup(env, "SLURM_STEP_ID"); step && parse_integer<uint64_t>(*step))

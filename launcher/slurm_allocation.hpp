@@ -21,6 +21,7 @@ struct SlurmAllocation {
   unsigned cpus = 0;                     // the CPUs the job may use
   std::optional<uint64_t> memory_bytes;  // none when the job was given no memory limit
   std::vector<unsigned> cpuset;          // which CPUs: the step's affinity
+  std::string slurm_job_id;              // SLURM_JOB_ID ("123"): what to ask slurmctld about
 };
 
 // Nothing when the environment has no SLURM_JOB_ID (not under Slurm); an error naming the

@@ -22,7 +22,7 @@ std::string record(JobState state, std::optional<int> code, const std::string& e
 HostView stopped(HostView::Stop why, std::string channel = "", bool destroyed = true) {
   HostView v;
   v.stop = why;
-  v.signal = why == HostView::Stop::signal ? SIGTERM : 0;
+  v.signal = why == HostView::Stop::signal || why == HostView::Stop::slurm_time_limit ? SIGTERM : 0;
   v.wall_time = std::chrono::seconds(8);
   v.destroyed = destroyed;
   v.channel_text = std::move(channel);
@@ -95,4 +95,24 @@ TEST_CASE("the host's wall time and a signal: the host's record, or the agent's 
   JobOutcome raced = decide_outcome(stopped(HostView::Stop::signal, record(JobState::failed, 3), false));
   CHECK(raced.exit_status == 3);
   CHECK(raced.record.state == JobState::failed);
+}
+
+TEST_CASE("Slurm's time limit (its SIGTERM, Slurm's reason TimeLimit): timed out, as the host's wall time",
+          "[launcher][outcome][slurm]") {
+  // The agent saw the shutdown and recorded cancelled: the host's record says timed_out, 124.
+  JobOutcome agent = decide_outcome(stopped(HostView::Stop::slurm_time_limit,
+                                            record(JobState::cancelled, std::nullopt, "the agent received SIGTERM"), false));
+  CHECK(agent.from_guest);
+  CHECK(agent.exit_status == kExitTimedOut);
+  CHECK(agent.record.state == JobState::timed_out);
+  CHECK(agent.record.error ==
+        "the Slurm job's time limit ran out (smartvm-run got SIGTERM): the host shut the domain down and it powered off "
+        "(the agent recorded: cancelled: the agent received SIGTERM)");
+  // No record from the guest: the host's own.
+  JobOutcome host = decide_outcome(stopped(HostView::Stop::slurm_time_limit));
+  CHECK_FALSE(host.from_guest);
+  CHECK(host.exit_status == kExitTimedOut);
+  CHECK(host.record.state == JobState::timed_out);
+  // The job finished as Slurm's SIGTERM came: its own result stands.
+  CHECK(decide_outcome(stopped(HostView::Stop::slurm_time_limit, record(JobState::succeeded, 0), false)).exit_status == 0);
 }

@@ -16,6 +16,7 @@ TEST_CASE("slurm: a batch step's id, CPUs and memory, as sbatch -c 2 --mem 1500 
   REQUIRE(a);
   REQUIRE(*a);
   CHECK((*a)->job_id == "slurm-42");
+  CHECK((*a)->slurm_job_id == "42");
   CHECK((*a)->cpus == 2);
   CHECK((*a)->cpuset == std::vector<unsigned>{2, 3});
   CHECK((*a)->memory_bytes == uint64_t(1500) << 20);
@@ -25,6 +26,7 @@ TEST_CASE("slurm: an srun step is named by its step, and memory per CPU counts e
   auto a = slurm_allocation({{"SLURM_JOB_ID", "7"}, {"SLURM_STEP_ID", "3"}, {"SLURM_MEM_PER_CPU", "100"}}, {0, 1, 2, 3});
   REQUIRE(a);
   CHECK((*a)->job_id == "slurm-7.3");
+  CHECK((*a)->slurm_job_id == "7");  // scontrol asks about the job, not the step
   CHECK((*a)->cpus == 4);
   CHECK((*a)->memory_bytes == uint64_t(400) << 20);
 }
@@ -36,7 +38,7 @@ TEST_CASE("slurm: malformed variables are refused, naming them", "[slurm]") {
 }
 
 TEST_CASE("slurm: the request takes the allocation, and may ask less but never more", "[slurm]") {
-  SlurmAllocation a{"slurm-9", 2, uint64_t(1024) << 20, {0, 1}};
+  SlurmAllocation a{"slurm-9", 2, uint64_t(1024) << 20, {0, 1}, "9"};
   RunOptions o;
   REQUIRE(apply_allocation(o, a));
   CHECK(o.job_id == "slurm-9");

@@ -197,16 +197,23 @@ TEST_CASE("slurm: a request larger than the allocation is refused before anythin
 namespace {
 
 // Slurm stopped job `id` (scancel, the time limit): its final `state`, smartvm-run's orderly
-// shutdown on the SIGTERM, the record cancelled, nothing left.
-void expect_stopped(SlurmVmNode& n, const std::string& id, const std::string& state, std::chrono::seconds limit) {
+// shutdown on the SIGTERM, the record `recorded` (cancelled, or timed_out for the time limit)
+// with smartvm-run's exit status to match, nothing left.
+void expect_stopped(SlurmVmNode& n, const std::string& id, const std::string& state, JobState recorded,
+                    std::chrono::seconds limit) {
   CHECK(n.slurm().wait_for_end(id, limit) == state);
   REQUIRE(eventually([&] { return n.launcher_done(id); }, 20s));
   std::string out = n.output(id), err = n.errors(id);
   INFO(out << err);
   CHECK(err.find("got SIGTERM: shutting the domain down") != std::string::npos);
+  bool time_limit = recorded == JobState::timed_out;
+  // Slurm answered smartvm-run's question, either way.
+  CHECK(err.find(time_limit ? "the SIGTERM was the Slurm job's time limit" : "the SIGTERM was not the Slurm job's time limit") !=
+        std::string::npos);
+  CHECK(err.find(time_limit ? "; exit status 124" : "; exit status 143") != std::string::npos);
   auto rec = record_in(out);
   REQUIRE(rec);
-  CHECK(rec->state == JobState::cancelled);
+  CHECK(rec->state == recorded);
   n.node().check_nothing_left();
 }
 
@@ -216,7 +223,7 @@ void scancel_while_running(SlurmVmNode& n) {
   REQUIRE(eventually([&] { return n.output(id).find("smartvm-agent: info: job started as pid") != std::string::npos; },
                      90s));
   n.slurm().client({"/usr/bin/scancel", id});
-  expect_stopped(n, id, "CANCELLED", 30s);
+  expect_stopped(n, id, "CANCELLED", JobState::cancelled, 30s);
 }
 
 }  // namespace
@@ -227,15 +234,19 @@ TEST_CASE("slurm: scancel while the job runs: CANCELLED, the record says cancell
   scancel_while_running(n);
 }
 
-TEST_CASE("slurm: the job's time limit: TIMEOUT, an orderly shutdown, nothing left", "[launcher][slurm]") {
+TEST_CASE("slurm: the job's time limit: TIMEOUT, an orderly shutdown, the record says timed_out, nothing left",
+          "[launcher][slurm]") {
+  // Slurm's SIGTERM is the same as scancel's: smartvm-run asks slurmctld (Reason=TimeLimit) and
+  // records timed_out, exit status 124; Slurm's own state stays TIMEOUT.
   SlurmVmNode n;
   n.node().service("sleeper", "echo sleeping; sleep 300");
   // The service's own wall time (60 s) would act first (exit 124, FAILED): Slurm's limit must.
   fs::path ini = n.node().dir() / "catalog/sleeper.ini";
   write_file(ini, std::regex_replace(read_file(ini), std::regex("wall_time = 60"), "wall_time = 300"));
-  // -t 1: Slurm acts 73-86 s after the start here (TESTBED.md): SIGCONT, SIGTERM, SIGKILL after KillWait.
+  // -t 1: Slurm acts 60-90 s after the start (it checks limits every 30 s; 73-86 s in TESTBED.md):
+  // SIGCONT, SIGTERM, SIGKILL after KillWait.
   std::string id = n.submit("sleeper", {"-c", "1", "--mem", "256", "-t", "1"});
-  expect_stopped(n, id, "TIMEOUT", 150s);
+  expect_stopped(n, id, "TIMEOUT", JobState::timed_out, 150s);
 }
 
 namespace {

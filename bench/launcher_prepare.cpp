@@ -3,7 +3,10 @@
 // did, for images of 100 MiB and 1 GiB (data) and 10 GiB (sparse), on a quiet disk and again
 // with a disk writer (dd oflag=direct) on the same disk. CPU from getrusage (self + children).
 // The context ISO (libisofs, in process) is also timed alone, to tell its share from qemu-img's.
-// Usage: bench_launcher_prepare [RUNS] [DIR]   (DIR on the disk to measure; default /var/tmp)
+// Usage: bench_launcher_prepare [RUNS] [DIR] [JOBS]
+//   DIR: on the disk to measure (default /var/tmp). JOBS: where the jobs' files go (default
+//   DIR/jobs); smartvm-run's own default, /run/smartvm/jobs, is a tmpfs on most hosts, where
+//   qemu-img's fdatasync of the overlay costs nothing.
 #include "context_image.hpp"
 #include "disk_writer.hpp"
 #include "domain_xml.hpp"
@@ -70,6 +73,7 @@ int main(int argc, char** argv) {
   fs::path base = argc > 2 ? argv[2] : "/var/tmp";
   std::string tmpl = (base / "smartvm-bench-prepare.XXXXXX").string();
   fs::path dir = mkdtemp(tmpl.data());
+  fs::path jobs = argc > 3 ? fs::path(argv[3]) : dir / "jobs";
   struct Image {
     const char* label;
     unsigned long long mib;
@@ -82,7 +86,7 @@ int main(int argc, char** argv) {
     else run_or_die("dd if=/dev/urandom of=" + path + " bs=1M count=" + std::to_string(im.mib) + " status=none");
   }
   run_or_die("sync");
-  std::printf("bench_launcher_prepare: %d runs each, in %s\n\n", runs, dir.c_str());
+  std::printf("bench_launcher_prepare: %d runs each, in %s, jobs in %s\n\n", runs, dir.c_str(), jobs.c_str());
   std::printf("| load | image | smartvm-run prepare, median ms (CPU ms) | the ISO alone, median ms "
               "| copy + sync, median ms (CPU ms) | copy/prepare |\n");
   std::printf("|---|---|---:|---:|---:|---:|\n");
@@ -101,7 +105,7 @@ int main(int argc, char** argv) {
       for (int r = 0; r < runs; ++r) {
         std::string id = "job" + std::to_string(r);
         auto request = resolve_request(loaded_service.service, RunOptions{}, "nobody", id);
-        auto files = JobFiles::create((dir / "jobs").string(), id);
+        auto files = JobFiles::create(jobs.string(), id);
         if (!request || !files) return 1;
         Sample p = measure([&] {
           if (auto ok = prepare_job(loaded_service.service, *request, {}, *files); !ok) {
@@ -138,5 +142,7 @@ int main(int argc, char** argv) {
     }
   }
   fs::remove_all(dir);
+  std::error_code ignored;
+  if (argc > 3) fs::remove(jobs, ignored);  // empty now (each job's directory went with it), unless it held more
   return 0;
 }

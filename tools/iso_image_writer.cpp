@@ -35,8 +35,9 @@ Result<void> init_libisofs() {
     iso_set_local_charset(text("UTF-8"), 0);
     // Everything is queued, nothing printed: queued_problem() makes the error of it.
     iso_set_msgs_severities(text("ALL"), text("NEVER"), text("libisofs: "));
-    // SORRY and worse stop the image, as they made xorriso fail: otherwise libisofs leaves
-    // out a directory it cannot open (SORRY) and fills a file it cannot read with zeros (MISHAP).
+    // SORRY and worse stop the image at once, as they made xorriso fail: otherwise libisofs
+    // leaves out a directory it cannot open (SORRY) and fills a file it cannot read with zeros
+    // (MISHAP). Should it go on regardless, copy_image() still fails on what it queued.
     return iso_set_abort_severity(text("SORRY"));
   }();
   if (status < 0) return make_error(std::string("initialise libisofs: ") + iso_error_to_msg(status));

@@ -20,7 +20,6 @@ Result<void> prepare_job(const Service& service, const JobRequest& request, cons
   iso.appliance = files.appliance();
   iso.files = inputs;
   iso.output = files.context_iso();
-  iso.xorriso = tools.xorriso;
   if (auto r = tools::build_context_image(iso); !r) return r.error().context("the context ISO");
   return create_overlay({service.image, service.image_format, files.overlay(), tools.qemu_img});
 }

@@ -14,7 +14,6 @@
 namespace smartvm::launcher {
 
 struct PreparationTools {
-  std::string xorriso = "xorriso";
   std::string qemu_img = "qemu-img";
 };
 

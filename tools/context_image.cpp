@@ -1,11 +1,10 @@
 #include "context_image.hpp"
 
-#include "captured_run.hpp"
 #include "context_document.hpp"
-#include "small_file.hpp"
+#include "iso_image_writer.hpp"
 #include "job_spec.hpp"
+#include "small_file.hpp"
 
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -30,20 +29,7 @@ std::string absolute(const std::string& p) {
   return getcwd(cwd, sizeof cwd) ? std::string(cwd) + "/" + p : p;
 }
 
-std::string escape_graft(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '=' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out;
-}
-
 }  // namespace
-
-std::string graft_point(const std::string& name, const std::string& path) {
-  return escape_graft(name) + "=" + escape_graft(path);
-}
 
 Result<Diagnostics> check_job_description(const std::string& path) {
   auto text = read_small_file(path);
@@ -60,34 +46,16 @@ Result<void> build_context_image(const ContextImageRequest& req) {
   // The agent looks for exactly these names at the root of the context.
   std::string root_name = is_context_sh(req.appliance) ? "context.sh" : "appliance.ini";
   std::set<std::string> names{root_name};
-  std::vector<std::string> grafts{graft_point(root_name, absolute(req.appliance))};
+  std::vector<IsoRootEntry> entries{{root_name, absolute(req.appliance)}};
   for (const std::string& f : req.files) {
     struct stat st {};
     if (stat(f.c_str(), &st) != 0) return os_error(f);
     std::string name = base_name(f);
     if (name.empty() || name == "/" || name == "." || name == "..") return make_error(f + ": no usable file name");
     if (!names.insert(name).second) return make_error(f + ": a second file named \"" + name + "\" in the context");
-    grafts.push_back(graft_point(name, absolute(f)));
+    entries.push_back({name, absolute(f)});
   }
-
-  std::string temp = req.output + ".tmp." + std::to_string(getpid());
-  std::vector<std::string> argv{req.xorriso, "-as", "mkisofs", "-quiet", "-V", req.label, "-J", "-R",
-                                "-graft-points", "-o", temp};
-  argv.insert(argv.end(), grafts.begin(), grafts.end());
-  std::string output;
-  auto status = run_captured(argv, output);
-  if (!status || *status != 0) {
-    unlink(temp.c_str());
-    if (!status) return status.error().context("write " + req.output + " (is xorriso installed?)");
-    while (!output.empty() && output.back() == '\n') output.pop_back();
-    return make_error("write " + req.output + ": xorriso failed with status " + std::to_string(*status) + ": " + output);
-  }
-  if (rename(temp.c_str(), req.output.c_str()) != 0) {
-    Error e = os_error("rename " + temp + " to " + req.output);
-    unlink(temp.c_str());
-    return e;
-  }
-  return {};
+  return write_iso_image(req.label, entries, req.output);
 }
 
 }  // namespace smartvm::tools

@@ -1,6 +1,6 @@
 // Building a context ISO: ISO 9660 with Rock Ridge and Joliet, labelled CONTEXT, holding
-// appliance.ini and the job's files at its root. The image is written by xorriso (Debian's
-// package), run as a subprocess without a shell; nothing here writes ISO 9660 by hand.
+// appliance.ini and the job's files at its root. The image is written in this process by
+// libisofs (iso_image_writer.hpp); nothing here writes ISO 9660 by hand.
 #pragma once
 
 #include "diagnostic.hpp"
@@ -16,7 +16,6 @@ struct ContextImageRequest {
   std::vector<std::string> files;   // more files or directories, each at the root by its base name
   std::string output = "ctx.iso";
   std::string label = "CONTEXT";
-  std::string xorriso = "xorriso";  // looked up in PATH unless it contains a slash
 };
 
 // Checks a job description with the agent's own parser. Returns every diagnostic; the
@@ -24,10 +23,7 @@ struct ContextImageRequest {
 Result<Diagnostics> check_job_description(const std::string& path);
 
 // Validates, then writes the image atomically (a temporary file renamed over `output`).
-// On any error nothing is left at `output`.
+// On any error no image, whole or partial, is left at `output`, and none under a temporary name.
 Result<void> build_context_image(const ContextImageRequest& req);
-
-// "name=path" for xorriso's -graft-points, with '=' and '\' in either part escaped.
-std::string graft_point(const std::string& name, const std::string& path);
 
 }  // namespace smartvm::tools

@@ -75,6 +75,8 @@ const char* file_type(mode_t mode) {
 
 bool same_inode(const struct stat& a, const struct stat& b) { return a.st_dev == b.st_dev && a.st_ino == b.st_ino; }
 
+}  // namespace
+
 Result<void> write_all(int fd, std::string_view data, off_t offset) {
   while (!data.empty()) {
     ssize_t n = pwrite(fd, data.data(), data.size(), offset);
@@ -87,6 +89,8 @@ Result<void> write_all(int fd, std::string_view data, off_t offset) {
   }
   return {};
 }
+
+namespace {
 
 Result<void> finish(int dirfd, int fd, const std::string& temp, const std::string& name, size_t length,
                     Durability durability) {

@@ -21,6 +21,9 @@ enum class Durability { atomic_only, durable };
 Result<void> write_file_atomically(int dirfd, const std::string& name, std::string_view content, mode_t mode,
                                    Durability durability = Durability::durable);
 
+// Writes all of `data` at `offset` (pwrite, again after a short write or EINTR).
+Result<void> write_all(int fd, std::string_view data, off_t offset);
+
 // Creates ".<name>.XXXXXXXX" (8 random hex digits) in `dirfd` exclusively, never through a
 // symbolic link, opened with `access_mode` (O_WRONLY or O_RDWR): a name nobody else holds.
 Result<std::pair<int, std::string>> create_hidden_temp(int dirfd, const std::string& name, mode_t mode,

@@ -14,7 +14,7 @@ tar -C "$work/root" -xf "$cache"
 version=$(sed -n 's/^project(smartvm VERSION \([0-9.]*\).*/\1/p' "$src/CMakeLists.txt")
 cp "$debs/smartvm-agent_${version}_amd64.deb" "$debs/smartvm-frontend_${version}_amd64.deb" \
   "$debs/smartvm-nodeld_${version}_amd64.deb" "$work/root/tmp/"
-# xorriso (the frontend's dependency) and libvirt (nodeld's) are not in the tree: --force-depends, the units are what is checked.
+# libisofs (the frontend's dependency) and libvirt (nodeld's) are not in the tree: --force-depends, the units are what is checked.
 chroot "$work/root" dpkg -i --force-depends "/tmp/smartvm-agent_${version}_amd64.deb" "/tmp/smartvm-frontend_${version}_amd64.deb" \
   "/tmp/smartvm-nodeld_${version}_amd64.deb" >/dev/null 2>&1
 

@@ -1,4 +1,4 @@
-// The host-side preparation with the real xorriso and qemu-img; the ISO read back by xorriso.
+// The host-side preparation with the real qemu-img; the ISO read back by xorriso and blkid.
 #include "job_preparation.hpp"
 
 #include "job_spec.hpp"
@@ -6,6 +6,8 @@
 #include "temp_dir.hpp"
 
 #include "catch_result.hpp"
+
+#include <filesystem>
 
 using namespace smartvm;
 using namespace smartvm::launcher;
@@ -31,6 +33,7 @@ TEST_CASE("a job is prepared: its context ISO and its overlay", "[launcher][prep
   auto req = resolve_request(svc.service, o, "nobody", "42");
   REQUIRE(req);
   write_file(t / "42.in", "input\n");
+  std::filesystem::permissions(t / "42.in", std::filesystem::perms(0604));
   auto files = JobFiles::create((t / "jobs").string(), "42");
   REQUIRE(files);
   REQUIRE(prepare_job(svc.service, *req, {(t / "42.in").string()}, *files));
@@ -38,8 +41,12 @@ TEST_CASE("a job is prepared: its context ISO and its overlay", "[launcher][prep
   auto x = run_process({"/usr/bin/xorriso", "-osirrox", "on", "-indev", files->context_iso(), "-extract", "/",
                         (t / "out").string()});
   REQUIRE(x.exit_code == 0);
+  CHECK(run_process({"/usr/bin/xorriso", "-indev", files->context_iso(), "-ls", "/"}).out == "'42.in'\n'appliance.ini'\n");
   CHECK(read_file(t / "out/appliance.ini") == req->appliance);
   CHECK(read_file(t / "out/42.in") == "input\n");
+  CHECK(std::filesystem::status(t / "out/appliance.ini").permissions() == std::filesystem::perms(0644));
+  CHECK(std::filesystem::status(t / "out/42.in").permissions() == std::filesystem::perms(0604));
+  CHECK(run_process({"/usr/sbin/blkid", "-o", "value", "-s", "LABEL", files->context_iso()}).out == "CONTEXT\n");
   auto job = load_job_spec(IniDocument::parse(read_file(t / "out/appliance.ini"), "appliance.ini"));
   REQUIRE(job.ok());
   CHECK(job.spec.args == std::vector<std::string>{"42.in", "extra arg"});

@@ -52,6 +52,7 @@ std::string domain_xml(const DomainPlan& p) {
   add(job, "smartvm:job_id", p.job_id);
   add(job, "smartvm:owner", p.owner);
   add(job, "smartvm:launcher_pid", std::to_string(p.launcher_pid));
+  add(job, "smartvm:job_dir", p.job_dir);
 
   attr(add(d, "memory", std::to_string(p.memory_kib)), "unit", "KiB");
   pt::ptree& vcpu = add(d, "vcpu", std::to_string(p.vcpus));

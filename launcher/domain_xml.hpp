@@ -31,6 +31,7 @@ struct DomainPlan {
   // Metadata.
   std::string service, job_id, owner;
   long launcher_pid = 0;
+  std::string job_dir;  // the job's directory, which smartvm-run holds locked while it lives
 };
 
 std::string domain_xml(const DomainPlan& plan);

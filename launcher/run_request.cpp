@@ -40,6 +40,7 @@ DomainPlan plan_for(const Service& s, const JobRequest& request, const std::stri
   plan.job_id = request.job_id;
   plan.owner = request.owner;
   plan.launcher_pid = getpid();
+  plan.job_dir = dir;
   return plan;
 }
 

@@ -1,6 +1,6 @@
 #include "job_reaper.hpp"
 
-#include "host_processes.hpp"
+#include "job_locks.hpp"
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
@@ -61,7 +61,6 @@ CleanupOutcome clean_up_jobs(LibvirtConnection& connection, const CleanupSetting
   CleanupOutcome out;
   CleanupView view;
   view.runtime_dir = settings.runtime_dir;
-  view.launcher_comm = settings.launcher_comm;
   view.domains = domains;
   auto dirs = directories_in(settings.runtime_dir);
   if (!dirs) {
@@ -69,17 +68,10 @@ CleanupOutcome clean_up_jobs(LibvirtConnection& connection, const CleanupSetting
     return out;
   }
   view.directories = std::move(*dirs);
-  if (view.domains.empty() && view.directories.empty()) return out;  // nothing to look at: /proc is not read
-  auto processes = read_process_names(settings.proc_root);
-  if (!processes) {
-    out.problems.push_back(processes.error().message);
-    return out;
-  }
-  view.processes = std::move(*processes);
-  view.all_visible = all_processes_visible(settings.proc_root);
-  for (const JobDomainRef& d : view.domains)
-    if (d.job.launcher_pid > 0 && !view.processes.count(d.job.launcher_pid) && process_exists(d.job.launcher_pid))
-      view.hidden.insert(d.job.launcher_pid);
+  // Held from here to the end of the pass: what is removed is removed while nobody can lock it.
+  JobLocks locks;
+  for (const std::string& dir : directories_to_probe(view)) view.locks[dir] = locks.probe(dir);
+  for (const auto& [dir, why] : locks.errors()) out.problems.push_back(why);
   CleanupPlan plan = plan_job_cleanup(view);
   for (const OrphanJob& o : plan.orphans) {
     auto destroyed = destroy(connection, o.domain);

@@ -1,6 +1,6 @@
 // Cleans up after jobs whose smartvm-run is gone, on a thread of its own (a libvirt call or a
-// large directory must not hold up the main loop): reads the runtime directory and /proc,
-// plans (job_cleanup.hpp), destroys the orphans' domains through the shared libvirt connection
+// large directory must not hold up the main loop): reads the runtime directory and tries the
+// job directories' locks, plans (job_cleanup.hpp), destroys the orphans' domains through the shared libvirt connection
 // (transient: destroyed, they are gone) and removes their directories and the leftovers. It
 // says nothing itself: the outcome goes back to the caller, which logs it.
 #pragma once
@@ -26,10 +26,6 @@ struct CleanupOutcome {
 
 struct CleanupSettings {
   std::string runtime_dir = "/run/smartvm/jobs";
-  std::string proc_root = "/proc";
-  // A launcher's /proc/PID/comm. Tests name theirs otherwise, so that the smartvm-run of
-  // whatever else runs on the machine is not taken for theirs.
-  std::string launcher_comm = "smartvm-run";
 };
 
 // One pass, on the calling thread: what the worker runs, and what a test can run directly.

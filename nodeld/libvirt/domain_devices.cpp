@@ -57,9 +57,10 @@ std::optional<JobMetadata> job_of(const pt::ptree& tree) {
       job.service = element.get(prefix + "service", "");
       job.job_id = element.get(prefix + "job_id", "");
       job.owner = element.get(prefix + "owner", "");
-      // Not a number, or not a pid: 0, a job whose launcher cannot be checked (never cleaned).
       job.launcher_pid = element.get(prefix + "launcher_pid", int64_t(0));
       if (job.launcher_pid < 0) job.launcher_pid = 0;
+      job.job_dir = element.get(prefix + "job_dir", "");
+      if (job.job_dir.empty() || job.job_dir[0] != '/') job.job_dir.clear();
       return job;
     }
   }

@@ -41,7 +41,10 @@ struct JobMetadata {
   std::string service;
   std::string job_id;
   std::string owner;
-  int64_t launcher_pid = 0;  // 0 when missing or not a number
+  int64_t launcher_pid = 0;  // 0 when missing or not a number; for the log only
+  // The job's directory, which its smartvm-run holds flock'ed while it lives; "" when missing
+  // or not absolute (such a job is never taken for an orphan).
+  std::string job_dir;
 };
 
 // What nodeld reads of a domain's XML, parsed once per run of the domain: its interfaces (for

@@ -70,3 +70,17 @@ in_root dpkg -P --force-depends smartvm-nodeld >/dev/null 2>&1
 left=$(cd "$root" && find . \( -name '*nodeld*' -o -path './etc/smartvm' \) ! -path './tmp/*' | head -n 5)
 [ -z "$left" ] || fail "nodeld purge: left behind: $left"
 echo "deb-lifecycle: nodeld purge: ok"
+
+# smartvm-launcher: libvirt and qemu-utils are not in the minimal tree either.
+cp "$debs/smartvm-launcher_${version}_amd64.deb" "$root/tmp/"
+in_root dpkg -i --force-depends "/tmp/smartvm-launcher_${version}_amd64.deb" >/dev/null 2>&1 || true
+[ -x "$root/usr/bin/smartvm-run" ] || fail "launcher install: no /usr/bin/smartvm-run"
+[ -f "$root/usr/share/man/man8/smartvm-run.8.gz" ] || fail "launcher install: no man page"
+[ -d "$root/etc/smartvm/services.d" ] || fail "launcher install: no /etc/smartvm/services.d"
+[ -f "$root/usr/share/doc/smartvm-launcher/examples/blast.ini" ] || fail "launcher install: no example service"
+[ -f "$root/usr/share/doc/smartvm-launcher/examples/smartvm-job.sbatch" ] || fail "launcher install: no example batch script"
+echo "deb-lifecycle: launcher install: ok"
+in_root dpkg -P --force-depends smartvm-launcher >/dev/null 2>&1
+left=$(cd "$root" && find . \( -name '*smartvm-run*' -o -path './etc/smartvm' \) ! -path './tmp/*' | head -n 5)
+[ -z "$left" ] || fail "launcher purge: left behind: $left"
+echo "deb-lifecycle: launcher purge: ok"

@@ -37,3 +37,11 @@ for f in /usr/sbin/nodeld /usr/lib/systemd/system/nodeld.service /etc/smartvm/no
 done
 rpm -qp --configfiles "$nodeld" 2>/dev/null | grep -qx /etc/smartvm/nodeld.ini || fail "nodeld.ini is not a config file"
 echo "rpm-check: $(basename "$nodeld"): files ok"
+
+launcher=$(ls "$out"/smartvm-launcher-*.x86_64.rpm | head -n 1)
+lfiles=$(rpm -qlp "$launcher" 2>/dev/null)
+for f in /usr/bin/smartvm-run /etc/smartvm/services.d /usr/share/man/man8/smartvm-run.8; do
+  echo "$lfiles" | grep -qx "$f" || fail "$f is not in $(basename "$launcher")"
+done
+rpm -qp --requires "$launcher" 2>/dev/null | grep -qx qemu-img || fail "$(basename "$launcher") does not require qemu-img"
+echo "rpm-check: $(basename "$launcher"): files ok"

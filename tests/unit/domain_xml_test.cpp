@@ -29,6 +29,7 @@ DomainPlan plan() {
   p.job_id = "42";
   p.owner = "alice & bob";
   p.launcher_pid = 1234;
+  p.job_dir = "/run/smartvm/jobs/42";
   return p;
 }
 
@@ -68,6 +69,7 @@ TEST_CASE("the job's domain: resources, direct boot, one life, and its metadata"
   CHECK(job.get<std::string>("smartvm:job_id") == "42");
   CHECK(job.get<std::string>("smartvm:owner") == "alice & bob");
   CHECK(job.get<long>("smartvm:launcher_pid") == 1234);
+  CHECK(job.get<std::string>("smartvm:job_dir") == "/run/smartvm/jobs/42");
 }
 
 TEST_CASE("the job's domain: overlay, context CD-ROM, network, console and status channel", "[launcher][domain]") {

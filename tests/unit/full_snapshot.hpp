@@ -30,7 +30,7 @@ inline nodeld::Snapshot full_snapshot() {
   hv.memory_kib = 64 << 20;
   hv.free_memory_kib = 10 << 20;
   DomainStats run{"job\"1", "u-1", "running", 4, 4 << 20, 12.5, {{"vda", 1, 2, 3, 4}}, {{"vnet0", 5, 6, 7, 8}}, IoLimits{1 << 20, 0, 0, 0}, {{"vif1.0", {"10.10.0.5"}}}, DomainIoPressure{37.5, 2'500'000}, std::nullopt, std::nullopt};
-  run.job = DomainJob{JobMetadata{"blast", "j1", "alice", 4242}, "2026-11-22T03:59:00Z", {"/run/smartvm/jobs/j1/disk.qcow2"}};
+  run.job = DomainJob{JobMetadata{"blast", "j1", "alice", 4242, "/run/smartvm/jobs/j1"}, "2026-11-22T03:59:00Z", {"/run/smartvm/jobs/j1/disk.qcow2"}};
   run.throttle_state = DomainThrottleState{"adaptive: host io pressure 12.5% over target 10.0%; at the floor", true};
   DomainStats off{"job2", "u-2", "shutoff", 8, 8 << 20, std::nullopt, {}, {}, std::nullopt, {}, std::nullopt, std::nullopt, std::nullopt};
   hv.domains = {run, off};

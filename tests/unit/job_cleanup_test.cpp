@@ -1,11 +1,12 @@
-// Jobs whose smartvm-run is gone: the plan (pure), then the real thing on libvirt's test driver
-// in process, with real processes standing for smartvm-run (copies of sleep
-// under a name of their own, which the reaper is told), one killed before the pass, and a real runtime directory; and the
-// daemon, which cleans up when it acts and leaves everything in --once.
-#include "background_process.hpp"
+// Jobs whose smartvm-run is gone: the plan (pure); the locks (real flock(2) held by real
+// processes); then the real thing on libvirt's test driver in process, with forked processes
+// standing for smartvm-run (each holds its job directory's lock, as smartvm-run does), one
+// killed before the pass, and a real runtime directory; and the daemon, which cleans up when it
+// acts and leaves everything in --once.
 #include "catch_result.hpp"
 #include "daemon.hpp"
-#include "host_processes.hpp"
+#include "job_files.hpp"
+#include "job_locks.hpp"
 #include "job_reaper.hpp"
 #include "temp_dir.hpp"
 
@@ -13,10 +14,14 @@
 
 #include <libvirt/libvirt.h>
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <thread>
-
-#include <unistd.h>
 
 using namespace smartvm;
 using namespace smartvm::nodeld;
@@ -28,7 +33,7 @@ JobDomainRef job(const std::string& id, int64_t pid, std::vector<std::string> fi
   JobDomainRef d;
   d.name = "smartvm-" + id;
   d.uuid = "u-" + id;
-  d.job = JobMetadata{"blast", id, "alice", pid};
+  d.job = JobMetadata{"blast", id, "alice", pid, "/run/smartvm/jobs/" + id};
   d.file_sources = std::move(files);
   return d;
 }
@@ -44,7 +49,8 @@ std::string job_domain_xml(const std::string& job_id, pid_t launcher, const std:
   return "<domain type='test'><name>smartvm-" + job_id + "</name><metadata><smartvm:job xmlns:smartvm='" +
          kJobMetadataNamespace + "'><smartvm:service>blast</smartvm:service><smartvm:job_id>" + job_id +
          "</smartvm:job_id><smartvm:owner>alice</smartvm:owner><smartvm:launcher_pid>" + std::to_string(launcher) +
-         "</smartvm:launcher_pid></smartvm:job></metadata><memory>262144</memory><vcpu>1</vcpu><os><type>hvm</type>"
+         "</smartvm:launcher_pid><smartvm:job_dir>" + dir + "</smartvm:job_dir></smartvm:job></metadata>"
+         "<memory>262144</memory><vcpu>1</vcpu><os><type>hvm</type>"
          "</os><devices><disk type='file' device='disk'><source file='" + dir + "/disk.qcow2'/><target dev='vda'/>"
          "</disk><disk type='file' device='cdrom'><source file='" + dir + "/context.iso'/><target dev='hdc'/></disk>"
          "</devices></domain>";
@@ -58,27 +64,53 @@ fs::path job_dir(const fs::path& dir) {
   return dir;
 }
 
-// What the test's launchers are called: not smartvm-run, whose real instances other work on
-// this machine may be running (the reaper is told this name instead).
-// The name the stand-in launchers run under, this test process's own: under ctest -j2 another
-// test's live stand-in, with no domain in this process's test driver, would count as a
-// launcher still making its directory and keep the leftover here (seen once in 280 runs).
-const std::string kFakeComm = "svrun-" + std::to_string(getpid());
+// A process standing for smartvm-run: a child that holds `dir`'s lock until it is killed, as
+// smartvm-run holds its job directory's. Between fork and kill it makes only system calls
+// (the test process has libvirt's threads).
+class FakeLauncher {
+ public:
+  explicit FakeLauncher(const fs::path& dir) {
+    std::string path = dir.string();
+    int ready[2];
+    REQUIRE(pipe2(ready, O_CLOEXEC) == 0);
+    pid_ = fork();
+    REQUIRE(pid_ >= 0);
+    if (pid_ == 0) {
+      int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY);
+      char ok = fd >= 0 && flock(fd, LOCK_EX) == 0 ? 'y' : 'n';
+      (void)!write(ready[1], &ok, 1);
+      for (;;) pause();
+    }
+    close(ready[1]);
+    char ok = 0;
+    (void)!read(ready[0], &ok, 1);
+    close(ready[0]);
+    REQUIRE(ok == 'y');
+  }
+  FakeLauncher(const FakeLauncher&) = delete;
+  FakeLauncher& operator=(const FakeLauncher&) = delete;
+  ~FakeLauncher() { kill(); }
+  pid_t pid() const { return pid_; }
+  // SIGKILL, as smartvm-run may die: the kernel lets its lock go.
+  void kill() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
 
-// A process standing for smartvm-run: a copy of sleep under the launchers' name.
-struct FakeLauncher {
-  // Returns once the child runs the copy (a signal before its exec would reach a copy of
-  // this test binary, whose Catch handler reports it as a failure).
-  FakeLauncher(const fs::path& dir, const std::string& name = kFakeComm)
-      : process({(dir / name).string(), "300"}, (dir / (name + ".log")).string()) {
-    REQUIRE(test::wait_for_comm(process.pid(), name));
-  }
-  static fs::path install(const fs::path& dir, const std::string& name = kFakeComm) {
-    fs::copy_file("/bin/sleep", dir / name, fs::copy_options::overwrite_existing);
-    return dir / name;
-  }
-  test::BackgroundProcess process;
+ private:
+  pid_t pid_ = -1;
 };
+
+// Whether some other open file description could lock `dir` now.
+bool lockable(const fs::path& dir) {
+  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd < 0) return false;
+  bool ok = flock(fd, LOCK_EX | LOCK_NB) == 0;
+  close(fd);
+  return ok;
+}
 
 bool domain_exists(virConnectPtr conn, const std::string& name) {
   virDomainPtr d = virDomainLookupByName(conn, name.c_str());
@@ -109,59 +141,91 @@ struct Domains {
 
 }  // namespace
 
-TEST_CASE("job cleanup: a job whose smartvm-run is gone or whose pid was reused is an orphan", "[nodeld][jobs]") {
+TEST_CASE("job cleanup: a job whose directory nobody holds, or that is gone, is an orphan", "[nodeld][jobs]") {
   CleanupView v;
   v.runtime_dir = "/run/smartvm/jobs";
-  v.directories = {"gone", "reused", "live", "nopid", "left", "off"};
-  v.processes = {{10, "smartvm-run"}, {11, "bash"}};
+  v.directories = {"gone", "live", "unknown", "left", "making", "off"};
   JobDomainRef off = job("off", 99, {"/run/smartvm/jobs/off/disk.qcow2"});
   off.active = false;
-  v.domains = {job("gone", 99, {"/run/smartvm/jobs/gone/disk.qcow2"}), job("reused", 11, {"/run/smartvm/jobs/reused/disk.qcow2"}),
-               job("live", 10, {"/run/smartvm/jobs/live/disk.qcow2"}), job("nopid", 0), off};
+  JobDomainRef nodir = job("nodir", 7);
+  nodir.job.job_dir.clear();  // not marked with its directory: not judged
+  v.domains = {job("gone", 99, {"/run/smartvm/jobs/gone/disk.qcow2"}), job("ended", 98),
+               job("live", 10, {"/run/smartvm/jobs/live/disk.qcow2"}), job("unknown", 11), nodir, off};
+  CHECK(directories_to_probe(v) ==
+        std::set<std::string>{"/run/smartvm/jobs/ended", "/run/smartvm/jobs/gone", "/run/smartvm/jobs/left",
+                              "/run/smartvm/jobs/live", "/run/smartvm/jobs/making", "/run/smartvm/jobs/off",
+                              "/run/smartvm/jobs/unknown"});
+  v.locks = {{"/run/smartvm/jobs/gone", DirLock::taken},   {"/run/smartvm/jobs/ended", DirLock::missing},
+             {"/run/smartvm/jobs/live", DirLock::held},    {"/run/smartvm/jobs/unknown", DirLock::unknown},
+             {"/run/smartvm/jobs/left", DirLock::taken},   {"/run/smartvm/jobs/making", DirLock::held},
+             {"/run/smartvm/jobs/off", DirLock::taken}};
   CleanupPlan p = plan_job_cleanup(v);
-  CHECK(names(p.orphans) == std::vector<std::string>{"gone", "reused"});
+  CHECK(names(p.orphans) == std::vector<std::string>{"gone", "ended"});
   CHECK(p.orphans[0].directories == std::vector<std::string>{"/run/smartvm/jobs/gone"});
-  CHECK(p.orphans[0].reason == "its smartvm-run (pid 99) is gone");
-  CHECK(p.orphans[1].reason.find("bash's now") != std::string::npos);
-  // Used by a live job, a job without a launcher pid, a shut-off domain: not leftovers.
+  CHECK(p.orphans[0].reason == "its smartvm-run (pid 99) no longer holds /run/smartvm/jobs/gone");
+  CHECK(p.orphans[1].directories.empty());
+  CHECK(p.orphans[1].reason == "its smartvm-run (pid 98) has ended and /run/smartvm/jobs/ended is gone");
+  // Used by a live job, a job that cannot be told, a shut-off domain, or held by a smartvm-run
+  // making it: not leftovers.
   CHECK(p.leftovers == std::vector<std::string>{"/run/smartvm/jobs/left"});
 
-  // A launcher that exists but /proc hides (another user's, under hidepid) is alive; while
-  // nodeld cannot see every process, no directory is a leftover.
-  v.hidden = {99};
-  CHECK(names(plan_job_cleanup(v).orphans) == std::vector<std::string>{"reused"});
-  v.hidden.clear();
-  v.all_visible = false;
-  CHECK(plan_job_cleanup(v).leftovers.empty());
-  v.all_visible = true;
+  // A lock nobody tried counts as unknown: nothing is done on its account.
+  v.locks.erase("/run/smartvm/jobs/gone");
+  v.locks.erase("/run/smartvm/jobs/left");
+  p = plan_job_cleanup(v);
+  CHECK(names(p.orphans) == std::vector<std::string>{"ended"});
+  CHECK(p.leftovers.empty());
 
-  // A smartvm-run with no domain may be making its directory: no leftover while it lives.
-  v.processes[12] = "smartvm-run";
-  CHECK(plan_job_cleanup(v).leftovers.empty());
-  CHECK(names(plan_job_cleanup(v).orphans) == std::vector<std::string>{"gone", "reused"});
+  // An orphan's directory that a new smartvm-run holds (a new job under the same id) stays.
+  v.locks["/run/smartvm/jobs/gone"] = DirLock::missing;
+  v.domains = {job("gone", 99, {"/run/smartvm/jobs/making/disk.qcow2"})};
+  p = plan_job_cleanup(v);
+  REQUIRE(p.orphans.size() == 1);
+  CHECK(p.orphans[0].directories.empty());
 }
 
-TEST_CASE("job cleanup: /proc mounted with hidepid does not show every process", "[nodeld][jobs]") {
+TEST_CASE("job cleanup: a lock held by a live process, one SIGKILLed, a missing directory, a symlink", "[nodeld][jobs]") {
   test::TempDir t;
-  fs::path proc = t / "proc";
-  fs::create_directories(proc / "self");
-  auto mountinfo = [&](const std::string& super) {
-    test::write_file(proc / "self" / "mountinfo", "21 26 0:20 / /sys rw - sysfs sysfs rw\n"
-                                                  "22 26 0:21 / " + proc.string() + " rw,nosuid - proc proc " + super + "\n");
-  };
-  mountinfo("rw");
-  CHECK(all_processes_visible(proc.string()));
-  mountinfo("rw,hidepid=invisible");
-  CHECK(!all_processes_visible(proc.string()));
-  mountinfo("rw,hidepid=2,subset=pid");
-  CHECK(!all_processes_visible(proc.string()));
-  mountinfo("rw,hidepid=off");
-  CHECK(all_processes_visible(proc.string()));
-  fs::remove(proc / "self" / "mountinfo");
-  CHECK(!all_processes_visible(proc.string()));  // cannot tell: not every process
-  CHECK(process_exists(getpid()));
-  CHECK(process_exists(1));
-  CHECK(!process_exists(0));
+  fs::create_directories(t / "held");
+  fs::create_directories(t / "free");
+  fs::create_directories(t / "killed");
+  fs::create_directory_symlink(t / "free", t / "link");
+  FakeLauncher holder(t / "held");
+  FakeLauncher killed(t / "killed");
+  killed.kill();
+  {
+    JobLocks locks;
+    CHECK(locks.probe((t / "held").string()) == DirLock::held);
+    CHECK(locks.probe((t / "free").string()) == DirLock::taken);
+    CHECK(locks.probe((t / "killed").string()) == DirLock::taken);
+    CHECK(locks.probe((t / "none").string()) == DirLock::missing);
+    CHECK(locks.probe((t / "link").string()) == DirLock::unknown);
+    CHECK(locks.errors().count((t / "link").string()) == 1);
+    // What the pass took, it keeps while it lasts: no smartvm-run can lock it meanwhile.
+    CHECK(!lockable(t / "free"));
+    CHECK(!lockable(t / "killed"));
+    CHECK(locks.probe((t / "free").string()) == DirLock::taken);  // asked again: the same answer
+  }
+  CHECK(lockable(t / "free"));
+  CHECK(!lockable(t / "held"));
+}
+
+TEST_CASE("job cleanup: smartvm-run's job directory is locked while it is in use, and free once removed", "[nodeld][jobs][launcher]") {
+  test::TempDir t;
+  auto files = launcher::JobFiles::create((t / "jobs").string(), "j1");
+  REQUIRE(files);
+  CHECK(!lockable(t / "jobs" / "j1"));
+  {
+    JobLocks locks;
+    CHECK(locks.probe((t / "jobs" / "j1").string()) == DirLock::held);
+  }
+  // A second request with the same id is refused, and leaves the first one's lock alone.
+  CHECK(!launcher::JobFiles::create((t / "jobs").string(), "j1"));
+  CHECK(!lockable(t / "jobs" / "j1"));
+  REQUIRE(files->remove());
+  CHECK(!fs::exists(t / "jobs" / "j1"));
+  fs::create_directories(t / "jobs" / "j1");
+  CHECK(lockable(t / "jobs" / "j1"));  // nothing of the old run holds a new directory
 }
 
 TEST_CASE("job cleanup: only directories directly in the runtime directory are ever named", "[nodeld][jobs]") {
@@ -176,46 +240,47 @@ TEST_CASE("job cleanup: only directories directly in the runtime directory are e
   CleanupView v;
   v.runtime_dir = "/run/smartvm/jobs";
   v.directories = {"j1"};
-  // Its files elsewhere and a job id that climbs out: the orphan is destroyed, no directory named.
+  // Its files elsewhere, and a job id and a job directory that climb out: not judged, and no
+  // directory of the runtime directory is taken for its own.
   v.domains = {job("../../etc", 5, {"/srv/images/../../run/smartvm/jobs/../x/disk.qcow2", "/tmp/j1/disk.qcow2"})};
+  CHECK(directories_to_probe(v) == std::set<std::string>{"/run/smartvm/jobs/j1"});
+  v.locks = {{"/run/smartvm/jobs/j1", DirLock::taken}, {"/run/etc", DirLock::taken}};
   CleanupPlan p = plan_job_cleanup(v);
-  REQUIRE(p.orphans.size() == 1);
-  CHECK(p.orphans[0].directories.empty());
+  CHECK(p.orphans.empty());
   CHECK(p.leftovers == std::vector<std::string>{"/run/smartvm/jobs/j1"});
+  // A job directory named with a trailing part is not the job's directory either.
+  v.domains[0].job.job_dir = "/run/smartvm/jobs/j1/sub";
+  CHECK(plan_job_cleanup(v).orphans.empty());
+  CHECK(plan_job_cleanup(v).leftovers.empty());  // but j1 is its: used
 }
 
 TEST_CASE("job cleanup: on the test driver, a killed launcher's job goes and a live one's stays", "[nodeld][jobs][libvirt]") {
   test::TempDir t;
   fs::path runtime = t / "jobs";
   fs::path outside = t / "outside";
-  FakeLauncher::install(t.path());
-  FakeLauncher::install(t.path(), "sleep");
   Domains domains;
   REQUIRE(domains.conn);
 
-  // The launcher of jdead, started and killed: its pid is recorded in the domain.
-  pid_t dead_pid;
-  {
-    FakeLauncher dead(t.path());
-    dead_pid = dead.process.pid();
-    dead.process.stop();
-  }
-  FakeLauncher live(t.path());
-  FakeLauncher other(t.path(), "sleep");  // a live process that is not smartvm-run: a reused pid
-
   job_dir(runtime / "jdead");
   job_dir(runtime / "jlive");
-  job_dir(runtime / "jreused");
+  job_dir(runtime / "jended");    // its directory goes: smartvm-run ended as its domain did
   job_dir(runtime / "jleft");     // smartvm-run SIGKILLed after its domain went
+  job_dir(runtime / "jmaking");   // smartvm-run making its directory, no domain yet
   job_dir(outside / "jout");      // a job whose files are not in the runtime directory
   fs::create_directory_symlink(outside, runtime / "link");  // never followed
+  FakeLauncher dead(runtime / "jdead");
+  FakeLauncher live(runtime / "jlive");
+  FakeLauncher making(runtime / "jmaking");
+  pid_t dead_pid = dead.pid();
+  dead.kill();
   domains.create(job_domain_xml("jdead", dead_pid, (runtime / "jdead").string()), "smartvm-jdead");
-  domains.create(job_domain_xml("jlive", live.process.pid(), (runtime / "jlive").string()), "smartvm-jlive");
-  domains.create(job_domain_xml("jreused", other.process.pid(), (runtime / "jreused").string()), "smartvm-jreused");
+  domains.create(job_domain_xml("jlive", live.pid(), (runtime / "jlive").string()), "smartvm-jlive");
+  domains.create(job_domain_xml("jended", dead_pid, (runtime / "jended").string()), "smartvm-jended");
   domains.create(job_domain_xml("jout", dead_pid, (outside / "jout").string()), "smartvm-jout");
+  fs::remove_all(runtime / "jended");
 
   std::vector<JobDomainRef> refs;
-  for (const char* id : {"jdead", "jlive", "jreused", "jout"}) {
+  for (const char* id : {"jdead", "jlive", "jended", "jout"}) {
     virDomainPtr d = virDomainLookupByName(domains.conn, ("smartvm-" + std::string(id)).c_str());
     REQUIRE(d);
     char uuid[VIR_UUID_STRING_BUFLEN];
@@ -230,27 +295,30 @@ TEST_CASE("job cleanup: on the test driver, a killed launcher's job goes and a l
   }
 
   LibvirtConnection connection("test:///default", [](const DomainEvent&) {});
-  CleanupOutcome out = clean_up_jobs(connection, CleanupSettings{runtime.string(), "/proc", kFakeComm}, refs);
+  CleanupOutcome out = clean_up_jobs(connection, CleanupSettings{runtime.string()}, refs);
   INFO(out.problems.size());
   for (const std::string& p : out.problems) UNSCOPED_INFO(p);
   CHECK(out.problems.empty());
-  CHECK(out.cleaned == 4);  // jdead, jreused, jout destroyed; jleft removed
+  CHECK(out.cleaned == 3);  // jdead and jended destroyed; jleft removed
 
   CHECK(!domain_exists(domains.conn, "smartvm-jdead"));
   CHECK(!fs::exists(runtime / "jdead"));
-  CHECK(!domain_exists(domains.conn, "smartvm-jreused"));
-  CHECK(!fs::exists(runtime / "jreused"));
+  CHECK(!domain_exists(domains.conn, "smartvm-jended"));
   CHECK(!fs::exists(runtime / "jleft"));
-  // The live launcher's job is untouched, and nothing outside the runtime directory is.
+  // The live launcher's job and the one being made are untouched; a job whose directory is
+  // not in the runtime directory is not nodeld's to judge.
   CHECK(domain_exists(domains.conn, "smartvm-jlive"));
   CHECK(fs::exists(runtime / "jlive" / "disk.qcow2"));
-  CHECK(!domain_exists(domains.conn, "smartvm-jout"));
+  CHECK(fs::exists(runtime / "jmaking" / "disk.qcow2"));
+  CHECK(domain_exists(domains.conn, "smartvm-jout"));
   CHECK(fs::exists(outside / "jout" / "disk.qcow2"));
   CHECK(fs::is_symlink(runtime / "link"));
   CHECK(std::count_if(out.done.begin(), out.done.end(),
                       [](const std::string& l) { return l.find("destroyed domain smartvm-jdead") != std::string::npos; }) == 1);
-  live.process.stop();
-  other.process.stop();
+  // Nothing of the pass holds a lock afterwards.
+  CHECK(!lockable(runtime / "jlive"));
+  making.kill();
+  CHECK(lockable(runtime / "jmaking"));
 }
 
 namespace {
@@ -276,14 +344,10 @@ std::string metrics_of(Daemon& d) {
 TEST_CASE("job cleanup: nodeld cleans up when it acts, and leaves everything in --once", "[nodeld][jobs][daemon]") {
   test::TempDir t;
   fs::path runtime = t / "jobs";
-  FakeLauncher::install(t.path());
-  pid_t dead_pid;
-  {
-    FakeLauncher dead(t.path());
-    dead_pid = dead.process.pid();
-    dead.process.stop();
-  }
   job_dir(runtime / "jdaemon");
+  FakeLauncher dead(runtime / "jdaemon");
+  pid_t dead_pid = dead.pid();
+  dead.kill();
   Domains domains;
   domains.create(job_domain_xml("jdaemon", dead_pid, (runtime / "jdaemon").string()), "smartvm-jdaemon");
 

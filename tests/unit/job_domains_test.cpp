@@ -73,6 +73,7 @@ TEST_CASE("nodeld: reads what smartvm-run writes (the launcher's own domain XML)
   plan.job_id = "j9";
   plan.owner = "bob <b&b>";
   plan.launcher_pid = 31337;
+  plan.job_dir = "/run/smartvm/jobs/j9";
   auto facts = domain_facts_from_xml(launcher::domain_xml(plan));
   REQUIRE(facts);
   REQUIRE(facts->job);
@@ -80,6 +81,7 @@ TEST_CASE("nodeld: reads what smartvm-run writes (the launcher's own domain XML)
   CHECK(facts->job->job_id == "j9");
   CHECK(facts->job->owner == "bob <b&b>");
   CHECK(facts->job->launcher_pid == 31337);
+  CHECK(facts->job->job_dir == "/run/smartvm/jobs/j9");
   CHECK(facts->file_sources == std::vector<std::string>{plan.overlay, plan.context_iso});
 }
 

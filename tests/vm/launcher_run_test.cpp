@@ -2,6 +2,7 @@
 // the tiny guest as a TCG domain: the real binary, a real catalog, the real agent in the guest
 // sending its record over the status channel. Each run leaves nothing behind: no domain, no
 // job directory (overlay, ISO, sockets).
+#include "background_process.hpp"
 #include "run_node.hpp"
 
 #include <catch2/catch.hpp>
@@ -104,6 +105,40 @@ TEST_CASE("smartvm-run: the host's wall time gives 124, SIGTERM a cancelled job,
   rec = expect(cancelled, 128 + SIGTERM, JobState::cancelled);
   CHECK(rec.error.find("smartvm-run got SIGTERM") != std::string::npos);
   CHECK(cancelled.err.find("got SIGTERM: shutting the domain down") != std::string::npos);
+  node.check_nothing_left();
+}
+
+TEST_CASE("smartvm-run killed with SIGKILL: the real nodeld's next cycle destroys its domain and removes its files",
+          "[launcher]") {
+  Node node;
+  node.service("sleeper", "echo sleeping; sleep 300");
+  bool killed = false;
+  ProcessResult r = node.run("sleeper", "kill-1", {}, [&](pid_t pid) {
+    if (!printed(pid, "smartvm-agent: info: job started as pid")) return true;
+    kill(pid, SIGKILL);
+    killed = true;
+    return false;
+  });
+  INFO(r.out << r.err);
+  REQUIRE(killed);
+  // What a killed smartvm-run leaves: its guest running, its files.
+  virConnectPtr conn = virConnectOpen(node.uri().c_str());
+  REQUIRE(conn);
+  CHECK(virConnectNumOfDomains(conn) == 1);
+  virConnectClose(conn);
+  CHECK(fs::exists(fs::path(node.jobs()) / "kill-1" / "disk.qcow2"));
+
+  // nodeld as a sysadmin runs it, on this node's libvirtd and runtime directory.
+  fs::path ini = node.dir() / "nodeld.ini";
+  write_file(ini, "[node]\nname = n1\nlibvirt_uri = " + node.uri() + "\ninterval = 1\n[ipoib]\nmode = off\n"
+                  "[report]\nmetrics_listen =\n[throttle]\nenabled = false\n[jobs]\nruntime_dir = " + node.jobs() + "\n");
+  BackgroundProcess nodeld({SMARTVM_NODELD_PATH, "--config", ini.string()}, (node.dir() / "nodeld.log").string());
+  CHECK(nodeld.wait_for_log("job cleanup: removed " + node.jobs() + "/kill-1", nullptr, std::chrono::seconds(30)));
+  std::string log = nodeld.log();
+  INFO(log);
+  CHECK(log.find("job cleanup: job kill-1 (sleeper, ") != std::string::npos);
+  CHECK(log.find("destroyed domain smartvm-kill-1: its smartvm-run (pid ") != std::string::npos);
+  CHECK(nodeld.stop() == 0);
   node.check_nothing_left();
 }
 

@@ -37,6 +37,10 @@ bool ends_job(const LifecycleEvent& e) {
          e.event == VIR_DOMAIN_EVENT_SHUTDOWN || e.event == kConnectionClosed;
 }
 
+bool powered_itself_off(const LifecycleEvent& e) {
+  return e.event == VIR_DOMAIN_EVENT_SHUTDOWN && e.detail == VIR_DOMAIN_EVENT_SHUTDOWN_GUEST;
+}
+
 std::string describe(const LifecycleEvent& e) {
   switch (e.event) {
     case kConnectionClosed: return "the connection to libvirt closed: the domain's end was not seen";
@@ -99,8 +103,14 @@ JobDomain::~JobDomain() {
   if (!dom_) return;
   unwatch();
   (void)destroy();
-  virDomainFree(dom_);
-  virConnectClose(conn_);
+  leave_to_libvirt();
+}
+
+void JobDomain::leave_to_libvirt() {
+  if (!dom_) return;
+  unwatch();
+  virDomainFree(std::exchange(dom_, nullptr));
+  virConnectClose(std::exchange(conn_, nullptr));
 }
 
 Result<void> JobDomain::watch(EventHandler handler) {

@@ -212,7 +212,9 @@ class Supervisor {
     // While suspended, and from a connection replaced since: libvirtd dropped smartvm-run
     // while it was stopped, which says nothing of the domain (unsuspend() reconnects).
     if (e.event == kConnectionClosed && (suspended_ || domain_.connected())) return;
-    if (ends_job(e)) end(describe(e));
+    if (!ends_job(e)) return;
+    if (!ended_ && !stopping_ && powered_itself_off(e)) result_.guest_powered_off = true;
+    end(describe(e));
   }
 
   void end(const std::string& how) {

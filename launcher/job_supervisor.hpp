@@ -36,6 +36,10 @@ struct Supervision {
   // last said something (its kernel's "Power down": the power-off), when the end event came,
   // when the domain was gone and the channel drained.
   std::chrono::steady_clock::time_point resumed, record_came, console_last, end_seen, finished;
+  // The guest powered itself off (libvirt's SHUTDOWN event with detail GUEST, smartvm-run having
+  // asked for no stop): libvirt's QEMU driver kills qemu itself and removes the transient domain
+  // when qemu's monitor closes, so the domain need not be destroyed (smartvm-run(8)).
+  bool guest_powered_off = false;
 };
 
 // `signals` is the set smartvm-run holds from its start (SIGTERM, SIGINT), so that a signal

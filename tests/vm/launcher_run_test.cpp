@@ -110,13 +110,23 @@ TEST_CASE("smartvm-run: the host's wall time gives 124, SIGTERM a cancelled job,
   node.check_nothing_left();
 }
 
+namespace {
+
+// A catalog in t/catalog with service "s" on an empty golden image t/base.qcow2, for runs that
+// fail before a domain exists.
+void write_offline_service(const TempDir& t) {
+  fs::create_directories(t / "catalog");
+  REQUIRE(run_process({"/usr/bin/qemu-img", "create", "-q", "-f", "qcow2", (t / "base.qcow2").string(), "64M"}).exit_code == 0);
+  write_file(t / "catalog/s.ini", "[service]\nimage = " + (t / "base.qcow2").string() +
+                                      "\nnetwork = none\n[job]\ncommand = /bin/true\nuser = nobody\n"
+                                      "[repository]\ntype = none\n");
+}
+
+}  // namespace
+
 TEST_CASE("smartvm-run: libvirtd down is a clear error and nothing is created", "[launcher]") {
   TempDir t;
-  fs::create_directories(t / "catalog");
-  write_file(t / "base.qcow2", "");
-  write_file(t / "catalog/s.ini", "[service]\nimage = " + (t / "base.qcow2").string() +
-                                      "\nimage_format = raw\nnetwork = none\n[job]\ncommand = /bin/true\nuser = nobody\n"
-                                      "[repository]\ntype = none\n");
+  write_offline_service(t);
   std::string uri = "qemu+unix:///system?socket=" + (t / "no-libvirtd.sock").string();
   ProcessResult r = run_process({SMARTVM_RUN_PATH, "--catalog", (t / "catalog").string(), "--service", "s",
                                  "--runtime-dir", (t / "jobs").string(), "--connect", uri, "--job-id", "down-1"});
@@ -124,6 +134,53 @@ TEST_CASE("smartvm-run: libvirtd down is a clear error and nothing is created", 
   CHECK(r.exit_code == 126);
   CHECK(r.err.find("smartvm-run: job down-1: cannot connect to libvirt at " + uri) != std::string::npos);
   CHECK(!fs::exists(t / "jobs"));
+}
+
+namespace {
+
+// smartvm-run with its runtime directory on a tmpfs of `kib` KiB, mounted in a private mount
+// namespace of its own (unshare: the host never sees it), against libvirt's in-process test
+// driver (the failure comes before any domain). What is left on the tmpfs after smartvm-run
+// (`find`, run in the same namespace) goes to t/left.
+ProcessResult run_on_small_disk(const TempDir& t, size_t kib, const std::string& job_id) {
+  fs::create_directories(t / "small");
+  std::string run = std::string(SMARTVM_RUN_PATH) + " --catalog " + (t / "catalog").string() +
+                    " --service s --runtime-dir " + (t / "small").string() + " --connect test:///default --job-id " + job_id;
+  std::string script = "mount -t tmpfs -o size=" + std::to_string(kib) + "k tmpfs " + (t / "small").string() +
+                       " || exit 99; " + run + "; rc=$?; find " + (t / "small").string() + " -mindepth 1 > " +
+                       (t / "left").string() + "; exit $rc";
+  return run_process({"/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script});
+}
+
+}  // namespace
+
+TEST_CASE("smartvm-run: a full disk for the context ISO or the overlay is a clear error naming the file, and "
+          "nothing is created", "[launcher]") {
+  TempDir t;
+  write_offline_service(t);
+  // Room for the appliance.ini and nothing more: the ISO cannot be written.
+  ProcessResult iso = run_on_small_disk(t, 16, "full-iso");
+  INFO(iso.out << iso.err);
+  CHECK(iso.exit_code == 125);  // setup failed on the host (DESIGN.md, the launcher contract)
+  CHECK(iso.err.find("smartvm-run: job full-iso: setup failed on the host: ") != std::string::npos);
+  CHECK(iso.err.find((t / "small/full-iso/context.iso").string()) != std::string::npos);
+  CHECK(iso.err.find("domain smartvm-") == std::string::npos);  // no domain was created
+  CHECK(read_file(t / "left") == "");
+
+  // Room for the ISO (as smartvm-context makes it for such a job) but not for the overlay's
+  // qcow2 header (~192 KiB): the overlay cannot be written.
+  write_file(t / "appliance.ini", "[job]\ncommand = /bin/true\nuser = nobody\n[repository]\ntype = none\n");
+  REQUIRE(run_process({SMARTVM_CONTEXT_TOOL, "build", "-o", (t / "sized.iso").string(), (t / "appliance.ini").string()})
+              .exit_code == 0);
+  size_t room_kib = fs::file_size(t / "sized.iso") / 1024 + 64;
+  ProcessResult overlay = run_on_small_disk(t, room_kib, "full-overlay");
+  INFO(overlay.out << overlay.err);
+  CHECK(overlay.exit_code == 125);
+  CHECK(overlay.err.find("smartvm-run: job full-overlay: setup failed on the host: create the overlay " +
+                         (t / "small/full-overlay/disk.qcow2").string()) != std::string::npos);
+  CHECK(overlay.err.find("No space left on device") != std::string::npos);
+  CHECK(overlay.err.find("domain smartvm-") == std::string::npos);
+  CHECK(read_file(t / "left") == "");
 }
 
 TEST_CASE("smartvm-run: two jobs at once on the node, each with its own domain, files and record", "[launcher]") {

@@ -2,11 +2,7 @@
 
 #include <catch2/catch.hpp>
 
-#include <libvirt/libvirt.h>
-
-#include <chrono>
 #include <filesystem>
-#include <thread>
 
 namespace smartvm::test {
 namespace fs = std::filesystem;
@@ -53,17 +49,10 @@ ProcessResult RunNode::run(const std::string& service, const std::string& job_id
 void RunNode::check_nothing_left() const {
   // The files at once: smartvm-run removes them before it exits, on every path.
   CHECK((!fs::exists(jobs()) || fs::is_empty(jobs())));
-  virConnectPtr conn = virConnectOpen(libvirtd_.qemu_uri().c_str());
-  REQUIRE(conn);
   // The domain of a guest that powered itself off is libvirt's to remove (smartvm-run(8)): it
   // goes by itself within moments of smartvm-run's exit. A bound, not a timing: a domain still
   // here after it is left behind.
-  int domains = virConnectNumOfDomains(conn);
-  for (auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-       domains > 0 && std::chrono::steady_clock::now() < give_up; domains = virConnectNumOfDomains(conn))
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  CHECK(domains == 0);
-  virConnectClose(conn);
+  CHECK(wait_domains_gone(libvirtd_.qemu_uri(), std::chrono::seconds(10)).has_value());
 }
 
 std::optional<StatusRecord> record_in(const std::string& out) {

@@ -44,7 +44,10 @@ bool powered_itself_off(const LifecycleEvent& e) {
 std::string describe(const LifecycleEvent& e) {
   switch (e.event) {
     case kConnectionClosed: return "the connection to libvirt closed: the domain's end was not seen";
-    case VIR_DOMAIN_EVENT_SHUTDOWN: return "the guest shut down";
+    case VIR_DOMAIN_EVENT_SHUTDOWN:
+      // HOST: qemu was told to quit (a SIGTERM, as any destroy sends first), not the guest.
+      return e.detail == VIR_DOMAIN_EVENT_SHUTDOWN_HOST ? "qemu was stopped from the host (the domain destroyed, or qemu signalled)"
+                                                        : "the guest shut down";
     case VIR_DOMAIN_EVENT_CRASHED: return "the guest crashed";
     case VIR_DOMAIN_EVENT_STOPPED:
       switch (e.detail) {

@@ -204,3 +204,31 @@ TEST_CASE("smartvm-run: two jobs at once on the node, each with its own domain, 
   CHECK(second.out.find("two-a:") == std::string::npos);
   node.check_nothing_left();
 }
+
+TEST_CASE("smartvm-run: a domain destroyed behind its back (its console and status channel close while the guest "
+          "runs) is a failure without a record, and nothing is left", "[launcher]") {
+  Node node;
+  node.service("sleeper", "echo sleeping; sleep 300");
+  ProcessResult destroy;
+  ProcessResult gone = node.run("sleeper", "gone-1", {}, [&](pid_t pid) {
+    if (!printed(pid, "smartvm-agent: info: job started as pid")) return true;
+    // Somebody else's virsh: qemu goes, and with it the console and the channel.
+    destroy = run_process({"/usr/bin/virsh", "-c", node.uri(), "destroy", "smartvm-gone-1"});
+    return false;
+  });
+  INFO(gone.out << gone.err << destroy.out << destroy.err << node.log());
+  CHECK(destroy.exit_code == 0);
+  // Not the wall time (60 s, 124): the end is seen when the domain goes.
+  StatusRecord rec = expect(gone, 125, JobState::failed);
+  CHECK(rec.error.find("the domain ended without a status record") != std::string::npos);
+  CHECK(!rec.exit_code);
+  // However it was seen: libvirt's events (the destroy's SIGTERM makes qemu report a shutdown
+  // from the host, then the domain stops), or the console's close and libvirt saying it is gone.
+  CHECK((gone.err.find("qemu was stopped from the host") != std::string::npos ||
+         gone.err.find("the domain was destroyed") != std::string::npos ||
+         gone.err.find("its console closed") != std::string::npos));
+  // Not taken for a guest that powered itself off: smartvm-run destroyed (what was left of) it.
+  CHECK(gone.err.find("the domain and the files gone") != std::string::npos);
+  CHECK(gone.err.find("exit status 125") != std::string::npos);
+  node.check_nothing_left();
+}

@@ -3,7 +3,7 @@
 // before the guest runs a single instruction), and the domain's lifecycle events, delivered by
 // libvirt's event loop on a thread of its own (registered before the connection is opened, as
 // libvirt requires). A JobDomain destroys its domain when its owner lets go of it, on every
-// path out of smartvm-run.
+// path out of smartvm-run, unless it was left to libvirt (a guest that powered itself off).
 #pragma once
 
 #include "error.hpp"

@@ -6,7 +6,7 @@
 // smartvm-run is told to stop: an orderly shutdown, destroyed after the grace (at once on a
 // second signal). Slurm's suspend (SIGTSTP) pauses the domain and SIGCONT resumes it, the wall
 // time not counting the pause. Returns as soon as the outcome is known: the domain may still be going
-// (its owner destroys it).
+// (its owner destroys it, or leaves a guest that powered itself off to libvirt).
 #pragma once
 
 #include "job_domain.hpp"

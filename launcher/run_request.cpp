@@ -125,8 +125,16 @@ int launch_job(const Service& s, const JobRequest& request, const RunOptions& o,
   // ~200 ms for qemu's death. The files go at once: qemu, which may hold the overlay and the
   // ISO open a few ms more, runs no guest any more. Every other end destroys the domain first.
   bool left_to_libvirt = run.guest_powered_off && outcome.from_guest;
-  if (left_to_libvirt) domain->leave_to_libvirt();
-  else if (auto r = domain->destroy(); !r) say("warning: " + r.error().message);
+  if (left_to_libvirt) {
+    domain->leave_to_libvirt();
+    // qemu, exiting meanwhile, unlinks the sockets it listens on (and libvirt does again when it
+    // stops the domain): unlinked here first, either of us may find them gone, and the
+    // directory's removal never meets an entry that vanishes under it.
+    unlink(files->console_socket().c_str());
+    unlink(files->status_socket().c_str());
+  } else if (auto r = domain->destroy(); !r) {
+    say("warning: " + r.error().message);
+  }
   if (auto r = files->remove(); !r) say("warning: " + r.error().message);
   // The numbers smartvm-run(8) and bench/launcher_run report: how soon the guest ran, and how
   // soon after the guest was done smartvm-run was.

@@ -48,7 +48,11 @@ ProcessResult RunNode::run(const std::string& service, const std::string& job_id
 
 void RunNode::check_nothing_left() const {
   // The files at once: smartvm-run removes them before it exits, on every path.
-  CHECK((!fs::exists(jobs()) || fs::is_empty(jobs())));
+  std::string left;
+  std::error_code ec;
+  for (const auto& e : fs::recursive_directory_iterator(jobs(), ec)) left += e.path().string() + "\n";
+  INFO("left in " << jobs() << ":\n" << left);
+  CHECK(left.empty());
   // The domain of a guest that powered itself off is libvirt's to remove (smartvm-run(8)): it
   // goes by itself within moments of smartvm-run's exit. A bound, not a timing: a domain still
   // here after it is left behind.

@@ -2,7 +2,8 @@
 // subreaper) booting the tiny guest as a TCG domain: how soon after the request the guest runs
 // (against libvirt's own create time), how soon after the guest is done smartvm-run sees it
 // (the agent's record, sent right before its power-off, to libvirt's end event) and has cleaned
-// up, and the whole job; then N jobs at once. The numbers are smartvm-run's own account on
+// up and exited, how long libvirt then takes to remove the domain by itself (one at a time
+// only), and the whole job; then N jobs at once. The numbers are smartvm-run's own account on
 // stderr (smartvm-run(8), OUTPUT).
 //
 // Usage (root): bench_launcher_run [RUNS, default 5] [CONCURRENT, default 4]
@@ -30,7 +31,7 @@ namespace {
 
 struct Numbers {
   double create_ms = -1, ran_ms = -1, record_to_event_ms = -1, console_to_event_ms = -1, event_to_print_ms = -1,
-         event_to_clean_ms = -1, whole_s = -1;
+         event_to_clean_ms = -1, exit_to_domain_gone_ms = -1, whole_s = -1;
   int exit_code = -1;
 };
 
@@ -76,7 +77,12 @@ int main(int argc, char** argv) {
   run_process(args("warm-up"), o);
 
   std::vector<Numbers> seq;
-  for (int i = 0; i < runs; ++i) seq.push_back(numbers_of(run_process(args("seq-" + std::to_string(i)), o)));
+  for (int i = 0; i < runs; ++i) {
+    seq.push_back(numbers_of(run_process(args("seq-" + std::to_string(i)), o)));
+    // After smartvm-run's exit, libvirt removes the domain of a guest that powered itself off.
+    if (auto gone = wait_domains_gone(libvirtd.qemu_uri(), std::chrono::seconds(10)))
+      seq.back().exit_to_domain_gone_ms = double(gone->count());
+  }
 
   // N at once: each smartvm-run in a child of its own, all started together.
   std::vector<Numbers> par(size_t(std::max(concurrent, 0)));
@@ -97,7 +103,10 @@ int main(int argc, char** argv) {
     kids.push_back(pid);
   }
   for (pid_t k : kids) waitpid(k, nullptr, 0);
-  destroy_domains(libvirtd.qemu_uri());  // a job killed at its limit would leave its qemu behind
+  // libvirt removes the domains of guests that powered off by themselves; one still there after
+  // that (a job killed at its limit) would leave its qemu behind.
+  wait_domains_gone(libvirtd.qemu_uri(), std::chrono::seconds(10));
+  destroy_domains(libvirtd.qemu_uri());
   int par_ok = 0;
   for (int i = 0; i < concurrent; ++i) {
     Numbers& n = par[size_t(i)];
@@ -109,7 +118,7 @@ int main(int argc, char** argv) {
   }
 
   auto row = [](const char* what, const std::vector<Numbers>& v) {
-    std::vector<double> c, r, over, e, console, print, clean, whole;
+    std::vector<double> c, r, over, e, console, print, clean, exit, gone, whole;
     int ok = 0;
     for (const Numbers& n : v) {
       ok += n.exit_code == 0;
@@ -120,15 +129,21 @@ int main(int argc, char** argv) {
       console.push_back(n.console_to_event_ms);
       print.push_back(n.event_to_print_ms);
       clean.push_back(n.event_to_clean_ms);
+      exit.push_back(n.console_to_event_ms + n.event_to_clean_ms);
+      gone.push_back(n.exit_to_domain_gone_ms);
       whole.push_back(n.whole_s);
     }
-    std::printf("| %s | %d/%zu | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.1f |\n", what, ok, v.size(), median(c),
-                median(r), median(over), median(e), median(console), median(print), median(clean), median(whole));
+    double g = median(gone);
+    std::printf("| %s | %d/%zu | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %s | %.1f |\n", what, ok, v.size(),
+                median(c), median(r), median(over), median(e), median(console), median(print), median(clean), median(exit),
+                g < 0 ? "-" : std::to_string(long(g)).c_str(), median(whole));
   };
   std::printf("| jobs | exit 0 | virDomainCreateXML, ms | request to guest running, ms | of it not libvirt's create, ms "
               "| record to end event, ms | guest's last console output to end event, ms | end event to record printed, ms "
-              "| end event to domain and files gone, ms | whole job, s |\n");
-  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+              "| end event to files gone (and the domain, where smartvm-run destroys it), ms "
+              "| guest's last console output to smartvm-run's exit, ms | smartvm-run's exit to domain gone (libvirt), ms "
+              "| whole job, s |\n");
+  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   row("one at a time (median)", seq);
   row(("" + std::to_string(concurrent) + " at once (median)").c_str(), par);
   return par_ok == concurrent ? 0 : 1;

@@ -37,10 +37,17 @@ bool ends_job(const LifecycleEvent& e) {
          e.event == VIR_DOMAIN_EVENT_SHUTDOWN || e.event == kConnectionClosed;
 }
 
+bool powered_itself_off(const LifecycleEvent& e) {
+  return e.event == VIR_DOMAIN_EVENT_SHUTDOWN && e.detail == VIR_DOMAIN_EVENT_SHUTDOWN_GUEST;
+}
+
 std::string describe(const LifecycleEvent& e) {
   switch (e.event) {
     case kConnectionClosed: return "the connection to libvirt closed: the domain's end was not seen";
-    case VIR_DOMAIN_EVENT_SHUTDOWN: return "the guest shut down";
+    case VIR_DOMAIN_EVENT_SHUTDOWN:
+      // HOST: qemu was told to quit (a SIGTERM, as any destroy sends first), not the guest.
+      return e.detail == VIR_DOMAIN_EVENT_SHUTDOWN_HOST ? "qemu was stopped from the host (the domain destroyed, or qemu signalled)"
+                                                        : "the guest shut down";
     case VIR_DOMAIN_EVENT_CRASHED: return "the guest crashed";
     case VIR_DOMAIN_EVENT_STOPPED:
       switch (e.detail) {
@@ -99,8 +106,14 @@ JobDomain::~JobDomain() {
   if (!dom_) return;
   unwatch();
   (void)destroy();
-  virDomainFree(dom_);
-  virConnectClose(conn_);
+  leave_to_libvirt();
+}
+
+void JobDomain::leave_to_libvirt() {
+  if (!dom_) return;
+  unwatch();
+  virDomainFree(std::exchange(dom_, nullptr));
+  virConnectClose(std::exchange(conn_, nullptr));
 }
 
 Result<void> JobDomain::watch(EventHandler handler) {

@@ -3,7 +3,7 @@
 // before the guest runs a single instruction), and the domain's lifecycle events, delivered by
 // libvirt's event loop on a thread of its own (registered before the connection is opened, as
 // libvirt requires). A JobDomain destroys its domain when its owner lets go of it, on every
-// path out of smartvm-run.
+// path out of smartvm-run, unless it was left to libvirt (a guest that powered itself off).
 #pragma once
 
 #include "error.hpp"
@@ -30,6 +30,11 @@ inline constexpr int kConnectionClosed = -1;
 // Whether the event means the guest is done (or nothing more can be learnt of it): powered off, rebooted (on_reboot is destroy),
 // crashed, or the domain was destroyed. Pure.
 bool ends_job(const LifecycleEvent& e);
+// Whether the event says the guest powered itself off (SHUTDOWN, detail GUEST). Then libvirt's
+// QEMU driver (qemuProcessHandleShutdown) has already sent qemu SIGTERM without waiting for it,
+// and removes the transient domain itself once qemu's monitor closes (processMonitorEOFEvent):
+// the domain goes without a destroy. Pure.
+bool powered_itself_off(const LifecycleEvent& e);
 // "guest shut down", "destroyed", ...: for the log line that says how the job ended.
 std::string describe(const LifecycleEvent& e);
 
@@ -79,8 +84,12 @@ class JobDomain {
   Result<void> reconnect();
   // An orderly shutdown: the guest sees the ACPI power button.
   Result<void> shutdown();
-  // Gone now (qemu killed); a domain that is gone already is no error.
+  // Gone now (qemu killed); a domain that is gone already is no error. libvirt's destroy waits
+  // for qemu's death (it polls every 200 ms).
   Result<void> destroy();
+  // Lets go of the domain without destroying it, for a guest that powered itself off (see
+  // powered_itself_off): libvirt is already tearing it down.
+  void leave_to_libvirt();
   // Whether the domain has ended (libvirt no longer knows it, or it is shut off): asked when a
   // sign of its end came by another way than its lifecycle event (its console closed).
   bool gone() const;

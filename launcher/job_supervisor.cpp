@@ -24,12 +24,15 @@ namespace {
 constexpr size_t kMaxChannelBytes = 64 * 1024;
 // After the end event the channel's EOF comes within a millisecond or two (qemu is gone).
 constexpr std::chrono::seconds kChannelDrain{2};
+// Once the console closed: whether libvirt says the domain ended, asked every 100 ms for 5 s.
+constexpr std::chrono::milliseconds kGoneCheckEvery{100};
+constexpr int kGoneChecks = 50;
 
 class Supervisor {
  public:
   Supervisor(asio::io_context& io, asio::signal_set& signals, JobDomain& domain, const SupervisionSettings& s)
       : io_(io), signals_(signals), domain_(domain), s_(s), console_(io), status_(io), wall_(io), grace_(io),
-        drain_(io), pause_(io, SIGTSTP, SIGCONT), lines_(s.job_id) {}
+        drain_(io), gone_check_(io), pause_(io, SIGTSTP, SIGCONT), lines_(s.job_id) {}
 
   Supervision run() {
     connect(console_, s_.console_socket, "console");
@@ -97,9 +100,20 @@ class Supervisor {
       if (n) write_console(lines_.feed(std::string_view(console_buf_.data(), n)));
       if (!ec) return read_console();
       // The console closes when qemu goes. The lifecycle event says so first, as a rule; on a
-      // libvirtd so loaded that it did not (seen once under -j2 with VM builds beside it), the
-      // job must still end now, not at its wall time.
-      if (!ended_ && domain_.gone()) end("the domain ended (its console closed; libvirt sent no lifecycle event)");
+      // libvirtd so loaded that it did not (seen under -j2 with VM builds beside it), the job
+      // must still end now, not at its wall time. libvirt marks the domain ended only once it
+      // has stopped it (its kill polls qemu's death every 200 ms): asked again for a while.
+      confirm_gone(kGoneChecks);
+    });
+  }
+
+  void confirm_gone(int checks_left) {
+    if (ended_) return;
+    if (domain_.gone()) return end("the domain ended (its console closed; libvirt sent no lifecycle event)");
+    if (checks_left <= 0) return;
+    gone_check_.expires_after(kGoneCheckEvery);
+    gone_check_.async_wait([this, checks_left](boost::system::error_code ec) {
+      if (!ec) confirm_gone(checks_left - 1);
     });
   }
 
@@ -212,7 +226,9 @@ class Supervisor {
     // While suspended, and from a connection replaced since: libvirtd dropped smartvm-run
     // while it was stopped, which says nothing of the domain (unsuspend() reconnects).
     if (e.event == kConnectionClosed && (suspended_ || domain_.connected())) return;
-    if (ends_job(e)) end(describe(e));
+    if (!ends_job(e)) return;
+    if (!ended_ && !stopping_ && powered_itself_off(e)) result_.guest_powered_off = true;
+    end(describe(e));
   }
 
   void end(const std::string& how) {
@@ -248,6 +264,7 @@ class Supervisor {
     wall_.cancel();
     grace_.cancel();
     drain_.cancel();
+    gone_check_.cancel();
     signals_.cancel();
     pause_.cancel();
   }
@@ -257,7 +274,7 @@ class Supervisor {
   JobDomain& domain_;
   const SupervisionSettings& s_;
   local_socket console_, status_;
-  asio::steady_timer wall_, grace_, drain_;
+  asio::steady_timer wall_, grace_, drain_, gone_check_;
   asio::signal_set pause_;
   ConsoleLines lines_;
   std::array<char, 4096> console_buf_{}, status_buf_{};

@@ -6,7 +6,7 @@
 // smartvm-run is told to stop: an orderly shutdown, destroyed after the grace (at once on a
 // second signal). Slurm's suspend (SIGTSTP) pauses the domain and SIGCONT resumes it, the wall
 // time not counting the pause. Returns as soon as the outcome is known: the domain may still be going
-// (its owner destroys it).
+// (its owner destroys it, or leaves a guest that powered itself off to libvirt).
 #pragma once
 
 #include "job_domain.hpp"
@@ -36,6 +36,10 @@ struct Supervision {
   // last said something (its kernel's "Power down": the power-off), when the end event came,
   // when the domain was gone and the channel drained.
   std::chrono::steady_clock::time_point resumed, record_came, console_last, end_seen, finished;
+  // The guest powered itself off (libvirt's SHUTDOWN event with detail GUEST, smartvm-run having
+  // asked for no stop): libvirt's QEMU driver kills qemu itself and removes the transient domain
+  // when qemu's monitor closes, so the domain need not be destroyed (smartvm-run(8)).
+  bool guest_powered_off = false;
 };
 
 // `signals` is the set smartvm-run holds from its start (SIGTERM, SIGINT), so that a signal

@@ -136,8 +136,21 @@ int launch_job(const Service& s, const JobRequest& request, const RunOptions& o,
   std::fputs(format_status(outcome.record).c_str(), stdout);
   std::fflush(stdout);
   auto printed = Clock::now();
-  // The domain first (qemu holds the overlay and the ISO open), then its files.
-  if (auto r = domain->destroy(); !r) say("warning: " + r.error().message);
+  // A guest that powered itself off after sending its record: libvirt is killing qemu already
+  // and removes the transient domain when qemu's monitor closes; destroying it would wait
+  // ~200 ms for qemu's death. The files go at once: qemu, which may hold the overlay and the
+  // ISO open a few ms more, runs no guest any more. Every other end destroys the domain first.
+  bool left_to_libvirt = run.guest_powered_off && outcome.from_guest;
+  if (left_to_libvirt) {
+    domain->leave_to_libvirt();
+    // qemu, exiting meanwhile, unlinks the sockets it listens on (and libvirt does again when it
+    // stops the domain): unlinked here first, either of us may find them gone, and the
+    // directory's removal never meets an entry that vanishes under it.
+    unlink(files->console_socket().c_str());
+    unlink(files->status_socket().c_str());
+  } else if (auto r = domain->destroy(); !r) {
+    say("warning: " + r.error().message);
+  }
   if (auto r = files->remove(); !r) say("warning: " + r.error().message);
   // The numbers smartvm-run(8) and bench/launcher_run report: how soon the guest ran, and how
   // soon after the guest was done smartvm-run was.
@@ -147,8 +160,10 @@ int launch_job(const Service& s, const JobRequest& request, const RunOptions& o,
   if (run.console_last != Clock::time_point{})
     timing += " and " + std::to_string(ms_between(run.console_last, run.end_seen)) + " ms after the guest's last console output";
   say(run.view.ended + " (" + timing + "); the record printed " + std::to_string(ms_between(run.end_seen, printed)) +
-      " ms after the end event, the domain and the files gone " + std::to_string(ms_between(run.end_seen, Clock::now())) +
-      " ms after it; exit status " + std::to_string(outcome.exit_status));
+      " ms after the end event, " + (left_to_libvirt ? "the files" : "the domain and the files") + " gone " +
+      std::to_string(ms_between(run.end_seen, Clock::now())) + " ms after it" +
+      (left_to_libvirt ? " (the domain left to libvirt, which removes it: the guest powered off)" : "") +
+      "; exit status " + std::to_string(outcome.exit_status));
   return outcome.exit_status;
 }
 

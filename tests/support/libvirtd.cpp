@@ -87,6 +87,21 @@ void destroy_domains(const std::string& uri) {
   virConnectClose(conn);
 }
 
+std::optional<std::chrono::milliseconds> wait_domains_gone(const std::string& uri, std::chrono::milliseconds bound) {
+  using Clock = std::chrono::steady_clock;
+  auto start = Clock::now();
+  virConnectPtr conn = virConnectOpen(uri.c_str());
+  if (!conn) return std::nullopt;
+  int left = virConnectNumOfDomains(conn);
+  while (left > 0 && Clock::now() - start < bound) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    left = virConnectNumOfDomains(conn);
+  }
+  virConnectClose(conn);
+  if (left != 0) return std::nullopt;
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+}
+
 MachineCgroupsCleanup::MachineCgroupsCleanup(std::string domain_name) : domain_name_(std::move(domain_name)) {
   std::error_code ec;
   for (const auto& c : std::filesystem::directory_iterator("/sys/fs/cgroup", ec))

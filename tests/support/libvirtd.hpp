@@ -10,8 +10,10 @@
 #include "background_process.hpp"
 #include "temp_dir.hpp"
 
+#include <chrono>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,6 +39,11 @@ class Libvirtd {
 // Destroys every domain at `uri`: a qemu outlives its libvirtd, so a test that may have left
 // one (a failed check, a program killed at its time limit) calls this before stopping it.
 void destroy_domains(const std::string& uri);
+
+// Waits up to `bound` until no domain is left at `uri` (one whose guest powered itself off is
+// removed by libvirt itself, after smartvm-run's exit): how long that took, or nothing if one
+// is still there (or libvirtd cannot be reached).
+std::optional<std::chrono::milliseconds> wait_domains_gone(const std::string& uri, std::chrono::milliseconds bound);
 
 // libvirt's QEMU driver leaves a domain's empty cgroups behind (under "machine" in every v1
 // controller). Made before the domain, this removes them when it goes: every directory whose

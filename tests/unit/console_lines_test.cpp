@@ -33,4 +33,15 @@ TEST_CASE("the lifecycle events that end a job", "[launcher][domain]") {
   CHECK_FALSE(ends_job({VIR_DOMAIN_EVENT_STARTED, 0}));
   CHECK(describe({VIR_DOMAIN_EVENT_STOPPED, VIR_DOMAIN_EVENT_STOPPED_DESTROYED}) == "the domain was destroyed");
   CHECK(describe({VIR_DOMAIN_EVENT_SHUTDOWN, VIR_DOMAIN_EVENT_SHUTDOWN_FINISHED}) == "the guest shut down");
+  CHECK(describe({VIR_DOMAIN_EVENT_SHUTDOWN, VIR_DOMAIN_EVENT_SHUTDOWN_HOST}) ==
+        "qemu was stopped from the host (the domain destroyed, or qemu signalled)");
+}
+
+TEST_CASE("only a guest that powered itself off is left to libvirt to remove", "[launcher][domain]") {
+  CHECK(powered_itself_off({VIR_DOMAIN_EVENT_SHUTDOWN, VIR_DOMAIN_EVENT_SHUTDOWN_GUEST}));
+  CHECK_FALSE(powered_itself_off({VIR_DOMAIN_EVENT_SHUTDOWN, VIR_DOMAIN_EVENT_SHUTDOWN_HOST}));  // a destroy's SIGTERM
+  CHECK_FALSE(powered_itself_off({VIR_DOMAIN_EVENT_SHUTDOWN, VIR_DOMAIN_EVENT_SHUTDOWN_FINISHED}));
+  CHECK_FALSE(powered_itself_off({VIR_DOMAIN_EVENT_STOPPED, VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN}));
+  CHECK_FALSE(powered_itself_off({VIR_DOMAIN_EVENT_CRASHED, 0}));
+  CHECK_FALSE(powered_itself_off({kConnectionClosed, 0}));
 }

@@ -48,6 +48,9 @@ TEST_CASE("smartvm-run: a job's exit code, its setup failure and a guest that re
   // The console, line by line with the job's id, then the agent's record.
   CHECK(ok.out.find("ok-1: smartvm-agent: info:") != std::string::npos);
   CHECK(ok.out.find("ok-1: [") != std::string::npos);  // the kernel's power-down line
+  // The guest powered itself off with its record sent: smartvm-run does not wait for a destroy;
+  // libvirt removes the domain by itself (check_nothing_left waits a bound for it).
+  CHECK(ok.err.find("the domain left to libvirt, which removes it: the guest powered off") != std::string::npos);
   node.check_nothing_left();
 
   ProcessResult three = node.run("three", "three-1");
@@ -142,13 +145,23 @@ TEST_CASE("smartvm-run killed with SIGKILL: the real nodeld's next cycle destroy
   node.check_nothing_left();
 }
 
+namespace {
+
+// A catalog in t/catalog with service "s" on an empty golden image t/base.qcow2, for runs that
+// fail before a domain exists.
+void write_offline_service(const TempDir& t) {
+  fs::create_directories(t / "catalog");
+  REQUIRE(run_process({"/usr/bin/qemu-img", "create", "-q", "-f", "qcow2", (t / "base.qcow2").string(), "64M"}).exit_code == 0);
+  write_file(t / "catalog/s.ini", "[service]\nimage = " + (t / "base.qcow2").string() +
+                                      "\nnetwork = none\n[job]\ncommand = /bin/true\nuser = nobody\n"
+                                      "[repository]\ntype = none\n");
+}
+
+}  // namespace
+
 TEST_CASE("smartvm-run: libvirtd down is a clear error and nothing is created", "[launcher]") {
   TempDir t;
-  fs::create_directories(t / "catalog");
-  write_file(t / "base.qcow2", "");
-  write_file(t / "catalog/s.ini", "[service]\nimage = " + (t / "base.qcow2").string() +
-                                      "\nimage_format = raw\nnetwork = none\n[job]\ncommand = /bin/true\nuser = nobody\n"
-                                      "[repository]\ntype = none\n");
+  write_offline_service(t);
   std::string uri = "qemu+unix:///system?socket=" + (t / "no-libvirtd.sock").string();
   ProcessResult r = run_process({SMARTVM_RUN_PATH, "--catalog", (t / "catalog").string(), "--service", "s",
                                  "--runtime-dir", (t / "jobs").string(), "--connect", uri, "--job-id", "down-1"});
@@ -156,6 +169,53 @@ TEST_CASE("smartvm-run: libvirtd down is a clear error and nothing is created", 
   CHECK(r.exit_code == 126);
   CHECK(r.err.find("smartvm-run: job down-1: cannot connect to libvirt at " + uri) != std::string::npos);
   CHECK(!fs::exists(t / "jobs"));
+}
+
+namespace {
+
+// smartvm-run with its runtime directory on a tmpfs of `kib` KiB, mounted in a private mount
+// namespace of its own (unshare: the host never sees it), against libvirt's in-process test
+// driver (the failure comes before any domain). What is left on the tmpfs after smartvm-run
+// (`find`, run in the same namespace) goes to t/left.
+ProcessResult run_on_small_disk(const TempDir& t, size_t kib, const std::string& job_id) {
+  fs::create_directories(t / "small");
+  std::string run = std::string(SMARTVM_RUN_PATH) + " --catalog " + (t / "catalog").string() +
+                    " --service s --runtime-dir " + (t / "small").string() + " --connect test:///default --job-id " + job_id;
+  std::string script = "mount -t tmpfs -o size=" + std::to_string(kib) + "k tmpfs " + (t / "small").string() +
+                       " || exit 99; " + run + "; rc=$?; find " + (t / "small").string() + " -mindepth 1 > " +
+                       (t / "left").string() + "; exit $rc";
+  return run_process({"/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script});
+}
+
+}  // namespace
+
+TEST_CASE("smartvm-run: a full disk for the context ISO or the overlay is a clear error naming the file, and "
+          "nothing is created", "[launcher]") {
+  TempDir t;
+  write_offline_service(t);
+  // Room for the appliance.ini and nothing more: the ISO cannot be written.
+  ProcessResult iso = run_on_small_disk(t, 16, "full-iso");
+  INFO(iso.out << iso.err);
+  CHECK(iso.exit_code == 125);  // setup failed on the host (DESIGN.md, the launcher contract)
+  CHECK(iso.err.find("smartvm-run: job full-iso: setup failed on the host: ") != std::string::npos);
+  CHECK(iso.err.find((t / "small/full-iso/context.iso").string()) != std::string::npos);
+  CHECK(iso.err.find("domain smartvm-") == std::string::npos);  // no domain was created
+  CHECK(read_file(t / "left") == "");
+
+  // Room for the ISO (as smartvm-context makes it for such a job) but not for the overlay's
+  // qcow2 header (~192 KiB): the overlay cannot be written.
+  write_file(t / "appliance.ini", "[job]\ncommand = /bin/true\nuser = nobody\n[repository]\ntype = none\n");
+  REQUIRE(run_process({SMARTVM_CONTEXT_TOOL, "build", "-o", (t / "sized.iso").string(), (t / "appliance.ini").string()})
+              .exit_code == 0);
+  size_t room_kib = fs::file_size(t / "sized.iso") / 1024 + 64;
+  ProcessResult overlay = run_on_small_disk(t, room_kib, "full-overlay");
+  INFO(overlay.out << overlay.err);
+  CHECK(overlay.exit_code == 125);
+  CHECK(overlay.err.find("smartvm-run: job full-overlay: setup failed on the host: create the overlay " +
+                         (t / "small/full-overlay/disk.qcow2").string()) != std::string::npos);
+  CHECK(overlay.err.find("No space left on device") != std::string::npos);
+  CHECK(overlay.err.find("domain smartvm-") == std::string::npos);
+  CHECK(read_file(t / "left") == "");
 }
 
 TEST_CASE("smartvm-run: two jobs at once on the node, each with its own domain, files and record", "[launcher]") {
@@ -177,5 +237,33 @@ TEST_CASE("smartvm-run: two jobs at once on the node, each with its own domain, 
   CHECK(expect(second, 4, JobState::failed).exit_code == 4);
   CHECK(first.out.find("two-b:") == std::string::npos);  // each console on its own job's output
   CHECK(second.out.find("two-a:") == std::string::npos);
+  node.check_nothing_left();
+}
+
+TEST_CASE("smartvm-run: a domain destroyed behind its back (its console and status channel close while the guest "
+          "runs) is a failure without a record, and nothing is left", "[launcher]") {
+  Node node;
+  node.service("sleeper", "echo sleeping; sleep 300");
+  ProcessResult destroy;
+  ProcessResult gone = node.run("sleeper", "gone-1", {}, [&](pid_t pid) {
+    if (!printed(pid, "smartvm-agent: info: job started as pid")) return true;
+    // Somebody else's virsh: qemu goes, and with it the console and the channel.
+    destroy = run_process({"/usr/bin/virsh", "-c", node.uri(), "destroy", "smartvm-gone-1"});
+    return false;
+  });
+  INFO(gone.out << gone.err << destroy.out << destroy.err << node.log());
+  CHECK(destroy.exit_code == 0);
+  // Not the wall time (60 s, 124): the end is seen when the domain goes.
+  StatusRecord rec = expect(gone, 125, JobState::failed);
+  CHECK(rec.error.find("the domain ended without a status record") != std::string::npos);
+  CHECK(!rec.exit_code);
+  // However it was seen: libvirt's events (the destroy's SIGTERM makes qemu report a shutdown
+  // from the host, then the domain stops), or the console's close and libvirt saying it is gone.
+  CHECK((gone.err.find("qemu was stopped from the host") != std::string::npos ||
+         gone.err.find("the domain was destroyed") != std::string::npos ||
+         gone.err.find("its console closed") != std::string::npos));
+  // Not taken for a guest that powered itself off: smartvm-run destroyed (what was left of) it.
+  CHECK(gone.err.find("the domain and the files gone") != std::string::npos);
+  CHECK(gone.err.find("exit status 125") != std::string::npos);
   node.check_nothing_left();
 }

@@ -37,7 +37,8 @@ class RunNode {
   std::string uri() const { return libvirtd_.qemu_uri(); }
   std::string log() const { return libvirtd_.log(); }
 
-  // Nothing of any job is left: no domain in libvirt, no file in the runtime directory.
+  // Nothing of any job is left: no file in the runtime directory now, no domain in libvirt
+  // within a few seconds (one whose guest powered itself off is libvirt's to remove).
   void check_nothing_left() const;
 
  private:

@@ -174,6 +174,7 @@ TEST_CASE("slurm: two one-core smart-VM jobs at once, each pinned to its own CPU
   REQUIRE(rec);
   CHECK(rec->state == JobState::failed);
   CHECK(rec->exit_code == 3);
+  INFO(n.errors(ok) << n.errors(three));
   n.node().check_nothing_left();
 }
 

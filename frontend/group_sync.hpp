@@ -21,8 +21,12 @@ namespace smartvm::frontend {
 class GroupSync {
  public:
   using Done = std::function<void(Result<void>)>;
-  // `log_path`: the file to flush (the database's -wal); opened at the first flush.
-  GroupSync(boost::asio::io_context& io, std::string log_path);
+  using Commit = std::function<Result<void>()>;
+  // `log_path`: the file to flush (the database's -wal); opened at the first flush. `commit`:
+  // called on the io_context's thread right before each flush, to commit the writes held in
+  // an open transaction (NodeStore::hold_commits); when it fails, the writes it held are not
+  // stored and every answer waiting for that flush gets its error.
+  GroupSync(boost::asio::io_context& io, std::string log_path, Commit commit = {});
   ~GroupSync();
   GroupSync(const GroupSync&) = delete;
   GroupSync& operator=(const GroupSync&) = delete;
@@ -38,6 +42,7 @@ class GroupSync {
 
   boost::asio::io_context& io_;
   std::string path_;
+  Commit commit_;
   int fd_ = -1;
   std::vector<Done> waiting_;  // for the next flush
   bool in_flight_ = false;

@@ -180,7 +180,10 @@ int main(int argc, char** argv) {
   }
   boost::asio::io_context io;
   frontend::Api api(**store, settings);
-  frontend::GroupSync sync(io, (*store)->log_path());
+  // Reports that arrive while the log is being flushed are one transaction, committed before
+  // the next flush.
+  (*store)->hold_commits(true);
+  frontend::GroupSync sync(io, (*store)->log_path(), [&store] { return (*store)->commit(); });
   api.set_group_sync(&sync);
   HttpServer server(io, api, limits, log::to_log());
   auto bound = server.listen(*endpoint);

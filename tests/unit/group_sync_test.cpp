@@ -27,12 +27,13 @@ Request post(const std::string& node, int seq) {
 
 // As main.cpp wires them: writes held in one transaction, committed right before each flush.
 struct Site {
-  Site()
+  explicit Site(uint64_t forget_after_seconds = 0)
       : store(NodeStore::open((t / "state.db").string()).value()),
         sync(io, store->log_path(), [this] { return store->commit(); }) {
     store->hold_commits(true);
     ApiSettings s;
     s.post_token = kToken;
+    s.forget_after_seconds = forget_after_seconds;
     api = std::make_unique<Api>(*store, s);
     api->set_group_sync(&sync);
   }
@@ -135,4 +136,20 @@ TEST_CASE("group commit: a log that cannot be flushed fails the answer, saying w
   REQUIRE(got);
   REQUIRE(!*got);
   CHECK(got->error().message.find("missing-wal") != std::string::npos);
+}
+
+TEST_CASE("group commit: a request that forgets silent nodes is answered once that is durable", "[group_sync]") {
+  Site site(3600);
+  site.api->handle_async(post("n1", 1), 1800000000, [](Response) {});
+  site.io.run();
+  site.io.restart();
+  std::optional<Response> answer;
+  site.api->handle_async(Request(http::verb::get, "/v1/nodes", 11), 1800000000 + 3700,
+                         [&](Response r) { answer = std::move(r); });
+  CHECK(!answer);  // n1 forgotten in the open transaction: the answer waits for its commit and flush
+  site.io.run();
+  REQUIRE(answer);
+  CHECK(answer->body() == "[]\n");
+  CHECK(site.sync.flushes() == 2);
+  CHECK(site.store->commits() == 2);
 }

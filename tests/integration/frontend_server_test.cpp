@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <fcntl.h>
 #include <fstream>
 #include <sstream>
@@ -180,7 +181,8 @@ TEST_CASE("frontend: every report answered 200 is kept when the frontend is kill
   TempDir t;
   write_token(t);
   constexpr int kClients = 8, kNodes = 4;
-  int acked[kClients][kNodes] = {};
+  int acked[kClients][kNodes] = {};  // each client's own row, read after it is joined
+  std::atomic<int> answers{0};
   {
     Frontend fe(t);
     REQUIRE(fe.port() > 0);
@@ -195,11 +197,13 @@ TEST_CASE("frontend: every report answered 200 is kept when the frontend is kill
                                    report("k" + std::to_string(c) + "-" + std::to_string(n), seq), kToken);
               if (r.result() != http::status::ok) return;
               acked[c][n] = seq;
+              ++answers;
             }
         } catch (const std::exception&) {  // the frontend is gone: this client is done
         }
       });
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    // Killed mid-load: once many reports were answered (flushes are slow on a loaded machine).
+    for (int i = 0; i < 200 && answers < 200; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     fe.signal(SIGKILL);
     for (auto& c : clients) c.join();
     fe.stop();
@@ -207,10 +211,8 @@ TEST_CASE("frontend: every report answered 200 is kept when the frontend is kill
   Frontend again(t);
   REQUIRE(again.port() > 0);
   Client c(again.port());
-  int answered = 0;
   for (int i = 0; i < kClients; ++i)
     for (int n = 0; n < kNodes; ++n) {
-      answered += acked[i][n];
       if (acked[i][n] == 0) continue;
       auto r = c.send(http::verb::get, "/v1/nodes/k" + std::to_string(i) + "-" + std::to_string(n));
       REQUIRE(r.result() == http::status::ok);
@@ -218,7 +220,7 @@ TEST_CASE("frontend: every report answered 200 is kept when the frontend is kill
       INFO("node k" << i << "-" << n);
       CHECK(stored >= acked[i][n]);
     }
-  CHECK(answered > kClients * kNodes);  // the load ran (the kill came after answers)
+  CHECK(answers >= 200);  // the load ran: the kill came after many answers
 }
 
 TEST_CASE("frontend: an oversized body is refused with 413 before it is read", "[frontend]") {

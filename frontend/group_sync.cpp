@@ -8,7 +8,8 @@
 
 namespace smartvm::frontend {
 
-GroupSync::GroupSync(boost::asio::io_context& io, std::string log_path) : io_(io), path_(std::move(log_path)) {}
+GroupSync::GroupSync(boost::asio::io_context& io, std::string log_path, Commit commit)
+    : io_(io), path_(std::move(log_path)), commit_(std::move(commit)) {}
 
 GroupSync::~GroupSync() {
   flusher_.join();
@@ -21,6 +22,12 @@ void GroupSync::after_flush(Done done) {
 }
 
 void GroupSync::start() {
+  // Everything the waiting answers wrote goes to the log in one commit, then one flush.
+  if (commit_)
+    if (auto c = commit_(); !c) {
+      for (Done& d : std::exchange(waiting_, {})) d(c.error());
+      return;
+    }
   if (fd_ < 0) {
     fd_ = open(path_.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd_ < 0) {

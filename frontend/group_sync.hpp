@@ -1,9 +1,11 @@
-// Reports are acknowledged only once they are on disk, with one flush for all that arrived
-// together (group commit). SQLite commits each report to its write-ahead log without a flush
-// (synchronous=NORMAL); a thread of this class's own then flushes the log (fdatasync) while the
-// event loop goes on serving, and every answer that waited for a commit made before that flush
-// began is sent when it ends. So the event loop never waits for the disk, a report acknowledged
-// survives a power cut, and under load one flush covers many reports.
+// Reports are acknowledged only once they are on disk, with one commit and one flush for all
+// that arrived together (group commit). The reports that arrive while a flush runs are held in
+// one open transaction (NodeStore::hold_commits); when the flush ends, that transaction is
+// committed to SQLite's write-ahead log without a flush (synchronous=NORMAL), and a thread of
+// this class's own flushes the log (fdatasync) while the event loop goes on serving; every
+// answer that waited for that commit is sent when the flush ends. So the event loop never waits
+// for the disk, a report acknowledged survives a power cut, and under load one commit and one
+// flush cover many reports.
 #pragma once
 
 #include "error.hpp"
@@ -21,8 +23,12 @@ namespace smartvm::frontend {
 class GroupSync {
  public:
   using Done = std::function<void(Result<void>)>;
-  // `log_path`: the file to flush (the database's -wal); opened at the first flush.
-  GroupSync(boost::asio::io_context& io, std::string log_path);
+  using Commit = std::function<Result<void>()>;
+  // `log_path`: the file to flush (the database's -wal); opened at the first flush. `commit`:
+  // called on the io_context's thread right before each flush, to commit the writes held in
+  // an open transaction (NodeStore::hold_commits); when it fails, the writes it held are not
+  // stored and every answer waiting for that flush gets its error.
+  GroupSync(boost::asio::io_context& io, std::string log_path, Commit commit = {});
   ~GroupSync();
   GroupSync(const GroupSync&) = delete;
   GroupSync& operator=(const GroupSync&) = delete;
@@ -38,6 +44,7 @@ class GroupSync {
 
   boost::asio::io_context& io_;
   std::string path_;
+  Commit commit_;
   int fd_ = -1;
   std::vector<Done> waiting_;  // for the next flush
   bool in_flight_ = false;

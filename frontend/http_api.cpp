@@ -231,6 +231,11 @@ Response Api::get_metrics(const Request& req, int64_t now) {
   out += "# HELP smartvm_frontend_reports_stored_total Reports stored since the frontend started.\n"
          "# TYPE smartvm_frontend_reports_stored_total counter\n"
          "smartvm_frontend_reports_stored_total " + std::to_string(reports_stored_) + "\n";
+  if (sync_)
+    out += "# HELP smartvm_frontend_log_flushes_total Flushes of the write-ahead log; each makes every report "
+           "committed before it durable.\n"
+           "# TYPE smartvm_frontend_log_flushes_total counter\n"
+           "smartvm_frontend_log_flushes_total " + std::to_string(sync_->flushes()) + "\n";
   out += "# HELP smartvm_frontend_reports_rejected_total Reports refused since the frontend started, by reason.\n"
          "# TYPE smartvm_frontend_reports_rejected_total counter\n";
   for (const char* reason : {"invalid", "too_large", "unauthorized", "wrong_node", "clock_ahead", "too_many_nodes"})
@@ -333,8 +338,10 @@ void Api::forget_silent(int64_t now) {
   // Checked at most once a minute, on whatever request comes: no timer of its own.
   if (settings_.forget_after_seconds == 0 || now - last_forget_check_ < 60) return;
   last_forget_check_ = now;
-  if (auto n = store_.forget_silent_since(now - static_cast<int64_t>(settings_.forget_after_seconds)); n)
+  if (auto n = store_.forget_silent_since(now - static_cast<int64_t>(settings_.forget_after_seconds)); n) {
     nodes_forgotten_ += *n;
+    wrote_ = wrote_ || *n > 0;  // this request's answer waits for the flush that makes it lasting
+  }
 }
 
 }  // namespace smartvm::frontend

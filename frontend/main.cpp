@@ -33,7 +33,8 @@ const char* kUsage =
     "  --node-secret-file FILE   the key of per-node tokens: each node posts with its own, for itself only\n"
     "  --node-token NAME         print NAME's token (for its token_file) and exit\n"
     "  --read-token-file FILE    require this bearer token for reads too (default: reads are open)\n"
-    "  --max-nodes N             keep at most N nodes; reports of new ones past it are refused (default 2000)\n"
+    "  --max-nodes N             keep at most N nodes; reports of new ones past it are refused (default 2000);\n"
+    "                            the database's cache holds 16 KiB per node (32 MiB by default)\n"
     "  --max-report-kib N        refuse larger reports (default 1024, at most 4096)\n"
     "  --max-connections N       serve at most N connections at once (default: the file limit minus 64)\n"
     "  --header-timeout SECONDS  close a connection whose request header takes longer (default 10)\n"
@@ -180,7 +181,10 @@ int main(int argc, char** argv) {
   }
   boost::asio::io_context io;
   frontend::Api api(**store, settings);
-  frontend::GroupSync sync(io, (*store)->log_path());
+  // Reports that arrive while the log is being flushed are one transaction, committed before
+  // the next flush.
+  (*store)->hold_commits(true);
+  frontend::GroupSync sync(io, (*store)->log_path(), [&store] { return (*store)->commit(); });
   api.set_group_sync(&sync);
   HttpServer server(io, api, limits, log::to_log());
   auto bound = server.listen(*endpoint);

@@ -63,6 +63,16 @@ class NodeStore {
   // and max_nodes are kept. The caller refuses reports from further in the future.
   Result<PutOutcome> put(const NodeReport& r, int64_t now, const std::string& summary = "{}");
   size_t max_nodes() const { return max_nodes_; }
+  // Group commit (group_sync.hpp): when held, writes stay in one open transaction until
+  // commit(), which GroupSync calls before each flush, so that what arrived together is one
+  // commit (each page it touched written to the log once) and one flush. Each write is still
+  // all or nothing (a savepoint of its own). Not held (the default), each write commits at once.
+  void hold_commits(bool hold) { hold_ = hold; }
+  // Commits the open transaction, if any; when that fails it is rolled back: nothing in it is
+  // stored, and the error says why.
+  Result<void> commit();
+  // Transactions committed so far.
+  uint64_t commits() const { return commits_; }
   // The write-ahead log that commits go to (flushed by GroupSync before an answer).
   const std::string& log_path() const { return log_path_; }
   Result<std::vector<NodeRow>> list(int64_t now);
@@ -84,6 +94,11 @@ class NodeStore {
  private:
   NodeStore() = default;
   Result<void> exec(const char* sql);
+  Result<void> step(sqlite3_stmt* st, const std::string& what);
+  // A write's start and end: the transaction (the group's when commits are held) and the
+  // write's own savepoint; end_write(false) undoes the write.
+  Result<void> begin_write();
+  Result<void> end_write(bool ok);
   Result<sqlite3_stmt*> prepare(const char* sql);
   Result<std::vector<NodeRow>> rows(sqlite3_stmt* st, int64_t now);
   Error db_error(const std::string& what) const;
@@ -104,6 +119,13 @@ class NodeStore {
   sqlite3_stmt* sample_ = nullptr;
   sqlite3_stmt* prune_ = nullptr;
   sqlite3_stmt* history_ = nullptr;
+  sqlite3_stmt* begin_ = nullptr;
+  sqlite3_stmt* commit_ = nullptr;
+  sqlite3_stmt* savepoint_ = nullptr;
+  sqlite3_stmt* release_ = nullptr;
+  sqlite3_stmt* undo_ = nullptr;
+  bool hold_ = false;
+  uint64_t commits_ = 0;
   size_t max_nodes_ = kDefaultMaxNodes;
   std::string log_path_;
 };

@@ -70,6 +70,10 @@ CleanupPlan plan_job_cleanup(const CleanupView& view) {
     if (!d.active || dir.empty()) continue;
     DirLock lock = lock_of(view, dir);
     if (lock != DirLock::taken && lock != DirLock::missing) continue;  // held, or cannot tell
+    if (lock == DirLock::missing && d.ending && !view.ending_before.count(d.uuid)) {
+      plan.ending.insert(d.uuid);
+      continue;
+    }
     OrphanJob o;
     o.domain = d;
     o.reason = lock == DirLock::missing ? launcher_of(d) + " has ended and " + dir + " is gone"

@@ -23,6 +23,10 @@ struct JobDomainRef {
   bool active = true;  // running, paused, ...; a shut-off one (not smartvm-run's) is left alone
   JobMetadata job;
   std::vector<std::string> file_sources;
+  // libvirt's "shutdown": the guest powered itself off and libvirt is ending the domain. After
+  // such a power-off smartvm-run removes its files and exits without waiting for that
+  // (smartvm-run(8)), so for about 200 ms the domain lives on without its directory.
+  bool ending = false;
 };
 
 // What a cleanup pass saw, in this order: the job domains (libvirt), then the directories
@@ -34,6 +38,8 @@ struct CleanupView {
   std::vector<JobDomainRef> domains;
   std::set<std::string> directories;      // names of the directories directly in runtime_dir
   std::map<std::string, DirLock> locks;   // absolute directory -> its lock; unknown when absent
+  // The UUIDs of the job domains the previous pass left to libvirt (CleanupPlan::ending).
+  std::set<std::string> ending_before;
 };
 
 struct OrphanJob {
@@ -45,6 +51,9 @@ struct OrphanJob {
 struct CleanupPlan {
   std::vector<OrphanJob> orphans;
   std::vector<std::string> leftovers;  // absolute, in runtime_dir: no domain uses it, nobody holds it
+  // Job domains ending by themselves with their directory gone: left to libvirt this pass,
+  // and destroyed by the next one if they are still there (a qemu that does not end).
+  std::set<std::string> ending;
 };
 
 CleanupPlan plan_job_cleanup(const CleanupView& view);

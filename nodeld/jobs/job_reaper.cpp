@@ -57,11 +57,12 @@ void remove_directory(const std::string& dir, CleanupOutcome& out, const std::st
 }  // namespace
 
 CleanupOutcome clean_up_jobs(LibvirtConnection& connection, const CleanupSettings& settings,
-                             const std::vector<JobDomainRef>& domains) {
+                             const std::vector<JobDomainRef>& domains, const std::set<std::string>& ending_before) {
   CleanupOutcome out;
   CleanupView view;
   view.runtime_dir = settings.runtime_dir;
   view.domains = domains;
+  view.ending_before = ending_before;
   auto dirs = directories_in(settings.runtime_dir);
   if (!dirs) {
     out.problems.push_back(dirs.error().message);
@@ -73,6 +74,7 @@ CleanupOutcome clean_up_jobs(LibvirtConnection& connection, const CleanupSetting
   for (const std::string& dir : directories_to_probe(view)) view.locks[dir] = locks.probe(dir);
   for (const auto& [dir, why] : locks.errors()) out.problems.push_back(why);
   CleanupPlan plan = plan_job_cleanup(view);
+  out.ending = plan.ending;
   for (const OrphanJob& o : plan.orphans) {
     auto destroyed = destroy(connection, o.domain);
     if (!destroyed) {
@@ -94,15 +96,19 @@ CleanupOutcome clean_up_jobs(LibvirtConnection& connection, const CleanupSetting
 
 bool JobReaper::start(std::shared_ptr<LibvirtConnection> connection, CleanupSettings settings,
                       std::vector<JobDomainRef> domains, std::function<void(CleanupOutcome)> done) {
-  return worker_.run(io_, [connection = std::move(connection), settings = std::move(settings),
-                           domains = std::move(domains), done = std::move(done)]() mutable {
+  return worker_.run(io_, [this, connection = std::move(connection), settings = std::move(settings),
+                           domains = std::move(domains), ending = ending_, done = std::move(done)]() mutable {
     CleanupOutcome outcome;
     try {
-      outcome = clean_up_jobs(*connection, settings, domains);
+      outcome = clean_up_jobs(*connection, settings, domains, ending);
     } catch (const std::exception& e) {
       outcome.problems.push_back(std::string("job cleanup: unexpected failure: ") + e.what());
     }
-    return [done = std::move(done), outcome = std::move(outcome)]() mutable { done(std::move(outcome)); };
+    // Back on the io_context's thread, where ending_ is read for the next pass.
+    return [this, done = std::move(done), outcome = std::move(outcome)]() mutable {
+      ending_ = outcome.ending;
+      done(std::move(outcome));
+    };
   });
 }
 

@@ -13,6 +13,7 @@
 
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,7 @@ struct CleanupOutcome {
   std::vector<std::string> done;      // one line per job or directory cleaned, for the log
   std::vector<std::string> problems;  // what could not be done, this pass
   uint64_t cleaned = 0;               // job domains destroyed and leftover directories removed
+  std::set<std::string> ending;       // left to libvirt this pass (CleanupPlan::ending)
 };
 
 struct CleanupSettings {
@@ -29,8 +31,9 @@ struct CleanupSettings {
 };
 
 // One pass, on the calling thread: what the worker runs, and what a test can run directly.
+// `ending_before`: what the previous pass left to libvirt (its outcome's `ending`).
 CleanupOutcome clean_up_jobs(LibvirtConnection& connection, const CleanupSettings& settings,
-                             const std::vector<JobDomainRef>& domains);
+                             const std::vector<JobDomainRef>& domains, const std::set<std::string>& ending_before = {});
 
 class JobReaper {
  public:
@@ -45,6 +48,7 @@ class JobReaper {
  private:
   boost::asio::io_context& io_;
   SourceWorker worker_;
+  std::set<std::string> ending_;  // the last pass's outcome.ending, for the next
 };
 
 }  // namespace smartvm::nodeld

@@ -184,6 +184,28 @@ TEST_CASE("job cleanup: a job whose directory nobody holds, or that is gone, is 
   CHECK(p.orphans[0].directories.empty());
 }
 
+TEST_CASE("job cleanup: a job domain ending by itself without its directory is left to libvirt for one pass", "[nodeld][jobs]") {
+  CleanupView v;
+  v.runtime_dir = "/run/smartvm/jobs";
+  JobDomainRef ending = job("ending", 42);
+  ending.ending = true;  // the guest powered off; smartvm-run removed its files and exited
+  JobDomainRef running = job("running", 43);
+  v.domains = {ending, running};
+  v.locks = {{"/run/smartvm/jobs/ending", DirLock::missing}, {"/run/smartvm/jobs/running", DirLock::missing}};
+  CleanupPlan first = plan_job_cleanup(v);
+  CHECK(names(first.orphans) == std::vector<std::string>{"running"});  // not ending: its launcher is gone
+  CHECK(first.ending == std::set<std::string>{"u-ending"});
+  // Still there on the next pass: qemu did not end, so nodeld destroys it.
+  v.ending_before = first.ending;
+  CleanupPlan second = plan_job_cleanup(v);
+  CHECK(names(second.orphans) == std::vector<std::string>{"ending", "running"});
+  CHECK(second.ending.empty());
+  // Ending with its directory there and nobody holding it: its launcher died, no grace.
+  v.ending_before.clear();
+  v.locks["/run/smartvm/jobs/ending"] = DirLock::taken;
+  CHECK(names(plan_job_cleanup(v).orphans) == std::vector<std::string>{"ending", "running"});
+}
+
 TEST_CASE("job cleanup: a lock held by a live process, one SIGKILLed, a missing directory, a symlink", "[nodeld][jobs]") {
   test::TempDir t;
   fs::create_directories(t / "held");

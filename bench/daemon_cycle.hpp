@@ -87,7 +87,8 @@ inline double daemon_cycle_cpu_ms(const std::string& nodeld, const std::filesyst
                                   int cycles = 10) {
   namespace fs = std::filesystem;
   fs::create_directories(dir / "jobs");
-  std::ofstream(dir / "token") << "bench-token\n";
+  std::ofstream(dir / "token") << "bench-token-for-the-sink\n";
+  fs::permissions(dir / "token", fs::perms::owner_read | fs::perms::owner_write);  // nodeld refuses others' read
   // Job cleanup looks only in a runtime directory of its own: the host's is nobody's business here.
   std::ofstream(dir / "cycle.ini") << "[node]\nname = bench\nlibvirt_uri = test://" << node_xml.string()
                                    << "\ninterval = 1\n[report]\nfrontend = http://127.0.0.1:" << sink.port()

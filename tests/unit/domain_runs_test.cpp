@@ -73,10 +73,16 @@ struct Admin {
     CHECK(virDomainDestroy(d) == 0);
     virDomainFree(d);
   }
-  void create(const std::string& xml) {
-    virDomainPtr d = virDomainCreateXML(conn, xml.c_str(), 0);
+  // Starts run `run` (1, 2, ...) of domain `name` (ending in a hex digit): a uuid of its own
+  // (...00<name's last character><run>), interface vif7<run>.0 at
+  // 10.10.0.7<run>, disk `disk`; returns once the reader's connection saw it start.
+  void start(Events& events, const std::string& name, int run, const std::string& disk) {
+    std::string n = std::to_string(run);
+    virDomainPtr d = virDomainCreateXML(
+        conn, domain_xml(name, std::string("7d8e6f4a-0000-4000-8000-0000000000") + name.back() + n, "vif7" + n + ".0", "10.10.0.7" + n, disk).c_str(), 0);
     REQUIRE(d);
     virDomainFree(d);
+    REQUIRE(events.wait_for(name, "started", size_t(run)));
   }
 };
 
@@ -139,12 +145,11 @@ TEST_CASE("domain runs: the report's source reads a domain made again under the 
   REQUIRE(source.collect());  // connected: events from here on
   Admin admin;
   REQUIRE(admin.conn);
-  admin.create(domain_xml("rerun1", "7d8e6f4a-0000-4000-8000-000000000001", "vif71.0", "10.10.0.71", "vda"));
-  REQUIRE(events.wait_for("rerun1", "started"));
+  admin.start(events, "rerun1", 1, "vda");
   auto first = source.collect();
   REQUIRE(first);
   const DomainStats& d1 = find(*first, "rerun1");
-  CHECK(d1.uuid == "7d8e6f4a-0000-4000-8000-000000000001");
+  CHECK(d1.uuid == "7d8e6f4a-0000-4000-8000-000000000011");
   REQUIRE(d1.interfaces.size() == 1);
   CHECK(d1.interfaces[0].device == "vif71.0");
 
@@ -158,13 +163,12 @@ TEST_CASE("domain runs: the report's source reads a domain made again under the 
 
   // Destroyed and made again between two cycles, same name and state, another uuid and interface.
   admin.destroy("rerun1");
-  admin.create(domain_xml("rerun1", "7d8e6f4a-0000-4000-8000-000000000002", "vif72.0", "10.10.0.72", "vdb"));
-  REQUIRE(events.wait_for("rerun1", "started", 2));
+  admin.start(events, "rerun1", 2, "vdb");
   auto after = source.collect();
   REQUIRE(after);
   const DomainStats& d2 = find(*after, "rerun1");
   CHECK(d2.state == "running");
-  CHECK(d2.uuid == "7d8e6f4a-0000-4000-8000-000000000002");
+  CHECK(d2.uuid == "7d8e6f4a-0000-4000-8000-000000000012");
   REQUIRE(d2.interfaces.size() == 1);
   CHECK(d2.interfaces[0].device == "vif72.0");
   CHECK(d2.interfaces[0].addresses == std::vector<std::string>{"10.10.0.72"});
@@ -177,8 +181,7 @@ TEST_CASE("domain runs: the throttle reads the disks of a domain made again unde
   REQUIRE(tune.block_load());  // connected: events from here on
   Admin admin;
   REQUIRE(admin.conn);
-  admin.create(domain_xml("rerun2", "7d8e6f4a-0000-4000-8000-000000000003", "vif73.0", "10.10.0.73", "vda"));
-  REQUIRE(events.wait_for("rerun2", "started"));
+  admin.start(events, "rerun2", 1, "vda");
   auto first = tune.block_load();
   REQUIRE(first);
   const GuestBlockLoad& g1 = find(*first, "rerun2");
@@ -190,13 +193,12 @@ TEST_CASE("domain runs: the throttle reads the disks of a domain made again unde
   CHECK(!find(*again, "rerun2").first_sight);
 
   admin.destroy("rerun2");
-  admin.create(domain_xml("rerun2", "7d8e6f4a-0000-4000-8000-000000000004", "vif74.0", "10.10.0.74", "vdb"));
-  REQUIRE(events.wait_for("rerun2", "started", 2));
+  admin.start(events, "rerun2", 2, "vdb");
   auto after = tune.block_load();
   REQUIRE(after);
   const GuestBlockLoad& g2 = find(*after, "rerun2");
   CHECK(g2.first_sight);
-  CHECK(g2.uuid == "7d8e6f4a-0000-4000-8000-000000000004");
+  CHECK(g2.uuid == "7d8e6f4a-0000-4000-8000-000000000022");
   REQUIRE(g2.disks.size() == 1);
   CHECK(g2.disks[0].target == "vdb");
   admin.destroy("rerun2");

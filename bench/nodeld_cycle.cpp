@@ -9,9 +9,15 @@
 //  3. nodeld's resident memory (VmHWM) after those scrapes and 1000-domain cycles, next to the
 //     floor of any libvirt client (bench_libvirt_floor: connect, one stats call, nothing else)
 //     and node_exporter; with PSS, the share of shared pages that is fairly each process's.
+//  4. A 1000-domain cycle of the real daemon (daemon_cycle.hpp): CPU per report of this build's
+//     nodeld and, given --before, of another nodeld binary (main's), run for run alternately,
+//     on a quiet machine and with a disk writer on the same disk; medians of 5 runs of 10
+//     cycles, spread in brackets.
 // Targets (issue 3): a 1000-domain cycle under 20 ms CPU; a scrape cheaper than node_exporter's;
-// nodeld RSS under 12 MiB.
-// Usage: bench_nodeld
+// nodeld RSS under 12 MiB. Issue 16: the real daemon's 1000-domain cycle under 5 ms CPU.
+// Usage: bench_nodeld [--before NODELD] [--daemon-cycle-only]
+#include "daemon_cycle.hpp"
+#include "disk_writer.hpp"
 #include "libvirt_source.hpp"
 #include "host_stats.hpp"
 #include "metrics_text.hpp"
@@ -34,6 +40,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -219,13 +226,63 @@ int free_port() {
   return a.local_endpoint().port();
 }
 
+// Section 4: the real daemon's cycle, this build's nodeld beside `before` (if any).
+void daemon_cycles(const fs::path& tmp, const std::string& nodeld, const std::string& before) {
+  write_node(tmp / "cycle1000.xml", 1000);
+  struct Row {
+    std::string name, binary;
+    std::vector<double> quiet, loaded;
+  };
+  std::vector<Row> rows;
+  if (!before.empty()) rows.push_back({"before: " + before, before, {}, {}});
+  rows.push_back({"this build", nodeld, {}, {}});
+  smartvm::bench::ReportSink sink;
+  for (bool loaded : {false, true}) {
+    std::optional<smartvm::bench::DiskWriter> writer;
+    if (loaded) writer.emplace(tmp.string());
+    for (int run = 0; run < 5; ++run)
+      for (Row& r : rows) {
+        double ms = smartvm::bench::daemon_cycle_cpu_ms(r.binary, tmp / "cycle", tmp / "cycle1000.xml", sink);
+        if (ms < 0) std::fprintf(stderr, "bench_nodeld: %s made no reports (log in %s)\n", r.binary.c_str(), (tmp / "cycle").c_str());
+        (loaded ? r.loaded : r.quiet).push_back(ms);
+      }
+  }
+  auto cell = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.2f [%.2f-%.2f]", v[v.size() / 2], v.front(), v.back());
+    return std::string(buf);
+  };
+  std::printf("\n## A 1000-domain cycle of the real daemon (CPU ms per report, all threads; medians of 5 runs of 10 "
+              "cycles, [min-max])\n\n");
+  std::printf("| nodeld | quiet | disk writer on the same disk |\n|---|---:|---:|\n");
+  for (const Row& r : rows) std::printf("| %s | %s | %s |\n", r.name.c_str(), cell(r.quiet).c_str(), cell(r.loaded).c_str());
+}
+
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
   fs::path self = fs::canonical("/proc/self/exe").parent_path();
   std::string nodeld = (self.parent_path() / "nodeld/nodeld").string();
+  std::string before;
+  bool only_cycle = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--before" && i + 1 < argc) before = fs::absolute(argv[++i]).string();
+    else if (a == "--daemon-cycle-only") only_cycle = true;
+    else {
+      std::fprintf(stderr, "usage: bench_nodeld [--before NODELD] [--daemon-cycle-only]\n");
+      return 2;
+    }
+  }
   char tmpl[] = "/tmp/smartvm-bench-nodeld.XXXXXX";
   fs::path tmp = mkdtemp(tmpl);
+  fs::create_directories(tmp / "jobs");
+  if (only_cycle) {
+    daemon_cycles(tmp, nodeld, before);
+    fs::remove_all(tmp);
+    return 0;
+  }
 
   std::printf("## One collection cycle (libvirt test driver, in process; medians of 30)\n\n");
   std::printf("| domains | nodeld CPU ms | nodeld wall ms | per-domain CPU ms | per-domain wall ms | CPU ratio |\n");
@@ -242,7 +299,8 @@ int main() {
   write_node(tmp / "node100.xml", 100);
   int nodeld_port = free_port(), exporter_port = free_port();
   std::ofstream(tmp / "nodeld.ini") << "[node]\nname = bench\nlibvirt_uri = test://" << (tmp / "node100.xml").string()
-                                    << "\ninterval = 1\n[report]\nmetrics_listen = 127.0.0.1:" << nodeld_port << "\n";
+                                    << "\ninterval = 1\n[report]\nmetrics_listen = 127.0.0.1:" << nodeld_port
+                                    << "\n[jobs]\nruntime_dir = " << (tmp / "jobs").string() << "\n";
   pid_t n_pid = start({nodeld, "--config", (tmp / "nodeld.ini").string()}, (tmp / "nodeld.log").string());
   pid_t e_pid = start({"/usr/bin/prometheus-node-exporter", "--web.listen-address=127.0.0.1:" + std::to_string(exporter_port)},
                       (tmp / "exporter.log").string());
@@ -275,7 +333,8 @@ int main() {
   // nodeld on 1000 domains for a few cycles, for its peak RSS at that size.
   write_node(tmp / "node1000.xml", 1000);
   std::ofstream(tmp / "nodeld1000.ini") << "[node]\nname = bench\nlibvirt_uri = test://" << (tmp / "node1000.xml").string()
-                                        << "\ninterval = 1\n[report]\nmetrics_listen = 127.0.0.1:" << nodeld_port << "\n";
+                                        << "\ninterval = 1\n[report]\nmetrics_listen = 127.0.0.1:" << nodeld_port
+                                        << "\n[jobs]\nruntime_dir = " << (tmp / "jobs").string() << "\n";
   pid_t big = start({nodeld, "--config", (tmp / "nodeld1000.ini").string()}, (tmp / "nodeld1000.log").string());
   wait_port(nodeld_port);
   std::this_thread::sleep_for(std::chrono::milliseconds(3500));
@@ -300,6 +359,7 @@ int main() {
   row("nodeld, 1000 domains, 4 cycles", big_mem);
   row("libvirt client floor (connect, one stats call), 100 domains", floor_mem);
   row("prometheus-node-exporter", e_mem);
+  daemon_cycles(tmp, nodeld, before);
   fs::remove_all(tmp);
   return 0;
 }

@@ -103,7 +103,7 @@ Result<void> Daemon::listen_metrics() {
 Result<void> Daemon::start() {
   if (auto r = listen_metrics(); !r) return r;
   if (options_.control_bus) {
-    bus_ = std::make_unique<ControlBus>(io_, ControlBus::Handlers{[this] { return report_; }, [this] { return reload(); }});
+    bus_ = std::make_unique<ControlBus>(io_, ControlBus::Handlers{[this] { return report(); }, [this] { return reload(); }});
     if (auto r = bus_->start(); !r) {
       // A host without a system bus still gets reports and metrics.
       log::warning(r.error().message + "; no control object (GetReport, Reload) on the bus");
@@ -232,7 +232,7 @@ void Daemon::cycle(std::function<void(const std::string&)> then, bool reschedule
   probe();
   bool started = collector_.collect(config_.source_deadline(), [this, then](Snapshot s) {
     on_snapshot(std::move(s));
-    if (then) then(report_);
+    if (then) then(report());
   });
   if (!started) log::warning("a collection cycle is still running; skipped one");
   if (reschedule) schedule_cycle();
@@ -341,7 +341,7 @@ void Daemon::on_snapshot(Snapshot s) {
   latest_.repository = repository_;
   if (cleaning_jobs()) latest_.jobs_cleaned = jobs_cleaned_;
   publish_throttle();
-  sender_.send(report_);
+  if (sender_.configured()) sender_.send(report());
   clean_up_jobs();
   std::string status = "report " + std::to_string(latest_.seq) + ": " +
                        std::to_string(latest_.hypervisor ? latest_.hypervisor->domains.size() : 0) + " domains";
@@ -444,8 +444,18 @@ void Daemon::publish_throttle() {
 }
 
 void Daemon::publish() {
-  report_ = report_text(latest_);
-  metrics_ = metrics_text(latest_);
+  report_.reset();
+  metrics_.reset();
+}
+
+const std::string& Daemon::report() {
+  if (!report_) report_ = report_text(latest_);
+  return *report_;
+}
+
+const std::string& Daemon::metrics() {
+  if (!metrics_) metrics_ = metrics_text(latest_);
+  return *metrics_;
 }
 
 void Daemon::watchdog() {
@@ -472,7 +482,7 @@ HttpResponse Daemon::handle(const HttpRequest& req, int64_t) {
     res.set(http::field::allow, "GET, HEAD");
   } else {
     res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-    res.body() = metrics_ + sender_.metrics_text();
+    res.body() = metrics() + sender_.metrics_text();
   }
   res.prepare_payload();
   return res;

@@ -39,9 +39,8 @@ uint64_t typed_param_u64(const virTypedParameter& p) {
 
 DomainRecord decode_stats_record(const virDomainStatsRecord& rec) {
   DomainRecord d;
+  // The name is the one cheap question: virDomainGetName formats no UUID for the debug log.
   if (const char* n = virDomainGetName(rec.dom)) d.name = n;
-  char uuid[VIR_UUID_STRING_BUFLEN] = {};
-  if (virDomainGetUUIDString(rec.dom, uuid) == 0) d.uuid = uuid;
   std::map<size_t, BlockStats> block;
   std::map<size_t, NetStats> net;
   for (int i = 0; i < rec.nparams; ++i) {
@@ -49,7 +48,8 @@ DomainRecord decode_stats_record(const virDomainStatsRecord& rec) {
     size_t index = 0;
     const char* rest = nullptr;
     if (std::strcmp(p.field, "state.state") == 0) {
-      d.state = domain_state_name(int(typed_param_u64(p)));
+      d.state_code = int(typed_param_u64(p));
+      d.state = domain_state_name(d.state_code);
     } else if (std::strcmp(p.field, "cpu.time") == 0) {
       d.cpu_seconds = double(typed_param_u64(p)) / 1e9;
     } else if (std::strcmp(p.field, "balloon.current") == 0) {
@@ -77,6 +77,18 @@ DomainRecord decode_stats_record(const virDomainStatsRecord& rec) {
   for (auto& [i, n] : net)
     if (!n.name.empty()) d.net.push_back(std::move(n));
   return d;
+}
+
+bool active_state(int state) { return state != VIR_DOMAIN_SHUTOFF && state != VIR_DOMAIN_CRASHED; }
+
+RunSigns run_signs(const DomainRecord& r) { return RunSigns{active_state(r.state_code), r.cpu_seconds}; }
+
+DomainIdentity domain_identity(virDomainPtr dom) {
+  DomainIdentity id;
+  char uuid[VIR_UUID_STRING_BUFLEN] = {};
+  if (virDomainGetUUIDString(dom, uuid) == 0) id.uuid = uuid;
+  id.id = int(virDomainGetID(dom));
+  return id;
 }
 
 const char* domain_state_name(int state) {

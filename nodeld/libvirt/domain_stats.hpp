@@ -2,11 +2,14 @@
 // monitoring source (report) and the throttle both read the same records.
 #pragma once
 
+#include "domain_runs.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
 
+struct _virDomain;
 struct _virDomainStatsRecord;
 struct _virTypedParameter;
 
@@ -23,10 +26,12 @@ struct NetStats {
 };
 
 // One domain's record, read in one pass over its fields. A group the driver left out stays
-// empty (an inactive domain has no vcpu.current, for one).
+// empty (an inactive domain has no vcpu.current, for one). Its uuid is not here: asking libvirt
+// for it costs a UUID formatting per domain (domain_runs.hpp), which the readers pay only for
+// a domain that may be another run (domain_identity).
 struct DomainRecord {
   std::string name;
-  std::string uuid;
+  int state_code = 0;  // virDomainState
   std::string state = "nostate";
   std::optional<unsigned> vcpus;
   std::optional<uint64_t> memory_kib;
@@ -36,6 +41,13 @@ struct DomainRecord {
 };
 
 DomainRecord decode_stats_record(const _virDomainStatsRecord& rec);
+
+// Whether a domain in this state has a run (a process, an id): neither shut off nor crashed.
+bool active_state(int state);
+RunSigns run_signs(const DomainRecord& r);
+
+// Which run a domain is: its uuid and id (two calls to libvirt, each formatting the UUID).
+DomainIdentity domain_identity(_virDomain* dom);
 
 // A numeric typed parameter as an unsigned 64-bit value (negative ones and strings: 0).
 uint64_t typed_param_u64(const _virTypedParameter& p);

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstring>
 #include <thread>
+#include <vector>
 
 namespace smartvm::nodeld {
 
@@ -37,8 +38,29 @@ LifecycleWord lifecycle_word(int event) {
   }
 }
 
+}  // namespace
+
+struct LibvirtConnection::RunWatchers {
+  std::mutex mutex;
+  std::vector<std::weak_ptr<DomainMarks>> marks;
+  void mark(const std::string& name) {
+    std::lock_guard lock(mutex);
+    std::erase_if(marks, [](const std::weak_ptr<DomainMarks>& m) { return m.expired(); });
+    for (const auto& m : marks)
+      if (auto live = m.lock()) live->mark(name);
+  }
+};
+
+namespace {
+
+// What the lifecycle callback holds: the daemon's callback and the readers' marks.
+struct LifecycleTarget {
+  LibvirtConnection::EventCallback callback;
+  std::shared_ptr<LibvirtConnection::RunWatchers> watchers;
+};
+
 int on_lifecycle(virConnectPtr, virDomainPtr dom, int event, int, void* opaque) {
-  auto* cb = static_cast<LibvirtConnection::EventCallback*>(opaque);
+  auto* target = static_cast<LifecycleTarget*>(opaque);
   DomainEvent ev;
   if (const char* n = virDomainGetName(dom)) ev.name = n;
   char uuid[VIR_UUID_STRING_BUFLEN] = {};
@@ -50,25 +72,19 @@ int on_lifecycle(virConnectPtr, virDomainPtr dom, int event, int, void* opaque) 
     int state = 0, reason = 0;
     if (virDomainGetState(dom, &state, &reason, 0) == 0) ev.state = domain_state_name(state);
   }
-  (*cb)(ev);
+  // Only these begin or end a run (a new id, a new uuid): a pause, a resume or a redefinition
+  // of a running domain is the same run, whose facts (a job's start, for one) stay.
+  if (event == VIR_DOMAIN_EVENT_STARTED || event == VIR_DOMAIN_EVENT_UNDEFINED) target->watchers->mark(ev.name);
+  if (target->callback) target->callback(ev);
   return 0;
 }
 
 // A domain's tune changed (virsh blkdeviotune, or nodeld itself): the throttle reads it again.
-struct TunedDomains {
-  std::shared_ptr<std::mutex> mutex;
-  std::shared_ptr<std::set<std::string>> keys;
-};
-
 void on_tunable(virConnectPtr, virDomainPtr dom, virTypedParameterPtr params, int nparams, void* opaque) {
   bool block = false;
   for (int i = 0; i < nparams; ++i) block = block || std::strncmp(params[i].field, "blkdeviotune.", 13) == 0;
   if (!block) return;
-  auto* tuned = static_cast<TunedDomains*>(opaque);
-  char uuid[VIR_UUID_STRING_BUFLEN] = {};
-  if (virDomainGetUUIDString(dom, uuid) != 0) return;
-  std::lock_guard lock(*tuned->mutex);
-  tuned->keys->insert(std::string(uuid) + "/" + std::to_string(virDomainGetID(dom)));
+  if (const char* name = virDomainGetName(dom)) (*static_cast<std::shared_ptr<DomainMarks>*>(opaque))->mark(name);
 }
 
 void on_close(virConnectPtr, int reason, void* opaque) {
@@ -82,7 +98,7 @@ void on_close(virConnectPtr, int reason, void* opaque) {
 
 
 LibvirtConnection::LibvirtConnection(std::string uri, EventCallback on_event, SayFn say)
-    : uri_(std::move(uri)), on_event_(std::move(on_event)), say_(std::move(say)) {
+    : uri_(std::move(uri)), on_event_(std::move(on_event)), say_(std::move(say)), watchers_(std::make_shared<RunWatchers>()) {
   // Without the loop there are no events and no keepalives; the connection still works.
   if (auto loop = start_libvirt_event_loop(); !loop && say_) say_(log::Level::error, loop.error().message);
 }
@@ -137,14 +153,14 @@ Result<virConnectPtr> LibvirtConnection::open(const Lock&) {
   // The callback gets a copy of its own, which libvirt frees when it no longer calls it: an event
   // being delivered while this source closes the connection cannot reach a destroyed object.
   callback_id_ = virConnectDomainEventRegisterAny(
-      conn_, nullptr, VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), new EventCallback(on_event_),
-      [](void* opaque) { delete static_cast<EventCallback*>(opaque); });
+      conn_, nullptr, VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle),
+      new LifecycleTarget{on_event_, watchers_}, [](void* opaque) { delete static_cast<LifecycleTarget*>(opaque); });
   if (callback_id_ < 0) say(log::Level::warning, libvirt_error("libvirt lifecycle events on " + uri_ + " unavailable"));
   // Not every driver has TUNABLE events (the test driver has none): the throttle then relies
   // on what it read when it first saw a domain.
   tunable_id_ = virConnectDomainEventRegisterAny(conn_, nullptr, VIR_DOMAIN_EVENT_ID_TUNABLE,
-                                                 VIR_DOMAIN_EVENT_CALLBACK(on_tunable), new TunedDomains{tuned_mutex_, tuned_},
-                                                 [](void* opaque) { delete static_cast<TunedDomains*>(opaque); });
+                                                 VIR_DOMAIN_EVENT_CALLBACK(on_tunable), new std::shared_ptr<DomainMarks>(tuned_),
+                                                 [](void* opaque) { delete static_cast<std::shared_ptr<DomainMarks>*>(opaque); });
   return conn_;
 }
 
@@ -157,11 +173,11 @@ bool LibvirtConnection::connected() {
   return conn_ && virConnectIsAlive(conn_) == 1;
 }
 
-std::set<std::string> LibvirtConnection::take_tuned() {
-  std::set<std::string> out;
-  std::lock_guard lock(*tuned_mutex_);
-  out.swap(*tuned_);
-  return out;
+std::shared_ptr<DomainMarks> LibvirtConnection::watch_runs() {
+  auto marks = std::make_shared<DomainMarks>();
+  std::lock_guard lock(watchers_->mutex);
+  watchers_->marks.push_back(marks);
+  return marks;
 }
 
 int LibvirtConnection::all_domain_stats(const Lock&, unsigned groups, unsigned flags, virDomainStatsRecordPtr** records) {

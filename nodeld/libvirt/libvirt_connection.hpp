@@ -1,11 +1,13 @@
 // One connection to libvirtd, shared by the monitoring source (report) and the throttle's
 // libvirt backend: opened on demand and reopened with backoff (1 s doubling to 60 s) when
 // libvirtd goes away, so that a call says why there is no answer instead of blocking.
-// Lifecycle events arrive on libvirt's event thread and are handed to a callback; TUNABLE
-// events mark the domains whose block I/O tune changed.
+// Lifecycle events arrive on libvirt's event thread and are handed to a callback; those that
+// begin or end a run of a domain (started, undefined) mark it for the readers that watch
+// (domain_runs.hpp); TUNABLE events mark the domains whose block I/O tune changed.
 #pragma once
 
 #include "backoff.hpp"
+#include "domain_runs.hpp"
 #include "error.hpp"
 #include "libvirt_support.hpp"
 #include "log.hpp"
@@ -68,11 +70,19 @@ class LibvirtConnection {
   // Counts the connections opened: whatever was read through an earlier one is to be read
   // afresh.
   uint64_t generation(const Lock&) const { return generation_; }
-  // The domains ("uuid/id") whose block I/O tune changed since the last call.
-  std::set<std::string> take_tuned();
+  // Whether lifecycle events arrive on this connection: without them, marks say nothing.
+  bool has_events(const Lock&) const { return callback_id_ >= 0; }
+  // Marks, for one reader, of the domains (by name) that libvirt said started or were
+  // undefined from now on: another run of the domain, perhaps under the same name.
+  std::shared_ptr<DomainMarks> watch_runs();
+  // The domains (by name) whose block I/O tune changed since the last call.
+  std::set<std::string> take_tuned() { return tuned_->take(); }
   // virConnectGetAllDomainStats with NOWAIT where the driver takes it (an older driver is
   // asked without it from then on); libvirt's return value, `records` as it fills them.
   int all_domain_stats(const Lock& held, unsigned groups, unsigned flags, _virDomainStatsRecord*** records);
+
+  // The readers' marks (libvirt_connection.cpp), which the lifecycle callback holds too.
+  struct RunWatchers;
 
  private:
   void close();
@@ -89,9 +99,10 @@ class LibvirtConnection {
   std::chrono::steady_clock::time_point next_attempt_{};
   Backoff<std::chrono::seconds> backoff_{std::chrono::seconds(1), std::chrono::seconds(60)};
   std::string last_open_error_;
-  // Domains ("uuid/id") whose tune changed (TUNABLE events, libvirt's thread).
-  std::shared_ptr<std::mutex> tuned_mutex_ = std::make_shared<std::mutex>();
-  std::shared_ptr<std::set<std::string>> tuned_ = std::make_shared<std::set<std::string>>();
+  // The readers' marks, shared with the lifecycle callback (libvirt's thread).
+  std::shared_ptr<RunWatchers> watchers_;
+  // Domains whose tune changed (TUNABLE events, libvirt's thread).
+  std::shared_ptr<DomainMarks> tuned_ = std::make_shared<DomainMarks>();
 };
 
 }  // namespace smartvm::nodeld

@@ -7,12 +7,12 @@
 
 #include <algorithm>
 #include <chrono>
-#include <set>
 
 namespace smartvm::nodeld {
 
 LibvirtSource::LibvirtSource(std::string uri, EventCallback on_event, LibvirtConnection::SayFn say)
-    : connection_(std::make_shared<LibvirtConnection>(std::move(uri), std::move(on_event), std::move(say))) {}
+    : connection_(std::make_shared<LibvirtConnection>(std::move(uri), std::move(on_event), std::move(say))),
+      marks_(connection_->watch_runs()) {}
 
 Result<HypervisorStats> LibvirtSource::collect() {
   auto held = connection_->lock();
@@ -39,57 +39,60 @@ Result<HypervisorStats> LibvirtSource::collect_open(const LibvirtConnection::Loc
   virDomainStatsRecordPtr* records = nullptr;
   int n = connection_->all_domain_stats(held, groups, 0, &records);
   if (n < 0) return make_error(libvirt_error("virConnectGetAllDomainStats on " + uri));
+  runs_.begin(connection_->generation(held), connection_->has_events(held), marks_->take());
   h.domains.reserve(size_t(n));
-  std::set<std::string> seen;
   for (int i = 0; i < n; ++i) {
+    virDomainPtr dom = records[i]->dom;
     DomainRecord r = decode_stats_record(*records[i]);
     DomainStats d;
     d.name = std::move(r.name);
-    d.uuid = std::move(r.uuid);
     d.state = std::move(r.state);
     d.vcpus = r.vcpus.value_or(0);
     d.memory_kib = r.memory_kib.value_or(0);
     d.cpu_seconds = r.cpu_seconds;
     d.block = std::move(r.block);
     d.net = std::move(r.net);
-    if (!r.vcpus || !r.memory_kib || !d.cpu_seconds) {
-      // Inactive domains, and drivers without those groups: the configured size from
-      // virDomainGetInfo (no I/O on the host; one round trip to libvirtd).
+    // Inactive domains, and drivers without those groups: the configured size from
+    // virDomainGetInfo (no I/O on the host; one round trip to libvirtd), asked only when what
+    // it gives is used (an inactive domain's CPU time is not).
+    if (!r.vcpus || !r.memory_kib || (!d.cpu_seconds && d.state != "shutoff")) {
       virDomainInfo di{};
-      if (virDomainGetInfo(records[i]->dom, &di) == 0) {
+      if (virDomainGetInfo(dom, &di) == 0) {
         if (!r.vcpus) d.vcpus = di.nrVirtCpu;
         if (!r.memory_kib) d.memory_kib = di.memory;
         if (!d.cpu_seconds && d.state != "shutoff") d.cpu_seconds = double(di.cpuTime) / 1e9;
       }
     }
-    if (d.state != "shutoff" && d.state != "crashed") {
-      std::string key = d.uuid + "/" + std::to_string(virDomainGetID(records[i]->dom));
-      auto cached = xml_facts_.find(key);
-      if (cached == xml_facts_.end()) {
-        XmlFacts found;
-        if (char* xml = virDomainGetXMLDesc(records[i]->dom, 0)) {
-          auto parsed = domain_facts_from_xml(xml);
-          free(xml);
-          if (parsed) {
-            found.interfaces = std::move(parsed->interfaces);
-            // libvirt does not say when a domain started: the first time nodeld saw this run.
-            if (parsed->job)
-              found.job = DomainJob{std::move(*parsed->job), format_utc(std::chrono::system_clock::now()),
-                                    std::move(parsed->file_sources)};
-          } else {
-            connection_->say(log::Level::warning, "domain " + d.name + ": " + parsed.error().message);
+    bool active = active_state(r.state_code);
+    auto& run = runs_.get(
+        d.name, run_signs(r), [&] { return domain_identity(dom); },
+        [&](const DomainIdentity&) {
+          XmlFacts found;
+          if (!active) return found;
+          if (char* xml = virDomainGetXMLDesc(dom, 0)) {
+            auto parsed = domain_facts_from_xml(xml);
+            free(xml);
+            if (parsed) {
+              found.interfaces = std::move(parsed->interfaces);
+              // libvirt does not say when a domain started: the first time nodeld saw this run.
+              if (parsed->job)
+                found.job = DomainJob{std::move(*parsed->job), format_utc(std::chrono::system_clock::now()),
+                                      std::move(parsed->file_sources)};
+            } else {
+              connection_->say(log::Level::warning, "domain " + d.name + ": " + parsed.error().message);
+            }
           }
-        }
-        cached = xml_facts_.emplace(key, std::move(found)).first;
-      }
-      d.interfaces = cached->second.interfaces;
-      d.job = cached->second.job;
-      seen.insert(key);
+          return found;
+        });
+    d.uuid = run.identity.uuid;
+    if (active) {
+      d.interfaces = run.facts.interfaces;
+      d.job = run.facts.job;
     }
     h.domains.push_back(std::move(d));
   }
   virDomainStatsRecordListFree(records);
-  std::erase_if(xml_facts_, [&](const auto& entry) { return !seen.count(entry.first); });
+  runs_.end();
   std::sort(h.domains.begin(), h.domains.end(), [](const DomainStats& a, const DomainStats& b) { return a.name < b.name; });
   return h;
 }

@@ -46,6 +46,8 @@ class ReportSender {
   // Prometheus text for the three counters above.
   std::string metrics_text() const;
   bool in_outage() const { return outage_; }
+  // Whether there is a frontend to send to (none: a report made only to be sent is not made).
+  bool configured() const { return target_.has_value(); }
 
  private:
   struct Exchange;

@@ -32,9 +32,6 @@ struct DomainRef {
 Result<std::vector<GuestBlockLoad>> LibvirtBlockTune::block_load() {
   auto held = connection_->lock();
   if (auto open = connection_->open(held); !open) return open.error();
-  // A new connection: everything is read afresh.
-  if (connection_->generation(held) != cache_generation_) block_cache_.clear();
-  cache_generation_ = connection_->generation(held);
   virDomainStatsRecordPtr* records = nullptr;
   int n = connection_->all_domain_stats(held, VIR_DOMAIN_STATS_BLOCK, VIR_CONNECT_GET_ALL_DOMAINS_STATS_RUNNING, &records);
   if (n < 0) {
@@ -42,23 +39,23 @@ Result<std::vector<GuestBlockLoad>> LibvirtBlockTune::block_load() {
     connection_->close_if_dead(held);
     return error;
   }
+  // A new connection: everything is read afresh (tunes may have changed unseen meanwhile).
+  if (connection_->generation(held) != cache_generation_) block_cache_.clear();
+  cache_generation_ = connection_->generation(held);
+  block_cache_.begin(connection_->generation(held), connection_->has_events(held), marks_->take());
   std::set<std::string> tuned = connection_->take_tuned();
   std::vector<GuestBlockLoad> out;
   out.reserve(size_t(n));
-  std::set<std::string> seen;
   for (int i = 0; i < n; ++i) {
     DomainRecord d = decode_stats_record(*records[i]);
     virDomainPtr dom = records[i]->dom;
-    int id = virDomainGetID(dom);
-    std::string key = d.uuid + "/" + std::to_string(id);
-    seen.insert(key);
-    auto cached = block_cache_.find(key);
-    bool fresh = cached == block_cache_.end();
-    if (fresh || tuned.count(key)) {
+    bool fresh = false;
+    auto read = [&](const DomainIdentity& identity) {
+      fresh = true;
       GuestBlockLoad g;
       g.name = d.name;
-      g.uuid = d.uuid;
-      g.id = id;
+      g.uuid = identity.uuid;
+      g.id = identity.id;
       if (char* xml = virDomainGetXMLDesc(dom, 0)) {
         auto disks = guest_disks_from_xml(xml);
         free(xml);
@@ -73,10 +70,13 @@ Result<std::vector<GuestBlockLoad>> LibvirtBlockTune::block_load() {
           g.recorded = l;
         }
       }
-      cached = block_cache_.insert_or_assign(key, std::move(g)).first;
-    }
-    GuestBlockLoad g = cached->second;
-    g.first_sight = fresh || tuned.count(key);
+      return g;
+    };
+    auto* run = &block_cache_.get(d.name, run_signs(d), [&] { return domain_identity(dom); }, read);
+    // Its tune changed: the same run, read again.
+    if (!fresh && tuned.count(d.name)) run->facts = read(run->identity);
+    GuestBlockLoad g = run->facts;
+    g.first_sight = fresh;
     for (const BlockStats& b : d.block) {
       g.counters[0] += b.rd_bytes;
       g.counters[1] += b.wr_bytes;
@@ -86,7 +86,7 @@ Result<std::vector<GuestBlockLoad>> LibvirtBlockTune::block_load() {
     out.push_back(std::move(g));
   }
   virDomainStatsRecordListFree(records);
-  std::erase_if(block_cache_, [&](const auto& entry) { return !seen.count(entry.first); });
+  block_cache_.end();
   return out;
 }
 
@@ -167,10 +167,9 @@ Result<void> LibvirtBlockTune::record_applied_open(virDomainPtr dom, const IoLim
   if (virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, element.c_str(), "smartvm", throttle_applied_namespace,
                            VIR_DOMAIN_AFFECT_LIVE) < 0)
     return make_error(libvirt_error("recording the applied limits in the domain's metadata"));
-  std::string key = std::string();
-  char uuid[VIR_UUID_STRING_BUFLEN] = {};
-  if (virDomainGetUUIDString(dom, uuid) == 0) key = std::string(uuid) + "/" + std::to_string(virDomainGetID(dom));
-  if (auto it = block_cache_.find(key); it != block_cache_.end()) it->second.recorded = limits;
+  // The cached run, if it is this one (the domain was looked up by uuid).
+  if (const char* name = virDomainGetName(dom))
+    if (auto* run = block_cache_.find(name); run && run->identity == domain_identity(dom)) run->facts.recorded = limits;
   return {};
 }
 

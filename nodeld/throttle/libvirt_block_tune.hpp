@@ -5,12 +5,12 @@
 #pragma once
 
 #include "domain_devices.hpp"
+#include "domain_runs.hpp"
 #include "error.hpp"
 #include "io_limits.hpp"
 #include "libvirt_connection.hpp"
 
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -34,10 +34,11 @@ struct GuestBlockLoad {
 
 class LibvirtBlockTune {
  public:
-  explicit LibvirtBlockTune(std::shared_ptr<LibvirtConnection> connection) : connection_(std::move(connection)) {}
+  explicit LibvirtBlockTune(std::shared_ptr<LibvirtConnection> connection)
+      : connection_(std::move(connection)), marks_(connection_->watch_runs()) {}
 
   // The running guests' block counters, disks and throttle metadata (XML and metadata are
-  // read once per run of a domain, and again after a TUNABLE event on it).
+  // read once per run of a domain, domain_runs.hpp, and again after a TUNABLE event on it).
   Result<std::vector<GuestBlockLoad>> block_load();
   // A disk's current block I/O tune.
   Result<IoLimits> block_tune(const std::string& uuid, const std::string& disk);
@@ -53,8 +54,9 @@ class LibvirtBlockTune {
   Result<void> record_applied_open(_virDomain* dom, const IoLimits& limits);
 
   std::shared_ptr<LibvirtConnection> connection_;
-  std::map<std::string, GuestBlockLoad> block_cache_;  // by "uuid/id": disks, metadata
-  uint64_t cache_generation_ = 0;                      // the connection block_cache_ was read through
+  std::shared_ptr<DomainMarks> marks_;
+  DomainRuns<GuestBlockLoad> block_cache_;  // by name: disks, metadata (counters zero)
+  uint64_t cache_generation_ = 0;           // the connection block_cache_ was read through
 };
 
 }  // namespace smartvm::nodeld

@@ -26,6 +26,20 @@ std::string forget_act(uint32_t address) { return "forget connections " + ipv4_t
 
 }  // namespace
 
+std::vector<Result<void>> HostNet::apply(const std::vector<NetChange>& changes) {
+  struct One {
+    HostNet& host;
+    Result<void> operator()(const LinkUp& c) const { return host.set_up(c.index); }
+    Result<void> operator()(const AddAddress& c) const { return host.add_address(c.index, c.address, c.prefix); }
+    Result<void> operator()(const AddRoute& c) const { return host.add_route(c.destination, c.oif, c.source); }
+    Result<void> operator()(const DeleteRoute& c) const { return host.delete_route(c.route); }
+  };
+  std::vector<Result<void>> results;
+  results.reserve(changes.size());
+  for (const NetChange& c : changes) results.push_back(std::visit(One{*this}, c));
+  return results;
+}
+
 std::optional<std::string> SystemHostNet::sysctl(const std::string& path) {
   auto text = read_small_file(proc_sys_ + "/" + path, 64);
   if (!text) return std::nullopt;

@@ -40,6 +40,10 @@ class HostNet {
   virtual Result<void> delete_route(const Route& r) = 0;
   // Removes the tracked connections of an address; how many.
   virtual Result<size_t> forget_connections(uint32_t address) = 0;
+  // The changes in their order, each as set_up, add_address, add_route or delete_route would
+  // make it, and whether each was made: one that fails stops none of the others. The host
+  // through netlink sends them together.
+  virtual std::vector<Result<void>> apply(const std::vector<NetChange>& changes);
 };
 
 // The host: rtnetlink, /proc/sys under `proc_sys`, the IPoIB mode under `sysfs`, conntrack.
@@ -66,6 +70,7 @@ class SystemHostNet final : public HostNet {
   }
   Result<void> delete_route(const Route& r) override { return nl_.delete_route(r); }
   Result<size_t> forget_connections(uint32_t address) override;
+  std::vector<Result<void>> apply(const std::vector<NetChange>& changes) override { return nl_.apply(changes); }
 
  private:
   Netlink nl_;

@@ -101,18 +101,24 @@ Result<RoutingStatus> GuestRouter::reconcile(HostNet& host, const RoutingInput& 
     guest_changes.push_back(g);
   }
   std::vector<Result<void>> made = host.apply(changes);
+  // Anti-spoofing from the first packet: strict reverse-path filtering accepts a packet from
+  // a guest interface only if the route back to its source leaves through that interface,
+  // i.e. only from the guest's own addresses, for which this router holds the /32 routes.
+  // Addresses still to be learned come from the ARP requests the guest sends (ArpWatcher
+  // sees them before the filter drops them), so no interface is ever left open.
+  constexpr size_t kSettings = 3;  // each guest interface's, in this order
+  std::vector<std::pair<std::string, std::string>> settings;
+  for (const Link& l : view.guests) {
+    settings.emplace_back("net/ipv4/conf/" + l.name + "/rp_filter", "1");
+    settings.emplace_back("net/ipv4/conf/" + l.name + "/proxy_arp", "1");
+    settings.emplace_back("net/ipv4/neigh/" + l.name + "/proxy_delay", "0");
+  }
+  std::vector<Result<void>> set = host.set_sysctls(settings);
   for (size_t i = 0; i < view.guests.size(); ++i) {
     const Link& l = view.guests[i];
     for (size_t at : {guest_changes[i].up, guest_changes[i].address})
       if (at != kNone) warn(made[at]);
-    // Anti-spoofing from the first packet: strict reverse-path filtering accepts a packet from
-    // a guest interface only if the route back to its source leaves through that interface,
-    // i.e. only from the guest's own addresses, for which this router holds the /32 routes.
-    // Addresses still to be learned come from the ARP requests the guest sends (ArpWatcher
-    // sees them before the filter drops them), so no interface is ever left open.
-    warn(host.set_sysctl("net/ipv4/conf/" + l.name + "/rp_filter", "1"));
-    warn(host.set_sysctl("net/ipv4/conf/" + l.name + "/proxy_arp", "1"));
-    warn(host.set_sysctl("net/ipv4/neigh/" + l.name + "/proxy_delay", "0"));
+    for (size_t k = 0; k < kSettings; ++k) warn(set[i * kSettings + k]);
     if (st.ipoib_mtu && l.mtu > st.ipoib_mtu)
       st.warnings.push_back("guest interface " + l.name + " has MTU " + std::to_string(l.mtu) + ", more than " +
                             in.ipoib_interface + "'s " + std::to_string(st.ipoib_mtu) + ": large packets will be fragmented or dropped");

@@ -13,6 +13,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace smartvm::nodeld {
@@ -32,6 +33,8 @@ class HostNet {
 
   // Each act says what failed, naming the file or the request.
   virtual Result<void> set_sysctl(const std::string& path, const std::string& value) = 0;
+  // Each (path, value) as set_sysctl would set it, and whether it was.
+  virtual std::vector<Result<void>> set_sysctls(const std::vector<std::pair<std::string, std::string>>& settings);
   virtual Result<void> set_up(int index) = 0;
   virtual Result<void> add_address(int index, uint32_t address, unsigned prefix) = 0;
   // DESTINATION/32 dev OIF src SOURCE, nodeld's protocol; a route with the same key already
@@ -61,6 +64,9 @@ class SystemHostNet final : public HostNet {
   std::string ipoib_mode(const std::string& name) override;
   // Written only when different: a reconcile that changes nothing writes nothing.
   Result<void> set_sysctl(const std::string& path, const std::string& value) override;
+  // A link's rp_filter and proxy_arp (net/ipv4/conf/NAME/...) through netlink, read from one
+  // dump of the links and written in one batch; the others as set_sysctl.
+  std::vector<Result<void>> set_sysctls(const std::vector<std::pair<std::string, std::string>>& settings) override;
   Result<void> set_up(int index) override { return nl_.set_up(index); }
   Result<void> add_address(int index, uint32_t address, unsigned prefix) override {
     return nl_.add_address(index, address, prefix);

@@ -28,6 +28,13 @@ struct Link {
   bool up = false;
 };
 
+// A link's IPv4 settings (IFLA_INET_CONF), those of net/ipv4/conf/NAME: IPV4_DEVCONF_X at X - 1.
+struct LinkIpv4Conf {
+  int index = 0;
+  std::string name;
+  std::vector<uint32_t> values;
+};
+
 struct Address {
   int index = 0;
   uint32_t address = 0;  // network order
@@ -67,7 +74,14 @@ struct AddRoute {
 struct DeleteRoute {
   Route route;
 };
-using NetChange = std::variant<LinkUp, AddAddress, AddRoute, DeleteRoute>;
+// One of a link's IPv4 settings (IPV4_DEVCONF_*, net/ipv4/conf/NAME/...), as writing its file
+// sets it, but without the RTM_NEWNETCONF notice.
+struct SetIpv4Conf {
+  int index = 0;
+  int key = 0;
+  uint32_t value = 0;
+};
+using NetChange = std::variant<LinkUp, AddAddress, AddRoute, DeleteRoute, SetIpv4Conf>;
 
 // How a change's error begins: "route 10.10.0.5/32", "set link 3 up".
 std::string describe(const NetChange& change);
@@ -75,11 +89,12 @@ std::string describe(const NetChange& change);
 class Netlink {
  public:
   static Result<Netlink> open();
-  Netlink(Netlink&& o) noexcept : nl_(o.nl_), seq_(o.seq_) { o.nl_ = nullptr; }
+  Netlink(Netlink&& o) noexcept : nl_(o.nl_), seq_(o.seq_), in_flight_(o.in_flight_) { o.nl_ = nullptr; }
   Netlink& operator=(Netlink&&) = delete;
   ~Netlink();
 
   Result<std::vector<Link>> links();
+  Result<std::vector<LinkIpv4Conf>> ipv4_conf();
   Result<std::vector<Address>> addresses();
   // Routes of the main table.
   Result<std::vector<Route>> routes();
@@ -109,6 +124,7 @@ class Netlink {
 
   mnl_socket* nl_ = nullptr;
   uint32_t seq_ = 1;
+  size_t in_flight_ = 64;  // requests in one sendmsg: their acknowledgements fit the receive buffer
 };
 
 std::string ipv4_text(uint32_t address);  // network order -> "10.10.0.5"

@@ -33,6 +33,8 @@ constexpr size_t kBatchBytes = 64 * 1024;
 // twice that is counted. The buffer is raised at open where allowed.
 constexpr size_t kAckAccounting = 2048;
 constexpr int kReceiveBuffer = 1 << 20;
+// One read of a dump.
+constexpr size_t kDumpRead = 32 * 1024;
 // The room one acknowledgement is read into: 36 bytes with NETLINK_CAP_ACK.
 constexpr size_t kAckRoom = 256;
 
@@ -113,7 +115,10 @@ Result<void> Netlink::dump(uint16_t type, unsigned char family, Parse parse, Res
   // read may be inconsistent (an entry missed or seen twice). It is read to its end and made
   // again, a few times at most; a table that never holds still for that long is an error.
   constexpr int kAttempts = 5;
-  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+  // The kernel fills each part of a dump up to the largest read it has seen from this socket
+  // (at most 32 KiB): a link with its IPv6 settings and counters takes 2-3 KiB, so with the
+  // usual 8 KiB a dump of 2000 links took about a thousand reads.
+  std::vector<char> buf(kDumpRead);
   uint32_t portid = mnl_socket_get_portid(nl_);
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
     reset();

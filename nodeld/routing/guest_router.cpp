@@ -8,6 +8,7 @@
 #include <net/if_arp.h>
 
 #include <algorithm>
+#include <cstdint>
 
 namespace smartvm::nodeld {
 
@@ -70,6 +71,14 @@ Result<RoutingStatus> GuestRouter::reconcile(HostNet& host, const RoutingInput& 
   view.addresses = *addresses;
   view.routes = std::move(*routes);
   view.neighbours = std::move(neighbours);
+  // The guest interfaces' links and addresses go to the host together; what failed is said
+  // below, in each interface's turn.
+  constexpr size_t kNone = SIZE_MAX;
+  struct GuestChanges {
+    size_t up = kNone, address = kNone;  // where in `changes`
+  };
+  std::vector<NetChange> changes;
+  std::vector<GuestChanges> guest_changes;
   for (const Link& l : *links) {
     if (l.index == ib->index) continue;
     bool guest = std::any_of(in.guest_patterns.begin(), in.guest_patterns.end(),
@@ -77,19 +86,39 @@ Result<RoutingStatus> GuestRouter::reconcile(HostNet& host, const RoutingInput& 
     if (!guest) continue;
     view.guests.push_back(l);
     st.guest_interfaces.push_back(l.name);
-    if (!l.up) warn(host.set_up(l.index));
+    GuestChanges g;
+    if (!l.up) {
+      g.up = changes.size();
+      changes.push_back(LinkUp{l.index});
+    }
     bool has_source = std::any_of(addresses->begin(), addresses->end(), [&](const Address& a) {
       return a.index == l.index && a.address == source && a.prefix == 32;
     });
-    if (!has_source) warn(host.add_address(l.index, source, 32));
-    // Anti-spoofing from the first packet: strict reverse-path filtering accepts a packet from
-    // a guest interface only if the route back to its source leaves through that interface,
-    // i.e. only from the guest's own addresses, for which this router holds the /32 routes.
-    // Addresses still to be learned come from the ARP requests the guest sends (ArpWatcher
-    // sees them before the filter drops them), so no interface is ever left open.
-    warn(host.set_sysctl("net/ipv4/conf/" + l.name + "/rp_filter", "1"));
-    warn(host.set_sysctl("net/ipv4/conf/" + l.name + "/proxy_arp", "1"));
-    warn(host.set_sysctl("net/ipv4/neigh/" + l.name + "/proxy_delay", "0"));
+    if (!has_source) {
+      g.address = changes.size();
+      changes.push_back(AddAddress{l.index, source, 32});
+    }
+    guest_changes.push_back(g);
+  }
+  std::vector<Result<void>> made = host.apply(changes);
+  // Anti-spoofing from the first packet: strict reverse-path filtering accepts a packet from
+  // a guest interface only if the route back to its source leaves through that interface,
+  // i.e. only from the guest's own addresses, for which this router holds the /32 routes.
+  // Addresses still to be learned come from the ARP requests the guest sends (ArpWatcher
+  // sees them before the filter drops them), so no interface is ever left open.
+  constexpr size_t kSettings = 3;  // each guest interface's, in this order
+  std::vector<std::pair<std::string, std::string>> settings;
+  for (const Link& l : view.guests) {
+    settings.emplace_back("net/ipv4/conf/" + l.name + "/rp_filter", "1");
+    settings.emplace_back("net/ipv4/conf/" + l.name + "/proxy_arp", "1");
+    settings.emplace_back("net/ipv4/neigh/" + l.name + "/proxy_delay", "0");
+  }
+  std::vector<Result<void>> set = host.set_sysctls(settings);
+  for (size_t i = 0; i < view.guests.size(); ++i) {
+    const Link& l = view.guests[i];
+    for (size_t at : {guest_changes[i].up, guest_changes[i].address})
+      if (at != kNone) warn(made[at]);
+    for (size_t k = 0; k < kSettings; ++k) warn(set[i * kSettings + k]);
     if (st.ipoib_mtu && l.mtu > st.ipoib_mtu)
       st.warnings.push_back("guest interface " + l.name + " has MTU " + std::to_string(l.mtu) + ", more than " +
                             in.ipoib_interface + "'s " + std::to_string(st.ipoib_mtu) + ": large packets will be fragmented or dropped");
@@ -110,14 +139,16 @@ Result<RoutingStatus> GuestRouter::reconcile(HostNet& host, const RoutingInput& 
     if (auto forgot = host.forget_connections(address); !forgot) st.warnings.push_back(forgot.error().message);
   }
 
-  // nodeld's routes that are no longer wanted go; wanted ones that are missing are added.
-  for (const Route& r : plan.remove) {
-    if (auto d = host.delete_route(r); d) ++st.removed;
-    else warn(d);
-  }
-  for (const auto& [destination, oif] : plan.add) {
-    if (auto r = host.add_route(destination, oif, source); r) ++st.added;
-    else warn(r);
+  // nodeld's routes that are no longer wanted go; wanted ones that are missing are added. All
+  // in one go, the removals first (a stale route of ours may hold a wanted one's key).
+  std::vector<NetChange> route_changes;
+  for (const Route& r : plan.remove) route_changes.push_back(DeleteRoute{r});
+  for (const auto& [destination, oif] : plan.add) route_changes.push_back(AddRoute{destination, oif, source});
+  std::vector<Result<void>> routed = host.apply(route_changes);
+  for (size_t i = 0; i < routed.size(); ++i) {
+    if (!routed[i]) warn(routed[i]);
+    else if (i < plan.remove.size()) ++st.removed;
+    else ++st.added;
   }
   st.routes = plan.kept + st.added;
   return st;

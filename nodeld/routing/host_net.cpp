@@ -5,6 +5,10 @@
 #include "small_file.hpp"
 
 #include <algorithm>
+#include <optional>
+#include <unordered_map>
+
+#include <linux/ip.h>
 
 namespace smartvm::nodeld {
 
@@ -25,6 +29,80 @@ std::string delete_route_act(const Route& r) {
 std::string forget_act(uint32_t address) { return "forget connections " + ipv4_text(address); }
 
 }  // namespace
+
+std::vector<Result<void>> HostNet::apply(const std::vector<NetChange>& changes) {
+  struct One {
+    HostNet& host;
+    Result<void> operator()(const LinkUp& c) const { return host.set_up(c.index); }
+    Result<void> operator()(const AddAddress& c) const { return host.add_address(c.index, c.address, c.prefix); }
+    Result<void> operator()(const AddRoute& c) const { return host.add_route(c.destination, c.oif, c.source); }
+    Result<void> operator()(const DeleteRoute& c) const { return host.delete_route(c.route); }
+    // A setting by link index is netlink's way (SystemHostNet::set_sysctls); here it is by name.
+    Result<void> operator()(const SetIpv4Conf& c) const { return make_error(describe(c) + ": only through netlink"); }
+  };
+  std::vector<Result<void>> results;
+  results.reserve(changes.size());
+  for (const NetChange& c : changes) results.push_back(std::visit(One{*this}, c));
+  return results;
+}
+
+std::vector<Result<void>> HostNet::set_sysctls(const std::vector<std::pair<std::string, std::string>>& settings) {
+  std::vector<Result<void>> results;
+  results.reserve(settings.size());
+  for (const auto& [path, value] : settings) results.push_back(set_sysctl(path, value));
+  return results;
+}
+
+namespace {
+
+// net/ipv4/conf/NAME/KEY of a link, KEY one netlink can set: (NAME, IPV4_DEVCONF_KEY).
+std::optional<std::pair<std::string, int>> ipv4_conf_key(const std::string& path) {
+  const std::string prefix = "net/ipv4/conf/";
+  size_t slash = path.rfind('/');
+  if (path.rfind(prefix, 0) != 0 || slash <= prefix.size()) return std::nullopt;
+  std::string name = path.substr(prefix.size(), slash - prefix.size()), key = path.substr(slash + 1);
+  if (name == "all" || name == "default" || name.find('/') != std::string::npos) return std::nullopt;
+  if (key == "rp_filter") return std::make_pair(name, int(IPV4_DEVCONF_RP_FILTER));
+  if (key == "proxy_arp") return std::make_pair(name, int(IPV4_DEVCONF_PROXY_ARP));
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::vector<Result<void>> SystemHostNet::set_sysctls(const std::vector<std::pair<std::string, std::string>>& settings) {
+  std::vector<Result<void>> results(settings.size());
+  std::optional<std::vector<LinkIpv4Conf>> links;  // read once, when the first link setting comes
+  std::unordered_map<std::string, const LinkIpv4Conf*> by_name;
+  std::vector<NetChange> changes;
+  std::vector<size_t> of;  // the setting each change makes
+  for (size_t i = 0; i < settings.size(); ++i) {
+    const auto& [path, value] = settings[i];
+    auto key = ipv4_conf_key(path);
+    uint32_t number = 0;
+    bool numeric = !value.empty() && value.find_first_not_of("0123456789") == std::string::npos && value.size() < 10;
+    if (numeric) number = uint32_t(std::stoul(value));
+    if (key && numeric && !links) {
+      auto dump = nl_.ipv4_conf();
+      links = dump ? std::move(*dump) : std::vector<LinkIpv4Conf>{};
+      for (const LinkIpv4Conf& l : *links) by_name.emplace(l.name, &l);
+    }
+    const LinkIpv4Conf* link = nullptr;
+    if (key && numeric)
+      if (auto it = by_name.find(key->first); it != by_name.end() && it->second->values.size() >= size_t(key->second))
+        link = it->second;
+    if (!link) {  // not a link's setting netlink knows, or the link is not (yet) there: its file
+      results[i] = set_sysctl(path, value);
+      continue;
+    }
+    if (link->values[size_t(key->second) - 1] == number) continue;  // as wanted: nothing written
+    changes.push_back(SetIpv4Conf{link->index, key->second, number});
+    of.push_back(i);
+  }
+  std::vector<Result<void>> made = nl_.apply(changes);
+  for (size_t j = 0; j < made.size(); ++j)
+    if (!made[j]) results[of[j]] = Error{proc_sys_ + "/" + settings[of[j]].first + ": " + made[j].error().message, made[j].error().code};
+  return results;
+}
 
 std::optional<std::string> SystemHostNet::sysctl(const std::string& path) {
   auto text = read_small_file(proc_sys_ + "/" + path, 64);

@@ -13,6 +13,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace smartvm::nodeld {
@@ -32,6 +33,8 @@ class HostNet {
 
   // Each act says what failed, naming the file or the request.
   virtual Result<void> set_sysctl(const std::string& path, const std::string& value) = 0;
+  // Each (path, value) as set_sysctl would set it, and whether it was.
+  virtual std::vector<Result<void>> set_sysctls(const std::vector<std::pair<std::string, std::string>>& settings);
   virtual Result<void> set_up(int index) = 0;
   virtual Result<void> add_address(int index, uint32_t address, unsigned prefix) = 0;
   // DESTINATION/32 dev OIF src SOURCE, nodeld's protocol; a route with the same key already
@@ -40,6 +43,10 @@ class HostNet {
   virtual Result<void> delete_route(const Route& r) = 0;
   // Removes the tracked connections of an address; how many.
   virtual Result<size_t> forget_connections(uint32_t address) = 0;
+  // The changes in their order, each as set_up, add_address, add_route or delete_route would
+  // make it, and whether each was made: one that fails stops none of the others. The host
+  // through netlink sends them together.
+  virtual std::vector<Result<void>> apply(const std::vector<NetChange>& changes);
 };
 
 // The host: rtnetlink, /proc/sys under `proc_sys`, the IPoIB mode under `sysfs`, conntrack.
@@ -57,6 +64,9 @@ class SystemHostNet final : public HostNet {
   std::string ipoib_mode(const std::string& name) override;
   // Written only when different: a reconcile that changes nothing writes nothing.
   Result<void> set_sysctl(const std::string& path, const std::string& value) override;
+  // A link's rp_filter and proxy_arp (net/ipv4/conf/NAME/...) through netlink, read from one
+  // dump of the links and written in one batch; the others as set_sysctl.
+  std::vector<Result<void>> set_sysctls(const std::vector<std::pair<std::string, std::string>>& settings) override;
   Result<void> set_up(int index) override { return nl_.set_up(index); }
   Result<void> add_address(int index, uint32_t address, unsigned prefix) override {
     return nl_.add_address(index, address, prefix);
@@ -66,6 +76,7 @@ class SystemHostNet final : public HostNet {
   }
   Result<void> delete_route(const Route& r) override { return nl_.delete_route(r); }
   Result<size_t> forget_connections(uint32_t address) override;
+  std::vector<Result<void>> apply(const std::vector<NetChange>& changes) override { return nl_.apply(changes); }
 
  private:
   Netlink nl_;

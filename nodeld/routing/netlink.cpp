@@ -8,7 +8,9 @@
 #include <linux/rtnetlink.h>
 
 #include <arpa/inet.h>
+#include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -17,6 +19,24 @@
 namespace smartvm::nodeld {
 
 namespace {
+
+// The most one request takes: a header, the family's header and three u32 attributes.
+constexpr size_t kMaxRequest = 128;
+// The bytes of requests in one sendmsg, far below the socket's send buffer (which bounds a
+// netlink message the kernel accepts).
+constexpr size_t kBatchBytes = 64 * 1024;
+// Requests in one sendmsg. The kernel handles them one by one inside that sendmsg and queues an
+// acknowledgement for each on our socket; one that finds the receive buffer full is dropped
+// without a word (no ENOBUFS: the sender is a user socket), and its request's fate would never
+// be known. So no more are sent at once than their acknowledgements surely fit in: each is a
+// buffer of its own, under 1 KiB of accounting (measured: 220 fit in the default 208 KiB), and
+// twice that is counted. The buffer is raised at open where allowed.
+constexpr size_t kAckAccounting = 2048;
+constexpr int kReceiveBuffer = 1 << 20;
+// One read of a dump.
+constexpr size_t kDumpRead = 32 * 1024;
+// The room one acknowledgement is read into: 36 bytes with NETLINK_CAP_ACK.
+constexpr size_t kAckRoom = 256;
 
 // Attributes of one message by type, for the parsers below.
 struct Attributes {
@@ -28,6 +48,27 @@ int collect_attribute(const nlattr* attr, void* data) {
   unsigned type = mnl_attr_get_type(attr);
   if (type < 64) a->by_type[type] = attr;
   return MNL_CB_OK;
+}
+
+// The attributes nested in `nest`, each handed to `fn`.
+template <typename Fn>
+void each_nested(const nlattr* nest, Fn fn) {
+  const auto* end = static_cast<const char*>(mnl_attr_get_payload(nest)) + mnl_attr_get_payload_len(nest);
+  for (const auto* a = static_cast<const nlattr*>(mnl_attr_get_payload(nest));
+       mnl_attr_ok(a, int(end - reinterpret_cast<const char*>(a))); a = mnl_attr_next(a))
+    fn(a);
+}
+
+// IFLA_AF_SPEC's AF_INET part: IFLA_INET_CONF, an array of u32.
+void read_ipv4_conf(const nlattr* af_spec, std::vector<uint32_t>& conf) {
+  each_nested(af_spec, [&](const nlattr* family) {
+    if (mnl_attr_get_type(family) != AF_INET) return;
+    each_nested(family, [&](const nlattr* attr) {
+      if (mnl_attr_get_type(attr) != IFLA_INET_CONF) return;
+      const auto* values = static_cast<const uint32_t*>(mnl_attr_get_payload(attr));
+      conf.assign(values, values + mnl_attr_get_payload_len(attr) / sizeof(uint32_t));
+    });
+  });
 }
 
 }  // namespace
@@ -48,7 +89,18 @@ Result<Netlink> Netlink::open() {
     mnl_socket_close(nl);
     return e;
   }
+  // An error's acknowledgement carries only the request's header, not the whole request.
+  int on = 1;
+  mnl_socket_setsockopt(nl, NETLINK_CAP_ACK, &on, sizeof on);
   Netlink n(nl);
+  // Room for many acknowledgements at once (see kAckAccounting): forced as root, else as much
+  // of it as net.core.rmem_max allows; what the kernel granted sets how many go together.
+  int fd = mnl_socket_get_fd(nl), size = kReceiveBuffer, granted = 0;
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  socklen_t length = sizeof granted;
+  if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &granted, &length) == 0 && granted > 0)
+    n.in_flight_ = std::max<size_t>(1, size_t(granted) / kAckAccounting);
   n.seq_ = static_cast<uint32_t>(time(nullptr));
   return n;
 }
@@ -63,7 +115,10 @@ Result<void> Netlink::dump(uint16_t type, unsigned char family, Parse parse, Res
   // read may be inconsistent (an entry missed or seen twice). It is read to its end and made
   // again, a few times at most; a table that never holds still for that long is an error.
   constexpr int kAttempts = 5;
-  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+  // The kernel fills each part of a dump up to the largest read it has seen from this socket
+  // (at most 32 KiB): a link with its IPv6 settings and counters takes 2-3 KiB, so with the
+  // usual 8 KiB a dump of 2000 links took about a thousand reads.
+  std::vector<char> buf(kDumpRead);
   uint32_t portid = mnl_socket_get_portid(nl_);
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
     reset();
@@ -120,6 +175,21 @@ Result<std::vector<Link>> Netlink::links() {
   return out;
 }
 
+Result<std::vector<LinkIpv4Conf>> Netlink::ipv4_conf() {
+  std::vector<LinkIpv4Conf> out;
+  auto parse = [&](const nlmsghdr* m) {
+    auto* ifi = static_cast<const ifinfomsg*>(mnl_nlmsg_get_payload(m));
+    Attributes a;
+    mnl_attr_parse(m, sizeof(*ifi), collect_attribute, &a);
+    if (!a.by_type[IFLA_IFNAME] || !a.by_type[IFLA_AF_SPEC]) return;
+    LinkIpv4Conf c{ifi->ifi_index, mnl_attr_get_str(a.by_type[IFLA_IFNAME]), {}};
+    read_ipv4_conf(a.by_type[IFLA_AF_SPEC], c.values);
+    out.push_back(std::move(c));
+  };
+  if (auto r = dump(RTM_GETLINK, AF_UNSPEC, parse, [&] { out.clear(); }); !r) return r.error();
+  return out;
+}
+
 Result<std::vector<Address>> Netlink::addresses() {
   std::vector<Address> out;
   auto parse = [&](const nlmsghdr* m) {
@@ -168,86 +238,188 @@ Result<std::vector<Neighbour>> Netlink::neighbours() {
   return out;
 }
 
-Result<void> Netlink::request(void* message, const std::string& what) {
-  auto* nlh = static_cast<nlmsghdr*>(message);
-  nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
-  uint32_t seq = ++seq_;
-  nlh->nlmsg_seq = seq;
-  if (mnl_socket_sendto(nl_, nlh, nlh->nlmsg_len) < 0) return os_error(what);
-  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
-  for (;;) {
-    ssize_t n = mnl_socket_recvfrom(nl_, buf.data(), buf.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return os_error(what);
-    // The acknowledgement is an NLMSG_ERROR with error 0; mnl_cb_run turns a non-zero one into
-    // -1 with errno set.
-    int r = mnl_cb_run(buf.data(), size_t(n), seq, mnl_socket_get_portid(nl_), nullptr, nullptr);
-    if (r < 0) return os_error(what);
-    if (r == MNL_CB_STOP) return {};
+std::string describe(const NetChange& change) {
+  struct Describe {
+    std::string operator()(const LinkUp& c) const { return "set link " + std::to_string(c.index) + " up"; }
+    std::string operator()(const AddAddress& c) const {
+      return "add address " + ipv4_text(c.address) + "/" + std::to_string(c.prefix);
+    }
+    std::string operator()(const AddRoute& c) const { return "route " + ipv4_text(c.destination) + "/32"; }
+    std::string operator()(const DeleteRoute& c) const {
+      return "delete route " + ipv4_text(c.route.destination) + "/" + std::to_string(c.route.prefix);
+    }
+    std::string operator()(const SetIpv4Conf& c) const {
+      return "set IPv4 setting " + std::to_string(c.key) + " of link " + std::to_string(c.index);
+    }
+  };
+  return std::visit(Describe{}, change);
+}
+
+namespace {
+
+class PutChange {
+ public:
+  explicit PutChange(nlmsghdr* nlh) : nlh_(nlh) {}
+
+  void operator()(const LinkUp& c) const {
+    nlh_->nlmsg_type = RTM_NEWLINK;
+    auto* ifi = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh_, sizeof(ifinfomsg)));
+    ifi->ifi_family = AF_UNSPEC;
+    ifi->ifi_index = c.index;
+    ifi->ifi_flags = IFF_UP;
+    ifi->ifi_change = IFF_UP;
+  }
+  void operator()(const AddAddress& c) const {
+    nlh_->nlmsg_type = RTM_NEWADDR;
+    nlh_->nlmsg_flags = NLM_F_CREATE | NLM_F_REPLACE;
+    auto* ifa = static_cast<ifaddrmsg*>(mnl_nlmsg_put_extra_header(nlh_, sizeof(ifaddrmsg)));
+    ifa->ifa_family = AF_INET;
+    ifa->ifa_prefixlen = static_cast<unsigned char>(c.prefix);
+    ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+    ifa->ifa_index = unsigned(c.index);
+    mnl_attr_put_u32(nlh_, IFA_LOCAL, c.address);
+    mnl_attr_put_u32(nlh_, IFA_ADDRESS, c.address);
+  }
+  void operator()(const AddRoute& c) const {
+    nlh_->nlmsg_type = RTM_NEWROUTE;
+    // Never NLM_F_REPLACE: it would take over whatever route has the same key, an
+    // administrator's as well. nodeld removes its own stale route first (earlier in the same
+    // batch, and the kernel keeps the order); anybody else's makes this fail with EEXIST.
+    nlh_->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+    auto* rtm = static_cast<rtmsg*>(mnl_nlmsg_put_extra_header(nlh_, sizeof(rtmsg)));
+    rtm->rtm_family = AF_INET;
+    rtm->rtm_dst_len = 32;
+    rtm->rtm_table = RT_TABLE_MAIN;
+    rtm->rtm_protocol = kRouteProtocol;
+    rtm->rtm_scope = RT_SCOPE_LINK;
+    rtm->rtm_type = RTN_UNICAST;
+    mnl_attr_put_u32(nlh_, RTA_DST, c.destination);
+    mnl_attr_put_u32(nlh_, RTA_OIF, uint32_t(c.oif));
+    if (c.source) mnl_attr_put_u32(nlh_, RTA_PREFSRC, c.source);
+  }
+  void operator()(const DeleteRoute& c) const {
+    const Route& r = c.route;
+    nlh_->nlmsg_type = RTM_DELROUTE;
+    auto* rtm = static_cast<rtmsg*>(mnl_nlmsg_put_extra_header(nlh_, sizeof(rtmsg)));
+    rtm->rtm_family = AF_INET;
+    rtm->rtm_dst_len = static_cast<unsigned char>(r.prefix);
+    rtm->rtm_table = RT_TABLE_MAIN;
+    rtm->rtm_protocol = r.protocol;
+    rtm->rtm_scope = RT_SCOPE_NOWHERE;
+    mnl_attr_put_u32(nlh_, RTA_DST, r.destination);
+    if (r.oif) mnl_attr_put_u32(nlh_, RTA_OIF, uint32_t(r.oif));
+  }
+  void operator()(const SetIpv4Conf& c) const {
+    nlh_->nlmsg_type = RTM_NEWLINK;
+    auto* ifi = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh_, sizeof(ifinfomsg)));
+    ifi->ifi_family = AF_UNSPEC;
+    ifi->ifi_index = c.index;
+    nlattr* af_spec = mnl_attr_nest_start(nlh_, IFLA_AF_SPEC);
+    nlattr* inet = mnl_attr_nest_start(nlh_, AF_INET);
+    nlattr* conf = mnl_attr_nest_start(nlh_, IFLA_INET_CONF);
+    mnl_attr_put_u32(nlh_, uint16_t(c.key), c.value);
+    mnl_attr_nest_end(nlh_, conf);
+    mnl_attr_nest_end(nlh_, inet);
+    mnl_attr_nest_end(nlh_, af_spec);
+  }
+
+ private:
+  nlmsghdr* nlh_;
+};
+
+}  // namespace
+
+std::vector<Result<void>> Netlink::apply(const std::vector<NetChange>& changes) {
+  std::vector<Result<void>> results(changes.size());
+  // mnl_nlmsg_batch lets the last message run past its limit, which then starts the next batch.
+  std::vector<char> buf(kBatchBytes + kMaxRequest);
+  mnl_nlmsg_batch* batch = mnl_nlmsg_batch_start(buf.data(), kBatchBytes);
+  uint32_t base = seq_ + 1;  // change i has sequence number base + i
+  seq_ += uint32_t(changes.size());
+  size_t first = 0;  // the first change in the batch being filled
+  for (size_t i = 0; i < changes.size(); ++i) {
+    nlmsghdr* nlh = mnl_nlmsg_put_header(mnl_nlmsg_batch_current(batch));
+    std::visit(PutChange(nlh), changes[i]);
+    nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+    nlh->nlmsg_seq = base + uint32_t(i);
+    if (!mnl_nlmsg_batch_next(batch)) {  // change i did not fit: the batch goes without it
+      send_batch(mnl_nlmsg_batch_head(batch), mnl_nlmsg_batch_size(batch), changes, base, first, i, results);
+      mnl_nlmsg_batch_reset(batch);  // and starts again with it
+      first = i;
+    }
+    if (i + 1 - first == in_flight_) {
+      send_batch(mnl_nlmsg_batch_head(batch), mnl_nlmsg_batch_size(batch), changes, base, first, i + 1, results);
+      mnl_nlmsg_batch_reset(batch);
+      first = i + 1;
+    }
+  }
+  if (first < changes.size())
+    send_batch(mnl_nlmsg_batch_head(batch), mnl_nlmsg_batch_size(batch), changes, base, first, changes.size(), results);
+  mnl_nlmsg_batch_stop(batch);
+  return results;
+}
+
+void Netlink::send_batch(const void* messages, size_t length, const std::vector<NetChange>& changes, uint32_t base,
+                         size_t first, size_t end, std::vector<Result<void>>& results) {
+  auto fail_unanswered = [&](const std::vector<bool>& answered, int err) {
+    for (size_t k = first; k < end; ++k)
+      if (!answered[k - first]) results[k] = os_error(describe(changes[k]), err);
+  };
+  std::vector<bool> answered(end - first);
+  if (mnl_socket_sendto(nl_, messages, length) < 0) {
+    fail_unanswered(answered, errno);
+    return;
+  }
+  // The kernel has handled every request by now and queued their acknowledgements: read them
+  // together, as many as are there in each call.
+  size_t waiting = end - first;
+  std::vector<char> room(waiting * kAckRoom);
+  std::vector<iovec> iov(waiting);
+  std::vector<mmsghdr> msgs(waiting);
+  std::vector<sockaddr_nl> from(waiting);
+  uint32_t portid = mnl_socket_get_portid(nl_);
+  while (waiting) {
+    for (size_t j = 0; j < waiting; ++j) {
+      iov[j] = {room.data() + j * kAckRoom, kAckRoom};
+      msgs[j] = {};
+      msgs[j].msg_hdr.msg_iov = &iov[j];
+      msgs[j].msg_hdr.msg_iovlen = 1;
+      msgs[j].msg_hdr.msg_name = &from[j];
+      msgs[j].msg_hdr.msg_namelen = sizeof(sockaddr_nl);
+    }
+    int got = recvmmsg(mnl_socket_get_fd(nl_), msgs.data(), unsigned(waiting), MSG_WAITFORONE, nullptr);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) {  // ENOBUFS: acknowledgements were lost, whether those requests were made is unknown
+      fail_unanswered(answered, errno);
+      return;
+    }
+    for (int j = 0; j < got; ++j) {
+      if (from[size_t(j)].nl_pid != 0) continue;  // not the kernel's
+      int len = int(msgs[size_t(j)].msg_len);
+      for (auto* m = reinterpret_cast<const nlmsghdr*>(room.data() + size_t(j) * kAckRoom); mnl_nlmsg_ok(m, len);
+           m = mnl_nlmsg_next(m, &len)) {
+        size_t k = m->nlmsg_seq - base;  // wraps to a huge number below base: a stale answer
+        if (m->nlmsg_type != NLMSG_ERROR || (m->nlmsg_pid && m->nlmsg_pid != portid) || k < first || k >= end ||
+            answered[k - first])
+          continue;
+        answered[k - first] = true;
+        --waiting;
+        // The acknowledgement is an NLMSG_ERROR with error 0; a failure carries -errno.
+        auto* e = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(m));
+        if (e->error) results[k] = os_error(describe(changes[k]), e->error < 0 ? -e->error : EPROTO);
+      }
+    }
   }
 }
 
-Result<void> Netlink::add_address(int index, uint32_t address, unsigned prefix) {
-  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
-  nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
-  nlh->nlmsg_type = RTM_NEWADDR;
-  nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_REPLACE;
-  auto* ifa = static_cast<ifaddrmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifaddrmsg)));
-  ifa->ifa_family = AF_INET;
-  ifa->ifa_prefixlen = static_cast<unsigned char>(prefix);
-  ifa->ifa_scope = RT_SCOPE_UNIVERSE;
-  ifa->ifa_index = unsigned(index);
-  mnl_attr_put_u32(nlh, IFA_LOCAL, address);
-  mnl_attr_put_u32(nlh, IFA_ADDRESS, address);
-  return request(nlh, "add address " + ipv4_text(address) + "/" + std::to_string(prefix));
-}
+Result<void> Netlink::one(const NetChange& change) { return std::move(apply({change}).front()); }
 
-Result<void> Netlink::set_up(int index) {
-  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
-  nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
-  nlh->nlmsg_type = RTM_NEWLINK;
-  auto* ifi = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
-  ifi->ifi_family = AF_UNSPEC;
-  ifi->ifi_index = index;
-  ifi->ifi_flags = IFF_UP;
-  ifi->ifi_change = IFF_UP;
-  return request(nlh, "set link " + std::to_string(index) + " up");
-}
+Result<void> Netlink::add_address(int index, uint32_t address, unsigned prefix) { return one(AddAddress{index, address, prefix}); }
 
-Result<void> Netlink::add_route(uint32_t destination, int oif, uint32_t source) {
-  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
-  nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
-  nlh->nlmsg_type = RTM_NEWROUTE;
-  // Never NLM_F_REPLACE: it would take over whatever route has the same key, an
-  // administrator's as well. nodeld removes its own stale route first; anybody else's makes
-  // this fail with EEXIST.
-  nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
-  auto* rtm = static_cast<rtmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(rtmsg)));
-  rtm->rtm_family = AF_INET;
-  rtm->rtm_dst_len = 32;
-  rtm->rtm_table = RT_TABLE_MAIN;
-  rtm->rtm_protocol = kRouteProtocol;
-  rtm->rtm_scope = RT_SCOPE_LINK;
-  rtm->rtm_type = RTN_UNICAST;
-  mnl_attr_put_u32(nlh, RTA_DST, destination);
-  mnl_attr_put_u32(nlh, RTA_OIF, uint32_t(oif));
-  if (source) mnl_attr_put_u32(nlh, RTA_PREFSRC, source);
-  return request(nlh, "route " + ipv4_text(destination) + "/32");
-}
+Result<void> Netlink::set_up(int index) { return one(LinkUp{index}); }
 
-Result<void> Netlink::delete_route(const Route& r) {
-  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
-  nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
-  nlh->nlmsg_type = RTM_DELROUTE;
-  auto* rtm = static_cast<rtmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(rtmsg)));
-  rtm->rtm_family = AF_INET;
-  rtm->rtm_dst_len = static_cast<unsigned char>(r.prefix);
-  rtm->rtm_table = RT_TABLE_MAIN;
-  rtm->rtm_protocol = r.protocol;
-  rtm->rtm_scope = RT_SCOPE_NOWHERE;
-  mnl_attr_put_u32(nlh, RTA_DST, r.destination);
-  if (r.oif) mnl_attr_put_u32(nlh, RTA_OIF, uint32_t(r.oif));
-  return request(nlh, "delete route " + ipv4_text(r.destination) + "/" + std::to_string(r.prefix));
-}
+Result<void> Netlink::add_route(uint32_t destination, int oif, uint32_t source) { return one(AddRoute{destination, oif, source}); }
+
+Result<void> Netlink::delete_route(const Route& r) { return one(DeleteRoute{r}); }
 
 }  // namespace smartvm::nodeld

@@ -23,6 +23,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -511,4 +512,56 @@ TEST_CASE("nodeld on a host without the IPoIB interface: no IPoIB, not unfit, un
   CHECK(metrics().find("smartvm_node_routing_ok{node=\"no-ib\"} 0\n") != std::string::npos);
   CHECK(occurrences(nodeld.log(), "no IPoIB interface ib0 on this host") == 1);
   CHECK(nodeld.stop() == 0);
+}
+
+TEST_CASE("nodeld's netlink changes go together: 2500 routes in few sendmsg calls, a failing one named and the others made",
+          "[nodeld][routing]") {
+  TempDir t;
+  NetnsLab lab;
+  lab.add_namespace("host");
+  lab.must({kIp, "-n", lab.ns("host"), "link", "add", "vif1.0", "type", "veth", "peer", "name", "q1"});
+  lab.must({kIp, "-n", lab.ns("host"), "link", "set", "vif1.0", "up"});
+  lab.must({kIp, "-n", lab.ns("host"), "addr", "add", "10.50.0.1/16", "dev", "vif1.0"});
+  constexpr int kRoutes = 2500;  // more than one sendmsg takes
+  auto destination = [](int i) { return "10.50." + std::to_string(i / 250 + 1) + "." + std::to_string(i % 250 + 1); };
+  // Route 400 goes through a device that does not exist, route 1700 is a second request for
+  // route 1699's key: each fails on its own, in the middle of a batch.
+  std::string failures = (t / "failures").string();
+  int child = in_netns(lab.ns("host"), [&] {
+    alarm(60);  // an acknowledgement waited for forever fails the test instead of hanging it
+    auto nl = smartvm::nodeld::Netlink::open();
+    if (!nl) return 100;
+    auto links = nl->links();
+    if (!links) return 101;
+    auto vif = std::find_if(links->begin(), links->end(), [](const auto& l) { return l.name == "vif1.0"; });
+    if (vif == links->end()) return 101;
+    uint32_t source = 0;
+    smartvm::nodeld::parse_ipv4("10.50.0.1", source);
+    std::vector<smartvm::nodeld::NetChange> changes;
+    for (int i = 0; i < kRoutes; ++i) {
+      uint32_t a = 0;
+      smartvm::nodeld::parse_ipv4(destination(i == 1700 ? 1699 : i), a);
+      changes.push_back(smartvm::nodeld::AddRoute{a, i == 400 ? 999999 : vif->index, source});
+    }
+    auto results = nl->apply(changes);
+    if (results.size() != changes.size()) return 102;
+    std::string text;
+    for (size_t i = 0; i < results.size(); ++i)
+      if (!results[i]) text += std::to_string(i) + " " + results[i].error().message + "\n";
+    write_file(failures, text);
+    return 0;
+  });
+  REQUIRE(child == 0);
+  CHECK(read_file(failures) == "400 route " + destination(400) + "/32: No such device\n1700 route " + destination(1699) +
+                                   "/32: File exists\n");
+  // What the kernel has: every other route, read back by `ip`.
+  std::istringstream routes(lab.in("host", "ip route show proto 215"));
+  std::set<std::string> present;
+  for (std::string line; std::getline(routes, line);) present.insert(line.substr(0, line.find(' ')));
+  CHECK(present.size() == kRoutes - 2);
+  CHECK(!present.count(destination(400)));
+  for (int i : {0, 1, 399, 401, 1023, 1024, 1699, 1701, 2048, kRoutes - 1}) {
+    INFO(destination(i));
+    CHECK(present.count(destination(i)));
+  }
 }

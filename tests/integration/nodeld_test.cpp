@@ -377,7 +377,8 @@ TEST_CASE("nodeld: a job whose smartvm-run was killed is destroyed and its direc
   write_file(job / "disk.qcow2", "overlay");
   std::filesystem::create_directories(s.t / "elsewhere");
   write_file(s.t / "elsewhere" / "keep", "not nodeld's");
-  // The launcher: a process this test started and killed; its pid is in the domain's metadata.
+  // The launcher: a process this test started and killed; its pid is in the domain's metadata
+  // (for the log), and nothing holds the job directory's lock (smartvm-run's, while it lives).
   pid_t launcher;
   {
     BackgroundProcess gone({"/bin/sleep", "300"}, (s.t / "sleep.log").string());
@@ -393,7 +394,8 @@ TEST_CASE("nodeld: a job whose smartvm-run was killed is destroyed and its direc
              "xmlns:smartvm='https://smartvm.dev/xmlns/job/1'><smartvm:service>blast</smartvm:service>"
              "<smartvm:job_id>jit</smartvm:job_id><smartvm:owner>alice</smartvm:owner><smartvm:launcher_pid>" +
                  std::to_string(launcher) +
-                 "</smartvm:launcher_pid></smartvm:job></metadata><memory>524288</memory><vcpu>2</vcpu><os><type>hvm"
+                 "</smartvm:launcher_pid><smartvm:job_dir>" + job.string() +
+                 "</smartvm:job_dir></smartvm:job></metadata><memory>524288</memory><vcpu>2</vcpu><os><type>hvm"
                  "</type></os><devices><disk type='file' device='disk'><source file='" + (job / "disk.qcow2").string() +
                  "'/><target dev='vda'/></disk><disk type='file' device='disk'><source file='" +
                  (s.t / "elsewhere" / "keep").string() + "'/><target dev='vdb'/></disk></devices></domain>\n");

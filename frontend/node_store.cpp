@@ -168,21 +168,45 @@ Result<void> NodeStore::step(sqlite3_stmt* st, const std::string& what) {
   return {};
 }
 
+void NodeStore::note_lost_transaction() {
+  // On SQLITE_FULL, SQLITE_IOERR or SQLITE_NOMEM SQLite may roll the whole transaction back,
+  // not just the failing statement: the group's earlier writes, whose answers wait for the
+  // commit, are then gone, and the commit must fail for them.
+  if (in_transaction_ && sqlite3_get_autocommit(db_)) {
+    in_transaction_ = false;
+    transaction_lost_ = true;
+  }
+}
+
 Result<void> NodeStore::begin_write() {
-  if (sqlite3_get_autocommit(db_))  // no transaction open: the first write of a group, or of its own
+  note_lost_transaction();
+  if (sqlite3_get_autocommit(db_)) {  // no transaction open: the first write of a group, or of its own
     if (auto b = step(begin_, "begin a transaction"); !b) return b;
+    in_transaction_ = true;
+  }
   return step(savepoint_, "begin a write");
 }
 
 Result<void> NodeStore::end_write(bool ok) {
-  if (!ok)
-    if (auto u = step(undo_, "undo a failed write"); !u) return u;
-  if (auto r = step(release_, "end a write"); !r) return r;
+  Result<void> ended;
+  if (!ok) ended = step(undo_, "undo a failed write");
+  if (ended) ended = step(release_, "end a write");
+  note_lost_transaction();
+  if (!ended) return ended;
   return hold_ ? Result<void>() : commit();
 }
 
 Result<void> NodeStore::commit() {
+  note_lost_transaction();
+  if (transaction_lost_) {
+    transaction_lost_ = false;
+    if (!sqlite3_get_autocommit(db_)) exec("ROLLBACK");  // what came after the loss goes with it
+    in_transaction_ = false;
+    return make_error("commit: SQLite rolled the transaction back after a failed write (disk full, I/O error "
+                      "or out of memory): none of its writes is stored");
+  }
   if (sqlite3_get_autocommit(db_)) return {};
+  in_transaction_ = false;
   if (auto c = step(commit_, "commit"); !c) {
     if (!sqlite3_get_autocommit(db_)) exec("ROLLBACK");
     return c;

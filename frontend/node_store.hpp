@@ -99,6 +99,8 @@ class NodeStore {
   // write's own savepoint; end_write(false) undoes the write.
   Result<void> begin_write();
   Result<void> end_write(bool ok);
+  // Notes a transaction of ours that SQLite rolled back by itself (commit() then fails).
+  void note_lost_transaction();
   Result<sqlite3_stmt*> prepare(const char* sql);
   Result<std::vector<NodeRow>> rows(sqlite3_stmt* st, int64_t now);
   Error db_error(const std::string& what) const;
@@ -125,6 +127,8 @@ class NodeStore {
   sqlite3_stmt* release_ = nullptr;
   sqlite3_stmt* undo_ = nullptr;
   bool hold_ = false;
+  bool in_transaction_ = false;   // we began one and have not ended it
+  bool transaction_lost_ = false; // SQLite ended it on its own, writes and all
   uint64_t commits_ = 0;
   size_t max_nodes_ = kDefaultMaxNodes;
   std::string log_path_;

@@ -29,10 +29,15 @@ Result<int> make_locked(const std::string& dir, const std::string& job_id) {
     chmod(dir.c_str(), 0711);  // whatever the umask
     // O_CLOEXEC: a helper this process runs (qemu-img) must not keep the lock past our end.
     int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) return os_error("open " + dir);
+    if (fd < 0) {
+      auto error = os_error("open " + dir);
+      rmdir(dir.c_str());  // empty: ours; the job id stays free
+      return error;
+    }
     if (flock(fd, LOCK_EX) != 0) {
       auto error = os_error("lock " + dir);
       close(fd);
+      rmdir(dir.c_str());
       return error;
     }
     struct stat st {};

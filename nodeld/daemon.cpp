@@ -389,7 +389,7 @@ void Daemon::clean_up_jobs() {
   for (const DomainStats& d : latest_.hypervisor->domains)
     if (d.job)
       domains.push_back(JobDomainRef{d.name, d.uuid, d.state != "shutoff" && d.state != "crashed", d.job->meta,
-                                     d.job->file_sources, d.state == "shutdown"});
+                                     d.job->file_sources});
   CleanupSettings settings{config_.jobs_runtime_dir};
   job_reaper_.start(current(libvirt_)->connection(), std::move(settings), std::move(domains), [this](CleanupOutcome o) {
     for (const std::string& line : o.done) log::notice("job cleanup: " + line);

@@ -70,7 +70,7 @@ CleanupPlan plan_job_cleanup(const CleanupView& view) {
     if (!d.active || dir.empty()) continue;
     DirLock lock = lock_of(view, dir);
     if (lock != DirLock::taken && lock != DirLock::missing) continue;  // held, or cannot tell
-    if (lock == DirLock::missing && d.ending && !view.ending_before.count(d.uuid)) {
+    if (lock == DirLock::missing && !view.ending_before.count(d.uuid)) {
       plan.ending.insert(d.uuid);
       continue;
     }

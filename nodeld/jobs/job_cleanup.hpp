@@ -23,10 +23,6 @@ struct JobDomainRef {
   bool active = true;  // running, paused, ...; a shut-off one (not smartvm-run's) is left alone
   JobMetadata job;
   std::vector<std::string> file_sources;
-  // libvirt's "shutdown": the guest powered itself off and libvirt is ending the domain. After
-  // such a power-off smartvm-run removes its files and exits without waiting for that
-  // (smartvm-run(8)), so for about 200 ms the domain lives on without its directory.
-  bool ending = false;
 };
 
 // What a cleanup pass saw, in this order: the job domains (libvirt), then the directories
@@ -51,8 +47,10 @@ struct OrphanJob {
 struct CleanupPlan {
   std::vector<OrphanJob> orphans;
   std::vector<std::string> leftovers;  // absolute, in runtime_dir: no domain uses it, nobody holds it
-  // Job domains ending by themselves with their directory gone: left to libvirt this pass,
-  // and destroyed by the next one if they are still there (a qemu that does not end).
+  // Running job domains whose directory is gone: left alone this pass, destroyed by the next
+  // if they are still there. Such a domain is nearly always ending already: its guest powered
+  // itself off and smartvm-run exited without waiting for libvirt to remove it (about 200 ms,
+  // smartvm-run(8)), or its job ended between the cycle's list of domains and this pass.
   std::set<std::string> ending;
 };
 

@@ -25,22 +25,22 @@ Result<std::set<std::string>> directories_in(const std::string& dir) {
   return out;
 }
 
-// Destroys the domain by its UUID (a new run under the same name has another). Gone already
-// is fine: its directory may go.
-Result<void> destroy(LibvirtConnection& connection, const JobDomainRef& d) {
+// Destroys the domain by its UUID (a new run under the same name has another): true when this
+// call destroyed it, false when it was gone or stopped already (its directory may go either way).
+Result<bool> destroy(LibvirtConnection& connection, const JobDomainRef& d) {
   auto held = connection.lock();
   auto conn = connection.open(held);
   if (!conn) return conn.error();
   virDomainPtr dom = virDomainLookupByUUIDString(*conn, d.uuid.c_str());
   if (!dom) {
-    if (virGetLastErrorCode() == VIR_ERR_NO_DOMAIN) return {};
+    if (virGetLastErrorCode() == VIR_ERR_NO_DOMAIN) return false;
     auto error = make_error(libvirt_error("look up domain " + d.name));
     connection.close_if_dead(held);
     return error;
   }
   int rc = virDomainDestroy(dom);
   bool gone = rc == 0 || virGetLastErrorCode() == VIR_ERR_NO_DOMAIN || virGetLastErrorCode() == VIR_ERR_OPERATION_INVALID;
-  Result<void> out;
+  Result<bool> out = rc == 0;
   if (!gone) out = make_error(libvirt_error("destroy domain " + d.name));
   virDomainFree(dom);
   if (!gone) connection.close_if_dead(held);
@@ -81,9 +81,12 @@ CleanupOutcome clean_up_jobs(LibvirtConnection& connection, const CleanupSetting
       out.problems.push_back("job " + o.domain.job.job_id + ": " + destroyed.error().message);
       continue;  // its files stay while its domain may use them
     }
-    ++out.cleaned;
-    out.done.push_back("job " + o.domain.job.job_id + " (" + o.domain.job.service + ", " + o.domain.job.owner +
-                       "): destroyed domain " + o.domain.name + ": " + o.reason);
+    // Gone by itself meanwhile (its job ended): nothing to say, nothing counted.
+    if (*destroyed) {
+      ++out.cleaned;
+      out.done.push_back("job " + o.domain.job.job_id + " (" + o.domain.job.service + ", " + o.domain.job.owner +
+                         "): destroyed domain " + o.domain.name + ": " + o.reason);
+    }
     for (const std::string& dir : o.directories) remove_directory(dir, out, "job " + o.domain.job.job_id);
   }
   for (const std::string& dir : plan.leftovers) {

@@ -27,8 +27,9 @@ constexpr size_t kMaxRequest = 128;
 constexpr size_t kBatchBytes = 64 * 1024;
 // Requests in one sendmsg. The kernel handles them one by one inside that sendmsg and queues an
 // acknowledgement for each on our socket; one that finds the receive buffer full is dropped
-// without a word (no ENOBUFS: the sender is a user socket), and its request's fate would never
-// be known. So no more are sent at once than their acknowledgements surely fit in: each is a
+// (the socket then says ENOBUFS once, and the failures of the changes still unanswered are
+// reported as such, but the fate of each is no longer known). So no more are sent at once than
+// their acknowledgements surely fit in: each is a
 // buffer of its own, under 1 KiB of accounting (measured: 220 fit in the default 208 KiB), and
 // twice that is counted. The buffer is raised at open where allowed.
 constexpr size_t kAckAccounting = 2048;

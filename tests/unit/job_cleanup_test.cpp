@@ -160,9 +160,13 @@ TEST_CASE("job cleanup: a job whose directory nobody holds, or that is gone, is 
              {"/run/smartvm/jobs/left", DirLock::taken},   {"/run/smartvm/jobs/making", DirLock::held},
              {"/run/smartvm/jobs/off", DirLock::taken}};
   CleanupPlan p = plan_job_cleanup(v);
-  CHECK(names(p.orphans) == std::vector<std::string>{"gone", "ended"});
+  CHECK(names(p.orphans) == std::vector<std::string>{"gone"});
   CHECK(p.orphans[0].directories == std::vector<std::string>{"/run/smartvm/jobs/gone"});
   CHECK(p.orphans[0].reason == "its smartvm-run (pid 99) no longer holds /run/smartvm/jobs/gone");
+  CHECK(p.ending == std::set<std::string>{"u-ended"});  // left alone one pass
+  v.ending_before = p.ending;
+  p = plan_job_cleanup(v);
+  CHECK(names(p.orphans) == std::vector<std::string>{"gone", "ended"});
   CHECK(p.orphans[1].directories.empty());
   CHECK(p.orphans[1].reason == "its smartvm-run (pid 98) has ended and /run/smartvm/jobs/ended is gone");
   // Used by a live job, a job that cannot be told, a shut-off domain, or held by a smartvm-run
@@ -179,31 +183,27 @@ TEST_CASE("job cleanup: a job whose directory nobody holds, or that is gone, is 
   // An orphan's directory that a new smartvm-run holds (a new job under the same id) stays.
   v.locks["/run/smartvm/jobs/gone"] = DirLock::missing;
   v.domains = {job("gone", 99, {"/run/smartvm/jobs/making/disk.qcow2"})};
+  v.ending_before = {"u-gone"};  // its directory was gone a pass ago already
   p = plan_job_cleanup(v);
   REQUIRE(p.orphans.size() == 1);
   CHECK(p.orphans[0].directories.empty());
 }
 
-TEST_CASE("job cleanup: a job domain ending by itself without its directory is left to libvirt for one pass", "[nodeld][jobs]") {
+TEST_CASE("job cleanup: a running job domain whose directory is gone is left alone for one pass", "[nodeld][jobs]") {
   CleanupView v;
   v.runtime_dir = "/run/smartvm/jobs";
-  JobDomainRef ending = job("ending", 42);
-  ending.ending = true;  // the guest powered off; smartvm-run removed its files and exited
-  JobDomainRef running = job("running", 43);
-  v.domains = {ending, running};
-  v.locks = {{"/run/smartvm/jobs/ending", DirLock::missing}, {"/run/smartvm/jobs/running", DirLock::missing}};
+  v.directories = {"killed"};
+  // ended: its guest powered off, smartvm-run removed its files and exited, libvirt is ending it.
+  v.domains = {job("ended", 42), job("killed", 43)};
+  v.locks = {{"/run/smartvm/jobs/ended", DirLock::missing}, {"/run/smartvm/jobs/killed", DirLock::taken}};
   CleanupPlan first = plan_job_cleanup(v);
-  CHECK(names(first.orphans) == std::vector<std::string>{"running"});  // not ending: its launcher is gone
-  CHECK(first.ending == std::set<std::string>{"u-ending"});
+  CHECK(names(first.orphans) == std::vector<std::string>{"killed"});  // its directory nobody holds: at once
+  CHECK(first.ending == std::set<std::string>{"u-ended"});
   // Still there on the next pass: qemu did not end, so nodeld destroys it.
   v.ending_before = first.ending;
   CleanupPlan second = plan_job_cleanup(v);
-  CHECK(names(second.orphans) == std::vector<std::string>{"ending", "running"});
+  CHECK(names(second.orphans) == std::vector<std::string>{"ended", "killed"});
   CHECK(second.ending.empty());
-  // Ending with its directory there and nobody holding it: its launcher died, no grace.
-  v.ending_before.clear();
-  v.locks["/run/smartvm/jobs/ending"] = DirLock::taken;
-  CHECK(names(plan_job_cleanup(v).orphans) == std::vector<std::string>{"ending", "running"});
 }
 
 TEST_CASE("job cleanup: a lock held by a live process, one SIGKILLed, a missing directory, a symlink", "[nodeld][jobs]") {
@@ -321,7 +321,12 @@ TEST_CASE("job cleanup: on the test driver, a killed launcher's job goes and a l
   INFO(out.problems.size());
   for (const std::string& p : out.problems) UNSCOPED_INFO(p);
   CHECK(out.problems.empty());
-  CHECK(out.cleaned == 3);  // jdead and jended destroyed; jleft removed
+  CHECK(out.cleaned == 2);  // jdead destroyed; jleft removed; jended left alone this pass
+  CHECK(domain_exists(domains.conn, "smartvm-jended"));
+  CHECK(out.ending.size() == 1);
+  // The next pass: jended is still there, so it goes.
+  CleanupOutcome next = clean_up_jobs(connection, CleanupSettings{runtime.string()}, {refs[2]}, out.ending);
+  CHECK(next.cleaned == 1);
 
   CHECK(!domain_exists(domains.conn, "smartvm-jdead"));
   CHECK(!fs::exists(runtime / "jdead"));

@@ -102,6 +102,10 @@ Result<Netlink> Netlink::open() {
   socklen_t length = sizeof granted;
   if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &granted, &length) == 0 && granted > 0)
     n.in_flight_ = std::max<size_t>(1, size_t(granted) / kAckAccounting);
+  // The kernel answers at once; an answer that never comes (lost however it was) must fail
+  // the changes still waiting, not hold the daemon's routing forever.
+  timeval answer_within{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &answer_within, sizeof answer_within);
   n.seq_ = static_cast<uint32_t>(time(nullptr));
   return n;
 }

@@ -74,12 +74,7 @@ JobFiles::~JobFiles() {
 Result<void> JobFiles::remove() {
   if (dir_.empty()) return {};
   std::error_code ec;
-  // qemu and libvirtd remove the sockets in it as they end, maybe during our walk:
-  // remove_all gives up on an entry that vanished under it, so it walks again.
-  for (int walk = 0; walk < 3; ++walk) {
-    std::filesystem::remove_all(dir_, ec);
-    if (ec != std::errc::no_such_file_or_directory) break;
-  }
+  std::filesystem::remove_all(dir_, ec);
   std::string dir = std::exchange(dir_, {});
   if (ec) return make_error("remove " + dir + ": " + ec.message());
   // Gone: the lock has nothing left to guard. (Kept while anything of it remains, so that
